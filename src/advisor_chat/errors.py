@@ -1,0 +1,89 @@
+"""The error tree. One type reaches callers of functions; the store raises its own.
+
+    AdvisorChatError
+    ├── FunctionError          carries a stable `Code`; becomes Convex `errorData`
+    └── StoreError             raised by the store; `functions` maps each to a code
+        ├── DocumentInvalid    a write failed validation (names table, field, rule)
+        ├── UniqueViolation    a write broke a uniqueness rule (names table, index, fields)
+        ├── DocumentMissing    patch/replace/delete of an id that is not there
+        ├── CursorInvalid      a pagination cursor that is not one of ours, or of another index
+        ├── QueryInvalid       an unknown table or index, or a range not in index order
+        └── SchemaMismatch     the database was written by a newer release
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+class Code(enum.StrEnum):
+    """Stable error codes, the same over HTTP and WebSocket."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    CONFLICT = "CONFLICT"
+    RATE_LIMITED = "RATE_LIMITED"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+    INTERNAL = "INTERNAL"
+
+
+class AdvisorChatError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class FunctionError(AdvisorChatError):
+    def __init__(self, code: Code, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class StoreError(AdvisorChatError):
+    """Base of the store's errors; `code` is what a function call answers with."""
+
+    code: Code = Code.INTERNAL
+
+
+class DocumentInvalid(StoreError):
+    code = Code.INVALID_ARGUMENT
+
+    def __init__(self, table: str, field: str, rule: str) -> None:
+        super().__init__(f"{table}.{field}: {rule}")
+        self.table = table
+        self.field = field
+        self.rule = rule
+
+
+class UniqueViolation(StoreError):
+    code = Code.CONFLICT
+
+    def __init__(self, table: str, index: str, fields: tuple[str, ...]) -> None:
+        names = ", ".join(fields)
+        super().__init__(f"{table}.{index}: unique rule broken, ({names}) already taken")
+        self.table = table
+        self.index = index
+        self.fields = fields
+
+
+class DocumentMissing(StoreError):
+    code = Code.NOT_FOUND
+
+    def __init__(self, table: str, doc_id: str) -> None:
+        super().__init__(f"{table}: no document with _id {doc_id!r}")
+        self.table = table
+        self.doc_id = doc_id
+
+
+class CursorInvalid(StoreError):
+    code = Code.INVALID_ARGUMENT
+
+
+class QueryInvalid(StoreError):
+    code = Code.INVALID_ARGUMENT
+
+
+class SchemaMismatch(StoreError):
+    pass

@@ -1,0 +1,278 @@
+"""Field validators in Convex's style (`v.string()`, `v.optional(...)`, `v.object({...})`).
+
+A validator checks a JSON value and raises `DocumentInvalid` naming the dotted field path
+and the rule that failed. The same objects drive column types for indexed fields and, later,
+argument validation and OpenAPI schemas, so a limit is written once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NoReturn
+
+from advisor_chat.errors import DocumentInvalid
+from advisor_chat.schema.ids import TABLE_NUMBERS, is_valid_id, table_number_of
+
+MAX_DEPTH = 16  # as Convex: deeper nesting is almost always a bug or an attack
+ColumnKind = Literal["string", "number", "boolean"]
+
+
+def type_name(value: object) -> str:
+    """The JSON type name of a value, as error messages show it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _fail(table: str, path: str, rule: str) -> NoReturn:
+    raise DocumentInvalid(table, path or "(document)", rule)
+
+
+def _expected(table: str, path: str, expected: str, value: object) -> NoReturn:
+    _fail(table, path, f"expected {expected}, got {type_name(value)}")
+
+
+class Validator:
+    """Base of all validators. `check` raises; it never coerces."""
+
+    #: SQL column kind when the field is indexed; None for non-scalar validators.
+    column_kind: ColumnKind | None = None
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class String(Validator):
+    column_kind: ColumnKind | None = "string"
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        if type(value) is not str:
+            _expected(table, path, "string", value)
+
+    def describe(self) -> str:
+        return "string"
+
+
+@dataclass(frozen=True)
+class Number(Validator):
+    """A float64. JSON integers are accepted; NaN and infinities are not (no JSON form)."""
+
+    column_kind: ColumnKind | None = "number"
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                _fail(table, path, "number must be finite")
+        elif kind is not int:
+            _expected(table, path, "number", value)
+
+    def describe(self) -> str:
+        return "number"
+
+
+@dataclass(frozen=True)
+class Boolean(Validator):
+    column_kind: ColumnKind | None = "boolean"
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        if type(value) is not bool:
+            _expected(table, path, "boolean", value)
+
+    def describe(self) -> str:
+        return "boolean"
+
+
+@dataclass(frozen=True)
+class Id(Validator):
+    """A document id of `table`. Our own ids carry their table, so an id of another table
+    is caught here; imported ids are opaque and checked by lookup in the function layer."""
+
+    table: str = ""
+    column_kind: ColumnKind | None = "string"
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        if type(value) is not str:
+            _expected(table, path, f"an id of table {self.table}", value)
+        if not is_valid_id(value):
+            _fail(table, path, f"not a valid id of table {self.table}")
+        number = table_number_of(value)
+        if number is not None and number != TABLE_NUMBERS[self.table]:
+            _fail(table, path, f"an id of another table, expected table {self.table}")
+
+    def describe(self) -> str:
+        return f"id({self.table})"
+
+
+@dataclass(frozen=True)
+class LiteralOf(Validator):
+    """One of a fixed set of strings (Convex `v.union(v.literal(...), ...)`)."""
+
+    values: tuple[str, ...] = ()
+    column_kind: ColumnKind | None = "string"
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        if type(value) is not str or value not in self.values:
+            allowed = ", ".join(repr(v) for v in self.values)
+            _fail(table, path, f"expected one of {allowed}, got {_short(value)}")
+
+    def describe(self) -> str:
+        return " | ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Optional(Validator):
+    """May be absent. Absent is not null: Convex rejects null for optional fields too."""
+
+    inner: Validator = field(default_factory=lambda: AnyValue())
+
+    @property
+    def column_kind(self) -> ColumnKind | None:  # type: ignore[override]
+        return self.inner.column_kind
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        self.inner.check(value, table, path, depth)
+
+    def describe(self) -> str:
+        return f"optional {self.inner.describe()}"
+
+
+@dataclass(frozen=True)
+class Array(Validator):
+    items: Validator = field(default_factory=lambda: AnyValue())
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        if type(value) is not list:
+            _expected(table, path, "array", value)
+        if depth >= MAX_DEPTH:
+            _fail(table, path, f"nested deeper than {MAX_DEPTH} levels")
+        check = self.items.check
+        for i, item in enumerate(value):
+            check(item, table, f"{path}[{i}]", depth + 1)
+
+    def describe(self) -> str:
+        return f"array of {self.items.describe()}"
+
+
+@dataclass(frozen=True)
+class Object(Validator):
+    """An object with declared fields. `open=True` keeps unknown keys (checked as any JSON):
+    the persona file formats carry keys beyond the seed's, and imports must not drop them."""
+
+    fields: Mapping[str, Validator] = field(default_factory=dict)
+    open: bool = False
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        if type(value) is not dict:
+            _expected(table, path, "object", value)
+        if depth >= MAX_DEPTH:
+            _fail(table, path, f"nested deeper than {MAX_DEPTH} levels")
+        prefix = f"{path}." if path else ""
+        fields = self.fields
+        for name, validator in fields.items():
+            if name in value:
+                validator.check(value[name], table, prefix + name, depth + 1)
+            elif not isinstance(validator, Optional):
+                _fail(table, prefix + name, "required field missing")
+        if len(value) > len(fields) or any(k not in fields for k in value):
+            for key, item in value.items():
+                if key in fields:
+                    continue
+                if not self.open:
+                    _fail(table, prefix + str(key), "unknown field")
+                _ANY.check(item, table, prefix + str(key), depth + 1)
+
+    def describe(self) -> str:
+        return "object"
+
+
+@dataclass(frozen=True)
+class AnyValue(Validator):
+    """Any JSON value: finite numbers, string keys, bounded depth."""
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:
+            _fail(table, path, f"nested deeper than {MAX_DEPTH} levels")
+        kind = type(value)
+        if kind is str or kind is bool or kind is int or value is None:
+            return
+        if kind is float:
+            if not math.isfinite(value):
+                _fail(table, path, "number must be finite")
+        elif kind is list:
+            for i, item in enumerate(value):
+                self.check(item, table, f"{path}[{i}]", depth + 1)
+        elif kind is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    _fail(table, path, "object keys must be strings")
+                self.check(item, table, f"{path}.{key}", depth + 1)
+        else:
+            _fail(table, path, f"not a JSON value: {type_name(value)}")
+
+    def describe(self) -> str:
+        return "any"
+
+
+_ANY = AnyValue()
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class v:  # noqa: N801 - mirrors Convex's `v` namespace so declarations read like the seed
+    """Constructors that read like the seed's TypeScript declarations."""
+
+    @staticmethod
+    def string() -> Validator:
+        return String()
+
+    @staticmethod
+    def number() -> Validator:
+        return Number()
+
+    @staticmethod
+    def boolean() -> Validator:
+        return Boolean()
+
+    @staticmethod
+    def id(table: str) -> Validator:
+        return Id(table=table)
+
+    @staticmethod
+    def literals(*values: str) -> Validator:
+        return LiteralOf(values=values)
+
+    @staticmethod
+    def optional(inner: Validator) -> Validator:
+        return Optional(inner=inner)
+
+    @staticmethod
+    def array(items: Validator) -> Validator:
+        return Array(items=items)
+
+    @staticmethod
+    def object(fields: Mapping[str, Validator], *, open: bool = False) -> Validator:
+        return Object(fields=dict(fields), open=open)
+
+    @staticmethod
+    def any() -> Validator:
+        return _ANY

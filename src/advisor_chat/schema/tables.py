@@ -1,0 +1,455 @@
+"""The tables, declared once: fields, indexes, uniqueness and what a delete takes with it.
+
+The ten tables and their indexes are seed 000's, field for field and index for index. Our
+additions, all in the same style:
+
+- `legacyId` on users, advisors, conversations and messages (seed 002), unique where present.
+- Streaming state on messages: `status` (`streaming → complete | stopped | error`, absent
+  means complete, as for every message written before streaming existed) and `error`
+  (the readable reason an answer ended `error`), plus the `streamDeltas` table holding the
+  chunks of an answer in progress, so a stream costs O(length) bytes written.
+- `conversations.advisorIds`: the conversation's board (seed 002; mentions route within it).
+- `advisors.legacyId` / `modelConfiguration`, `persona.additionalEducation`: the advisor file
+  format of DESIGN.md 4.
+- `typingIndicators.by_conversation_user` and `teamTemplates.by_template_id`: the indexes that
+  carry the "one row per (conversation, user)" and "one template per id" rules.
+
+Every table also has Convex's system fields `_id` and `_creationTime`, and the implicit
+index `by_creation_time`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from advisor_chat.schema.fields import Object, Optional, Validator, v
+from advisor_chat.schema.ids import TABLE_NUMBERS
+
+SYSTEM_FIELDS = ("_id", "_creationTime")
+CREATION_INDEX = "by_creation_time"
+
+MessageStatus = Literal["complete", "streaming", "stopped", "error"]
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index over `fields`, in order. Reads walk it by (fields..., _creationTime, _id)."""
+
+    name: str
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class OnDelete:
+    """When a `parent` document is deleted, rows of this table pointing at it via `field`
+    are deleted (`cascade`) or lose the field (`unset`), in the same transaction."""
+
+    field: str
+    parent: str
+    action: Literal["cascade", "unset"]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    document: Object
+    indexes: tuple[Index, ...]
+    on_delete: tuple[OnDelete, ...] = ()
+    by_name: Mapping[str, Index] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = [i.name for i in self.indexes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: duplicate index name")
+        object.__setattr__(self, "by_name", {i.name: i for i in self.indexes})
+
+    @property
+    def number(self) -> int:
+        return TABLE_NUMBERS[self.name]
+
+
+def _table(
+    name: str,
+    fields: Mapping[str, Validator],
+    indexes: list[tuple[str, list[str]] | tuple[str, list[str], Literal["unique"]]],
+    on_delete: tuple[OnDelete, ...] = (),
+) -> Table:
+    declared = [Index(CREATION_INDEX, ())]
+    for entry in indexes:
+        declared.append(Index(entry[0], tuple(entry[1]), unique=len(entry) == 3))
+    return Table(name, Object(fields=dict(fields)), tuple(declared), on_delete)
+
+
+opt = v.optional
+s = v.string
+n = v.number
+b = v.boolean
+
+_education = v.object(
+    {
+        "degreeLevel": opt(s()),
+        "degreeName": opt(s()),
+        "major": opt(s()),
+        "institution": opt(s()),
+        "graduationYear": opt(n()),
+    }
+)
+
+PERSONA = v.object(
+    {
+        "name": s(),
+        "title": s(),
+        "image": opt(s()),
+        "description": opt(s()),
+        "oneLiner": opt(s()),
+        "archetype": opt(s()),
+        "temperament": opt(s()),
+        "bio": opt(s()),
+        "detailedBackground": opt(s()),
+        "experience": opt(s()),
+        "specialties": opt(v.array(s())),
+        "personalInterests": opt(v.array(s())),
+        "communicationStyle": opt(s()),
+        "personality": opt(v.array(s())),
+        "expertise": opt(v.array(s())),
+        "coreBeliefsOrPrinciples": opt(v.array(s())),
+        "education": opt(_education),
+        "additionalEducation": opt(v.array(_education)),
+        "location": opt(
+            v.object(
+                {
+                    "city": opt(s()),
+                    "region": opt(s()),
+                    "country": opt(s()),
+                    "countryCode": opt(s()),
+                    "timezone": opt(s()),
+                }
+            )
+        ),
+        "adviceDelivery": opt(
+            v.object(
+                {
+                    "mode": opt(s()),
+                    "formality": opt(s()),
+                    "useEmojis": opt(b()),
+                    "voiceGuidelines": opt(v.array(s())),
+                    "signOff": opt(s()),
+                }
+            )
+        ),
+        "maritalStatus": opt(s()),
+    }
+)
+
+ROLE_DEFINITION = v.object(
+    {
+        "mission": opt(s()),
+        "scope": opt(
+            v.object(
+                {"inScope": opt(v.array(s())), "outOfScope": opt(v.array(s()))}, open=True
+            )
+        ),
+        "keyPerformanceIndicators": opt(
+            v.array(
+                v.object(
+                    {"metric": opt(s()), "description": opt(s()), "unit": opt(s())},
+                    open=True,
+                )
+            )
+        ),
+    },
+    open=True,
+)
+
+ADVISOR_METADATA = v.object(
+    {
+        "version": opt(s()),
+        "createdAt": opt(s()),
+        "updatedAt": opt(s()),
+        "owner": opt(v.object({"org": opt(s()), "contactEmail": opt(s())}, open=True)),
+        "tags": opt(v.array(s())),
+        "teamAffiliations": opt(
+            v.array(
+                v.object(
+                    {
+                        "teamId": opt(s()),
+                        "teamName": opt(s()),
+                        "roleName": opt(s()),
+                        "isPrimary": opt(b()),
+                    },
+                    open=True,
+                )
+            )
+        ),
+    },
+    open=True,
+)
+
+LOCALIZATION = v.object(
+    {"defaultLanguage": opt(s()), "supportedLanguages": opt(v.array(s()))}, open=True
+)
+
+USERS = _table(
+    "users",
+    {
+        "clerkId": s(),
+        "email": opt(s()),
+        "name": opt(s()),
+        "image": opt(s()),
+        "plan": s(),
+        "createdAt": n(),
+        "updatedAt": n(),
+        "legacyId": opt(s()),
+    },
+    [
+        ("by_clerk_id", ["clerkId"], "unique"),
+        ("by_email", ["email"]),
+        ("by_plan", ["plan"]),
+        ("by_legacy_id", ["legacyId"], "unique"),
+    ],
+)
+
+ADVISORS = _table(
+    "advisors",
+    {
+        "firstName": opt(s()),
+        "lastName": opt(s()),
+        "imageUrl": opt(s()),
+        "schemaVersion": s(),
+        "status": v.literals("active", "inactive", "archived"),
+        "ownerId": opt(v.id("users")),
+        "isPublic": opt(b()),
+        "featured": opt(b()),
+        "category": opt(s()),
+        "persona": PERSONA,
+        "roleDefinition": opt(ROLE_DEFINITION),
+        "components": opt(v.array(v.any())),
+        "metadata": opt(ADVISOR_METADATA),
+        "localization": opt(LOCALIZATION),
+        "modelHint": opt(s()),
+        "modelConfiguration": opt(v.object({}, open=True)),
+        "tags": v.array(s()),
+        "createdAt": n(),
+        "updatedAt": n(),
+        "legacyId": opt(s()),
+    },
+    [
+        ("by_status", ["status"]),
+        ("by_tags", ["tags"]),
+        ("by_created_at", ["createdAt"]),
+        ("by_schema_version", ["schemaVersion"]),
+        ("by_persona_name", ["persona.name"]),
+        ("by_owner", ["ownerId"]),
+        ("by_public", ["isPublic"]),
+        ("by_featured", ["featured"]),
+        ("by_category", ["category"]),
+        ("by_public_featured", ["isPublic", "featured"]),
+        ("by_public_category", ["isPublic", "category"]),
+        ("by_legacy_id", ["legacyId"], "unique"),
+    ],
+)
+
+USER_ADVISORS = _table(
+    "userAdvisors",
+    {
+        "userId": v.id("users"),
+        "advisorId": v.id("advisors"),
+        "selectedAt": n(),
+        "source": v.literals("marketplace", "team", "migration", "custom"),
+        "teamId": opt(s()),
+    },
+    [
+        ("by_user", ["userId"]),
+        ("by_advisor", ["advisorId"]),
+        ("by_user_advisor", ["userId", "advisorId"], "unique"),
+        ("by_team", ["teamId"]),
+        ("by_source", ["source"]),
+        ("by_selected_at", ["selectedAt"]),
+    ],
+    on_delete=(
+        OnDelete("userId", "users", "cascade"),
+        OnDelete("advisorId", "advisors", "cascade"),
+    ),
+)
+
+TEAM_TEMPLATES = _table(
+    "teamTemplates",
+    {
+        "id": s(),
+        "name": s(),
+        "description": s(),
+        "category": s(),
+        "advisorIds": v.array(v.id("advisors")),
+        "icon": opt(s()),
+        "featured": opt(b()),
+        "sortOrder": opt(n()),
+        "createdAt": n(),
+        "updatedAt": n(),
+    },
+    [
+        ("by_category", ["category"]),
+        ("by_featured", ["featured"]),
+        ("by_sort_order", ["sortOrder"]),
+        ("by_featured_sort", ["featured", "sortOrder"]),
+        ("by_category_sort", ["category", "sortOrder"]),
+        ("by_template_id", ["id"], "unique"),
+    ],
+)
+
+CONVERSATIONS = _table(
+    "conversations",
+    {
+        "userId": v.id("users"),
+        "title": opt(s()),
+        "activeAdvisorId": opt(v.id("advisors")),
+        "advisorIds": opt(v.array(v.id("advisors"))),
+        "createdAt": n(),
+        "updatedAt": n(),
+        "legacyId": opt(s()),
+    },
+    [
+        ("by_user", ["userId"]),
+        ("by_advisor", ["activeAdvisorId"]),
+        ("by_updated_at", ["updatedAt"]),
+        ("by_user_updated", ["userId", "updatedAt"]),
+        ("by_legacy_id", ["legacyId"], "unique"),
+    ],
+    on_delete=(OnDelete("userId", "users", "cascade"),),
+)
+
+MESSAGES = _table(
+    "messages",
+    {
+        "conversationId": v.id("conversations"),
+        "sender": v.literals("user", "advisor", "system"),
+        "advisorId": opt(v.id("advisors")),
+        "content": s(),
+        "contentJson": opt(v.any()),
+        "mentions": v.array(s()),
+        "tokensUsed": opt(n()),
+        "createdAt": n(),
+        "status": opt(v.literals("complete", "streaming", "stopped", "error")),
+        "error": opt(s()),
+        "legacyId": opt(s()),
+    },
+    [
+        ("by_conversation", ["conversationId"]),
+        ("by_conversation_created", ["conversationId", "createdAt"]),
+        ("by_advisor", ["advisorId"]),
+        ("by_sender", ["sender"]),
+        ("by_created_at", ["createdAt"]),
+        ("by_legacy_id", ["legacyId"], "unique"),
+    ],
+    on_delete=(OnDelete("conversationId", "conversations", "cascade"),),
+)
+
+ADVISOR_MEMORIES = _table(
+    "advisorMemories",
+    {
+        "conversationId": v.id("conversations"),
+        "advisorId": v.id("advisors"),
+        "key": s(),
+        "value": v.any(),
+        "createdAt": n(),
+        "updatedAt": n(),
+    },
+    [
+        ("by_conversation", ["conversationId"]),
+        ("by_advisor", ["advisorId"]),
+        ("by_conversation_advisor", ["conversationId", "advisorId"]),
+        ("by_conversation_advisor_key", ["conversationId", "advisorId", "key"], "unique"),
+    ],
+    on_delete=(OnDelete("conversationId", "conversations", "cascade"),),
+)
+
+THREAD_SUMMARIES = _table(
+    "threadSummaries",
+    {
+        "conversationId": v.id("conversations"),
+        "content": s(),
+        "startMessageId": opt(s()),
+        "endMessageId": opt(s()),
+        "createdAt": n(),
+    },
+    [
+        ("by_conversation", ["conversationId"]),
+        ("by_created_at", ["createdAt"]),
+    ],
+    on_delete=(OnDelete("conversationId", "conversations", "cascade"),),
+)
+
+TYPING_INDICATORS = _table(
+    "typingIndicators",
+    {
+        "conversationId": v.id("conversations"),
+        "userId": v.id("users"),
+        "isTyping": b(),
+        "lastTypingAt": n(),
+    },
+    [
+        ("by_conversation", ["conversationId"]),
+        ("by_user", ["userId"]),
+        ("by_conversation_typing", ["conversationId", "isTyping"]),
+        ("by_conversation_user", ["conversationId", "userId"], "unique"),
+    ],
+    on_delete=(
+        OnDelete("conversationId", "conversations", "cascade"),
+        OnDelete("userId", "users", "cascade"),
+    ),
+)
+
+USER_PRESENCE = _table(
+    "userPresence",
+    {
+        "userId": v.id("users"),
+        "isOnline": b(),
+        "lastSeenAt": n(),
+        "currentConversationId": opt(v.id("conversations")),
+    },
+    [
+        ("by_user", ["userId"], "unique"),
+        ("by_online", ["isOnline"]),
+        ("by_conversation", ["currentConversationId"]),
+    ],
+    on_delete=(
+        OnDelete("userId", "users", "cascade"),
+        OnDelete("currentConversationId", "conversations", "unset"),
+    ),
+)
+
+STREAM_DELTAS = _table(
+    "streamDeltas",
+    {
+        "messageId": v.id("messages"),
+        "start": n(),  # character offset of `text` in the answer
+        "end": n(),
+        "text": s(),
+        "createdAt": n(),
+    },
+    [("by_message_start", ["messageId", "start"], "unique")],
+    on_delete=(OnDelete("messageId", "messages", "cascade"),),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        USERS,
+        ADVISORS,
+        USER_ADVISORS,
+        TEAM_TEMPLATES,
+        CONVERSATIONS,
+        MESSAGES,
+        ADVISOR_MEMORIES,
+        THREAD_SUMMARIES,
+        TYPING_INDICATORS,
+        USER_PRESENCE,
+        STREAM_DELTAS,
+    )
+}
+
+SEED_TABLES = tuple(name for name in TABLES if name != "streamDeltas")
+
+__all__ = ["SEED_TABLES", "SYSTEM_FIELDS", "TABLES", "Index", "OnDelete", "Optional", "Table"]

@@ -1,0 +1,55 @@
+"""One `Settings` object, read once at startup and passed down; no module reads os.environ.
+
+Every field has an offline default that runs the embedded product on SQLite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ADVISOR_CHAT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where the SQLite file and other local state live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "ADVISOR_CHAT_DATABASE_URL"),
+        description="postgresql://user:pass@host/db selects PostgreSQL; unset uses SQLite "
+        "in the data directory.",
+    )
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description="SQLite synchronous mode under WAL: 'normal' survives a process crash; "
+        "'full' also survives power loss at the cost of an fsync per commit.",
+    )
+    postgres_pool_size: int = Field(
+        default=10, ge=1, le=200, description="PostgreSQL connections per server process."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `serve` listens on.")
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="'json' for production log shipping."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level logged."
+    )
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "advisor-chat.sqlite3"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url is not None and self.database_url.startswith(
+            ("postgres://", "postgresql://")
+        )

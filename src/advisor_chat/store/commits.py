@@ -1,0 +1,73 @@
+"""Committed write sets, stamped with a monotonic commit timestamp and handed to listeners.
+
+This is the hook the live layer stands on: the store appends here after every commit and
+never imports `live`. Timestamps are integers (nanoseconds since the epoch, bumped to stay
+strictly increasing), as Convex's are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from advisor_chat.store.reads import Key
+
+HISTORY = 4096  # commits kept for a listener that catches up from a timestamp
+
+
+@dataclass(frozen=True)
+class Write:
+    """One document's change. `old`/`new` are None for an insert/delete; the key maps hold
+    every index's keys (including "by_id") before and after, for read-set intersection."""
+
+    table: str
+    id: str
+    old_keys: Mapping[str, Sequence[Key]] | None
+    new_keys: Mapping[str, Sequence[Key]] | None
+
+
+@dataclass(frozen=True)
+class Commit:
+    ts: int
+    writes: tuple[Write, ...]
+
+
+Listener = Callable[[Commit], Any]
+
+
+class CommitLog:
+    """In-process sequence of commits. Listeners are called synchronously, in commit order,
+    right after the database commit returns; they must not block."""
+
+    def __init__(self) -> None:
+        self._latest = time.time_ns()
+        self._history: deque[Commit] = deque(maxlen=HISTORY)
+        self._listeners: list[Listener] = []
+
+    @property
+    def latest_ts(self) -> int:
+        return self._latest
+
+    def next_ts(self) -> int:
+        return max(self._latest + 1, time.time_ns())
+
+    def append(self, writes: Sequence[Write]) -> Commit:
+        ts = self.next_ts()
+        self._latest = ts
+        commit = Commit(ts, tuple(writes))
+        self._history.append(commit)
+        for listener in tuple(self._listeners):
+            listener(commit)
+        return commit
+
+    def since(self, ts: int) -> list[Commit]:
+        """Commits after `ts` still in memory (the oldest may have been dropped)."""
+        return [c for c in self._history if c.ts > ts]
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Register a listener; returns the function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)

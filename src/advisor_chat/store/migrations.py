@@ -1,0 +1,179 @@
+"""Create or upgrade a database in place.
+
+The layout (tables, index columns, indexes) is derived from the declaration, so an upgrade
+is a reconciliation: create what is missing, add and backfill new index columns, rebuild an
+index whose definition changed, drop indexes no longer declared. Nothing holding documents
+is ever dropped. Changes to the documents themselves (a new required field, a renamed one)
+are `DataMigration`s, run once each, in order, by version. It all happens in one
+transaction, so an interrupted upgrade leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from advisor_chat.errors import SchemaMismatch
+from advisor_chat.schema.derive import IndexLayout, TableLayout, table_layout
+from advisor_chat.schema.tables import TABLES, Table
+from advisor_chat.store.backend import Catalog, Connection
+from advisor_chat.store.sql import (
+    SYSTEM_COLUMNS,
+    Dialect,
+    create_entries_table,
+    create_table,
+    entries_id_index,
+    index_definition,
+    q,
+)
+from advisor_chat.store.transaction import Transaction
+
+if TYPE_CHECKING:
+    from advisor_chat.store.store import Store
+
+META = "_meta"
+BASELINE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DataMigration:
+    version: int
+    description: str
+    apply: Callable[[Transaction], Awaitable[None]]
+
+
+#: Document-level changes, in version order. Version 1 is the first released schema.
+DATA_MIGRATIONS: tuple[DataMigration, ...] = ()
+SCHEMA_VERSION = DATA_MIGRATIONS[-1].version if DATA_MIGRATIONS else BASELINE_VERSION
+_LOCK_KEY = zlib.crc32(b"advisor-chat:migrate")  # PostgreSQL advisory lock: one init at a time
+
+
+def _desired_indexes(d: Dialect, layout: TableLayout) -> dict[str, tuple[str, tuple[str, ...], bool, str]]:
+    desired: dict[str, tuple[str, tuple[str, ...], bool, str]] = {}
+    for index in layout.indexes.values():
+        columns = index.field_names if index.unique else (*index.field_names, *SYSTEM_COLUMNS)
+        target = index.entries_table or layout.name
+        desired[index.sql_name] = (target, columns, index.unique, index_definition(d, index))
+        if index.entries_table:
+            name = f"{index.entries_table}.by_doc"
+            desired[name] = (index.entries_table, ("_id",), False, entries_id_index(d, index))
+    return desired
+
+
+async def _backfill_columns(conn: Connection, d: Dialect, layout: TableLayout, names: list[str]) -> None:
+    columns = [c for c in layout.columns if c.name in names]
+    rows = await conn.fetch(f"SELECT {q('_id')}, {q('doc')} FROM {q(layout.name)}", ())
+    sets = ", ".join(f"{q(c.name)} = ?" for c in columns)
+    sql = d.render(f"UPDATE {q(layout.name)} SET {sets} WHERE {q('_id')} = ?")
+    updates: list[list[Any]] = []
+    for doc_id, payload in rows:
+        doc = orjson.loads(payload)
+        values = [c.extract(doc) for c in columns]
+        updates.append([float(v) if c.kind == "number" and v is not None else v for c, v in zip(columns, values, strict=True)] + [doc_id])
+    if updates:
+        await conn.execute_many(sql, updates)
+
+
+async def _backfill_entries(conn: Connection, d: Dialect, index: IndexLayout) -> None:
+    assert index.entries_table is not None
+    rows = await conn.fetch(f"SELECT {q('doc')} FROM {q(index.table)}", ())
+    cols = [*index.field_names, *SYSTEM_COLUMNS]
+    sql = d.render(
+        f"INSERT INTO {q(index.entries_table)} ({', '.join(q(c) for c in cols)}) "
+        f"VALUES ({', '.join('?' * len(cols))})"
+    )
+    entries = [list(key) for payload in rows for key in index.keys(orjson.loads(payload[0]))]
+    if entries:
+        await conn.execute_many(sql, entries)
+
+
+async def _reconcile(conn: Connection, d: Dialect, catalog: Catalog, tables: Mapping[str, Table]) -> list[str]:
+    done: list[str] = []
+    ours: set[str] = set()
+    desired: dict[str, tuple[str, tuple[str, ...], bool, str]] = {}
+    for table in tables.values():
+        layout = table_layout(table)
+        ours.add(layout.name)
+        existing = catalog.columns.get(layout.name)
+        if existing is None:
+            for sql in create_table(d, layout):
+                await conn.execute(sql, ())
+            done.append(f"created table {layout.name}")
+        else:
+            missing = [c for c in layout.columns if c.name not in existing]
+            for column in missing:
+                await conn.execute(
+                    f"ALTER TABLE {q(layout.name)} ADD COLUMN {q(column.name)} {d.column_type(column)}",
+                    (),
+                )
+            if missing:
+                await _backfill_columns(conn, d, layout, [c.name for c in missing])
+                done.append(f"added columns {', '.join(c.name for c in missing)} to {layout.name}")
+            for index in layout.entry_indexes():
+                assert index.entries_table is not None
+                if index.entries_table not in catalog.columns:
+                    await conn.execute(create_entries_table(d, index), ())
+                    await _backfill_entries(conn, d, index)
+                    done.append(f"created entries of {index.sql_name}")
+        for index in layout.entry_indexes():
+            assert index.entries_table is not None
+            ours.add(index.entries_table)
+        desired.update(_desired_indexes(d, layout))
+    for name, (table, columns, unique, definition) in desired.items():
+        found = catalog.indexes.get(name)
+        if found == (table, columns, unique):
+            continue
+        if found is not None:
+            await conn.execute(f"DROP INDEX {q(name)}", ())
+        await conn.execute(definition, ())
+        done.append(f"{'rebuilt' if found else 'created'} index {name}")
+    for name, (table, _, _) in catalog.indexes.items():
+        if table in ours and "." in name and name not in desired:
+            await conn.execute(f"DROP INDEX {q(name)}", ())
+            done.append(f"dropped index {name}")
+    return done
+
+
+async def migrate(store: Store, tables: Mapping[str, Table] = TABLES) -> list[str]:
+    backend = store.backend
+    d = backend.dialect
+    done: list[str] = []
+
+    async def run(tx: Transaction) -> None:
+        conn = tx.conn
+        if d.name == "postgres":
+            await conn.execute("SELECT pg_advisory_xact_lock(?)".replace("?", "$1"), (_LOCK_KEY,))
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {q(META)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)", ()
+        )
+        rows = await conn.fetch(d.render(f"SELECT value FROM {q(META)} WHERE key = ?"), ("version",))
+        version = int(rows[0][0]) if rows else 0
+        if version > SCHEMA_VERSION:
+            raise SchemaMismatch(
+                f"the database is at schema version {version}, this release knows up to "
+                f"{SCHEMA_VERSION}: upgrade advisor-chat"
+            )
+        catalog = await backend.catalog(conn)
+        done.extend(await _reconcile(conn, d, catalog, tables))
+        for step in DATA_MIGRATIONS:
+            if step.version > version:
+                await step.apply(tx)
+                done.append(f"migrated data to version {step.version}: {step.description}")
+        target = max(version, SCHEMA_VERSION)
+        if target != version:
+            await conn.execute(
+                d.render(
+                    f"INSERT INTO {q(META)} (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ),
+                ("version", str(target)),
+            )
+            if version == 0:
+                done.append(f"initialised schema version {target}")
+
+    await store.mutation(run)
+    return done

@@ -1,0 +1,201 @@
+"""SQLite: one file in the data directory, WAL, one writer.
+
+Statements run inline on the event loop's thread. That is deliberate: every statement the
+store issues walks an index range and takes microseconds, less than a hop to a worker
+thread costs, and the two things that can wait are kept off the loop: taking the write lock
+(`BEGIN IMMEDIATE` is retried with an async back-off while another process holds the file)
+and WAL checkpoints (auto-checkpointing is off; a worker thread checkpoints).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from advisor_chat.errors import StoreError, UniqueViolation
+from advisor_chat.store.backend import (
+    Backend,
+    Catalog,
+    Connection,
+    Row,
+    TransactionConflict,
+    unique_index_for,
+)
+from advisor_chat.store.sql import SQLITE
+
+LOCK_WAIT_S = 30.0  # how long a write waits for another process's write lock
+CHECKPOINT_EVERY = 1000  # commits between WAL checkpoints (SQLite's own default is 1000 pages)
+_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
+
+
+def _translate(exc: sqlite3.Error) -> StoreError:
+    message = str(exc)
+    match = _UNIQUE.match(message)
+    if isinstance(exc, sqlite3.IntegrityError) and match:
+        qualified = [part.strip() for part in match.group(1).split(",")]
+        table = qualified[0].partition(".")[0]
+        columns = [part.partition(".")[2] for part in qualified]
+        index, fields = unique_index_for(table, columns)
+        return UniqueViolation(table.split("__")[0], index, fields)
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
+        return TransactionConflict(message)
+    return StoreError(f"sqlite: {message}")
+
+
+class SqliteConnection(Connection):
+    __slots__ = ("_db",)
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> None:
+        try:
+            self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self._db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+
+class SqliteBackend(Backend):
+    dialect = SQLITE
+
+    def __init__(self, path: Path, synchronous: str = "normal") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._writer: sqlite3.Connection | None = None
+        self._readers: list[sqlite3.Connection] = []
+        self._write_lock = asyncio.Lock()
+        self._commits_since_checkpoint = 0
+        self._checkpoint: asyncio.Task[None] | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 50")
+        db.execute(f"PRAGMA synchronous = {self.synchronous}")
+        db.execute("PRAGMA wal_autocheckpoint = 0")
+        db.execute("PRAGMA cache_size = -65536")  # 64 MiB of page cache per connection
+        return db
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = self._connect()
+        writer.execute("PRAGMA journal_mode = WAL")
+        self._writer = writer
+
+    async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
+        for db in self._readers:
+            db.close()
+        self._readers.clear()
+        if self._writer is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._writer.close()
+            self._writer = None
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        db = self._readers.pop() if self._readers else self._connect()
+        db.execute("BEGIN")
+        try:
+            yield SqliteConnection(db)
+        finally:
+            db.execute("COMMIT")
+            if len(self._readers) < 8:
+                self._readers.append(db)
+            else:
+                db.close()
+
+    @contextlib.asynccontextmanager
+    async def write(self, on_commit: Callable[[], None]) -> AsyncIterator[Connection]:
+        db = self._writer
+        if db is None:
+            raise StoreError("store is closed")
+        async with self._write_lock:
+            await self._begin_immediate(db)
+            try:
+                yield SqliteConnection(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise _translate(exc) from exc
+            on_commit()
+        self._commits_since_checkpoint += 1
+        if self._commits_since_checkpoint >= CHECKPOINT_EVERY and self._checkpoint is None:
+            self._commits_since_checkpoint = 0
+            self._checkpoint = asyncio.create_task(self._run_checkpoint())
+
+    async def _begin_immediate(self, db: sqlite3.Connection) -> None:
+        delay, waited = 0.001, 0.0
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or waited >= LOCK_WAIT_S:
+                    raise _translate(exc) from exc
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.05)
+
+    async def _run_checkpoint(self) -> None:
+        """PASSIVE never blocks writers; it copies what it can and leaves the rest."""
+
+        def work() -> None:
+            db = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                db.execute("PRAGMA busy_timeout = 1000")
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                db.close()
+
+        try:
+            await asyncio.to_thread(work)
+        finally:
+            self._checkpoint = None
+
+    async def catalog(self, conn: Connection) -> Catalog:
+        catalog = Catalog()
+        rows = await conn.fetch(
+            "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')",
+            (),
+        )
+        for kind, name, table in rows:
+            if kind == "table":
+                cols = await conn.fetch(f'PRAGMA table_info("{name}")', ())
+                catalog.columns[name] = [c[1] for c in cols]
+            elif not str(name).startswith("sqlite_autoindex"):
+                info = await conn.fetch(f'PRAGMA index_info("{name}")', ())
+                unique = await conn.fetch(
+                    "SELECT 1 FROM pragma_index_list(?) WHERE name = ? AND \"unique\" = 1",
+                    (table, name),
+                )
+                columns = tuple(c[2] for c in sorted(info, key=lambda c: c[0]))
+                catalog.indexes[name] = (table, columns, bool(unique))
+        return catalog
+
+    async def explain(self, conn: Connection, sql: str, params: Sequence[Any]) -> str:
+        rows = await conn.fetch("EXPLAIN QUERY PLAN " + sql, params)
+        return "\n".join(str(r[-1]) for r in rows)

@@ -1,0 +1,112 @@
+"""The store: the one object the rest of the product holds to reach the database.
+
+    async with Store.from_settings(settings) as store:
+        await store.migrate()
+        outcome = await store.mutation(lambda tx: tx.insert("users", {...}))
+        outcome.commit.ts   # the commit's timestamp, also published on store.commits
+
+A mutation is one serializable transaction; when the database reports a conflict the whole
+function is run again (so it must not have effects outside the transaction). A query runs
+on a read-only snapshot. Both return what they read, for the live layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+from advisor_chat.settings import Settings
+from advisor_chat.schema.ids import IdGenerator
+from advisor_chat.store.backend import Backend, TransactionConflict
+from advisor_chat.store.commits import Commit, CommitLog
+from advisor_chat.store.reads import ReadSet
+from advisor_chat.store.transaction import Transaction
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 20  # conflicts under heavy contention resolve within a few; 20 is generous
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    value: T
+    reads: ReadSet
+    commit: Commit | None  # None for a query, or a mutation that wrote nothing
+    ts: int  # the commit's timestamp, or the snapshot's for a query
+
+
+class Store:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.commits = CommitLog()
+        self.ids = IdGenerator()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        if settings.uses_postgres:
+            from advisor_chat.store.postgres import PostgresBackend
+
+            assert settings.database_url is not None
+            return cls(PostgresBackend(settings.database_url, settings.postgres_pool_size))
+        from advisor_chat.store.sqlite import SqliteBackend
+
+        return cls(SqliteBackend(settings.sqlite_path, settings.sqlite_synchronous))
+
+    async def open(self) -> None:
+        await self.backend.open()
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def migrate(self) -> list[str]:
+        """Create or upgrade the database in place; returns what was done."""
+        from advisor_chat.store.migrations import migrate
+
+        return await migrate(self)
+
+    async def mutation(self, fn: Callable[[Transaction], Awaitable[T]]) -> Outcome[T]:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            committed: list[Commit] = []
+            tx: Transaction | None = None
+
+            def publish() -> None:
+                assert tx is not None
+                if tx.writes:
+                    committed.append(self.commits.append(tx.writes))
+
+            try:
+                async with self.backend.write(publish) as conn:
+                    tx = Transaction(conn, self.backend.dialect, self.ids, readonly=False)
+                    value = await fn(tx)
+            except TransactionConflict:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                # Jittered back-off so the transactions that collided do not collide again.
+                await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+                continue
+            commit = committed[0] if committed else None
+            ts = commit.ts if commit else self.commits.latest_ts
+            return Outcome(value, tx.reads, commit, ts)
+        raise AssertionError("unreachable")
+
+    async def query(self, fn: Callable[[Transaction], Awaitable[T]]) -> Outcome[T]:
+        ts = self.commits.latest_ts
+        async with self.backend.read() as conn:
+            tx = Transaction(conn, self.backend.dialect, self.ids, readonly=True)
+            value = await fn(tx)
+        return Outcome(value, tx.reads, None, ts)
