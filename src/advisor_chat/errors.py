@@ -1,14 +1,14 @@
 """The error tree. One type reaches callers of functions; the store raises its own.
 
-    AdvisorChatError
-    ├── FunctionError          carries a stable `Code`; becomes Convex `errorData`
-    └── StoreError             raised by the store; `functions` maps each to a code
-        ├── DocumentInvalid    a write failed validation (names table, field, rule)
-        ├── UniqueViolation    a write broke a uniqueness rule (names table, index, fields)
-        ├── DocumentMissing    patch/replace/delete of an id that is not there
-        ├── CursorInvalid      a pagination cursor that is not one of ours, or of another index
-        ├── QueryInvalid       an unknown table or index, or a range not in index order
-        └── SchemaMismatch     the database was written by a newer release
+AdvisorChatError
+├── FunctionError          carries a stable `Code`; becomes Convex `errorData`
+└── StoreError             raised by the store; `functions` maps each to a code
+    ├── DocumentInvalid    a write failed validation (names table, field, rule)
+    ├── UniqueViolation    a write broke a uniqueness rule (names table, index, fields)
+    ├── DocumentMissing    patch/replace/delete of an id that is not there
+    ├── CursorInvalid      a pagination cursor that is not one of ours, or of another index
+    ├── QueryInvalid       an unknown table or index, or a range not in index order
+    └── SchemaMismatch     the database was written by a newer release
 """
 
 from __future__ import annotations

@@ -68,18 +68,18 @@ class IndexLayout:
     def field_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    def key(self, doc: Mapping[str, Any], element: Any = None) -> tuple[Any, ...]:
+        """The index key (fields..., _creationTime, _id); for an index over an array field,
+        the key of one of its elements."""
+        values = [element if c.multikey else c.extract(doc) for c in self.columns]
+        return (*values, doc["_creationTime"], doc["_id"])
+
     def keys(self, doc: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Index keys of `doc`: (fields..., _creationTime, _id), one per array element."""
-        tail = (doc["_creationTime"], doc["_id"])
+        """Every key of `doc`: one, or one per distinct element of the array field."""
         array = self.multikey
-        head = tuple(c.extract(doc) for c in self.columns)
         if array is None:
-            return [head + tail]
-        position = self.columns.index(array)
-        return [
-            head[:position] + (element,) + head[position + 1 :] + tail
-            for element in array.elements(doc)
-        ]
+            return [self.key(doc)]
+        return [self.key(doc, element) for element in array.elements(doc)]
 
 
 @dataclass(frozen=True)

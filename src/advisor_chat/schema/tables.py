@@ -148,9 +148,7 @@ ROLE_DEFINITION = v.object(
     {
         "mission": opt(s()),
         "scope": opt(
-            v.object(
-                {"inScope": opt(v.array(s())), "outOfScope": opt(v.array(s()))}, open=True
-            )
+            v.object({"inScope": opt(v.array(s())), "outOfScope": opt(v.array(s()))}, open=True)
         ),
         "keyPerformanceIndicators": opt(
             v.array(

@@ -52,7 +52,9 @@ SCHEMA_VERSION = DATA_MIGRATIONS[-1].version if DATA_MIGRATIONS else BASELINE_VE
 _LOCK_KEY = zlib.crc32(b"advisor-chat:migrate")  # PostgreSQL advisory lock: one init at a time
 
 
-def _desired_indexes(d: Dialect, layout: TableLayout) -> dict[str, tuple[str, tuple[str, ...], bool, str]]:
+def _desired_indexes(
+    d: Dialect, layout: TableLayout
+) -> dict[str, tuple[str, tuple[str, ...], bool, str]]:
     desired: dict[str, tuple[str, tuple[str, ...], bool, str]] = {}
     for index in layout.indexes.values():
         columns = index.field_names if index.unique else (*index.field_names, *SYSTEM_COLUMNS)
@@ -64,7 +66,9 @@ def _desired_indexes(d: Dialect, layout: TableLayout) -> dict[str, tuple[str, tu
     return desired
 
 
-async def _backfill_columns(conn: Connection, d: Dialect, layout: TableLayout, names: list[str]) -> None:
+async def _backfill_columns(
+    conn: Connection, d: Dialect, layout: TableLayout, names: list[str]
+) -> None:
     columns = [c for c in layout.columns if c.name in names]
     rows = await conn.fetch(f"SELECT {q('_id')}, {q('doc')} FROM {q(layout.name)}", ())
     sets = ", ".join(f"{q(c.name)} = ?" for c in columns)
@@ -73,7 +77,13 @@ async def _backfill_columns(conn: Connection, d: Dialect, layout: TableLayout, n
     for doc_id, payload in rows:
         doc = orjson.loads(payload)
         values = [c.extract(doc) for c in columns]
-        updates.append([float(v) if c.kind == "number" and v is not None else v for c, v in zip(columns, values, strict=True)] + [doc_id])
+        updates.append(
+            [
+                float(v) if c.kind == "number" and v is not None else v
+                for c, v in zip(columns, values, strict=True)
+            ]
+            + [doc_id]
+        )
     if updates:
         await conn.execute_many(sql, updates)
 
@@ -91,7 +101,9 @@ async def _backfill_entries(conn: Connection, d: Dialect, index: IndexLayout) ->
         await conn.execute_many(sql, entries)
 
 
-async def _reconcile(conn: Connection, d: Dialect, catalog: Catalog, tables: Mapping[str, Table]) -> list[str]:
+async def _reconcile(
+    conn: Connection, d: Dialect, catalog: Catalog, tables: Mapping[str, Table]
+) -> list[str]:
     done: list[str] = []
     ours: set[str] = set()
     desired: dict[str, tuple[str, tuple[str, ...], bool, str]] = {}
@@ -106,9 +118,9 @@ async def _reconcile(conn: Connection, d: Dialect, catalog: Catalog, tables: Map
         else:
             missing = [c for c in layout.columns if c.name not in existing]
             for column in missing:
+                kind = d.column_type(column)
                 await conn.execute(
-                    f"ALTER TABLE {q(layout.name)} ADD COLUMN {q(column.name)} {d.column_type(column)}",
-                    (),
+                    f"ALTER TABLE {q(layout.name)} ADD COLUMN {q(column.name)} {kind}", ()
                 )
             if missing:
                 await _backfill_columns(conn, d, layout, [c.name for c in missing])
@@ -123,16 +135,16 @@ async def _reconcile(conn: Connection, d: Dialect, catalog: Catalog, tables: Map
             assert index.entries_table is not None
             ours.add(index.entries_table)
         desired.update(_desired_indexes(d, layout))
-    for name, (table, columns, unique, definition) in desired.items():
+    for name, (target, columns, unique, definition) in desired.items():
         found = catalog.indexes.get(name)
-        if found == (table, columns, unique):
+        if found == (target, columns, unique):
             continue
         if found is not None:
             await conn.execute(f"DROP INDEX {q(name)}", ())
         await conn.execute(definition, ())
         done.append(f"{'rebuilt' if found else 'created'} index {name}")
-    for name, (table, _, _) in catalog.indexes.items():
-        if table in ours and "." in name and name not in desired:
+    for name, (owner, _, _) in catalog.indexes.items():
+        if owner in ours and "." in name and name not in desired:
             await conn.execute(f"DROP INDEX {q(name)}", ())
             done.append(f"dropped index {name}")
     return done
@@ -150,7 +162,9 @@ async def migrate(store: Store, tables: Mapping[str, Table] = TABLES) -> list[st
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {q(META)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)", ()
         )
-        rows = await conn.fetch(d.render(f"SELECT value FROM {q(META)} WHERE key = ?"), ("version",))
+        rows = await conn.fetch(
+            d.render(f"SELECT value FROM {q(META)} WHERE key = ?"), ("version",)
+        )
         version = int(rows[0][0]) if rows else 0
         if version > SCHEMA_VERSION:
             raise SchemaMismatch(

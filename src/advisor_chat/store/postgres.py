@@ -43,12 +43,12 @@ def _translate(exc: Exception) -> StoreError:
 class PostgresConnection(Connection):
     __slots__ = ("_conn",)
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
         self._conn = conn
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[Row]:
         try:
-            return list(await self._conn.fetch(sql, *params))
+            return list(await self._conn.fetch(sql, *params))  # type: ignore[arg-type]
         except asyncpg.PostgresError as exc:
             raise _translate(exc) from exc
 
@@ -90,9 +90,11 @@ class PostgresBackend(Backend):
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
-        async with self._require_pool().acquire() as conn:
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                yield PostgresConnection(conn)
+        async with (
+            self._require_pool().acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield PostgresConnection(conn)
 
     @contextlib.asynccontextmanager
     async def write(self, on_commit: Callable[[], None]) -> AsyncIterator[Connection]:

@@ -129,7 +129,9 @@ def _table_statements(d: Dialect, table: str) -> TableStatements:
     layout = layout_of(table)
     t = q(layout.name)
     names = ["_id", "_creationTime", "doc", *(c.name for c in layout.columns)]
-    insert = f"INSERT INTO {t} ({', '.join(q(n) for n in names)}) VALUES ({', '.join('?' * len(names))})"
+    insert = (
+        f"INSERT INTO {t} ({', '.join(q(n) for n in names)}) VALUES ({', '.join('?' * len(names))})"
+    )
     sets = ", ".join(f"{q(n)} = ?" for n in ["doc", *(c.name for c in layout.columns)])
     update = f"UPDATE {t} SET {sets} WHERE {q('_id')} = ?"
     entries_insert: dict[str, str] = {}
@@ -138,8 +140,9 @@ def _table_statements(d: Dialect, table: str) -> TableStatements:
         assert index.entries_table is not None
         e = q(index.entries_table)
         cols = [*index.field_names, *SYSTEM_COLUMNS]
+        column_list = ", ".join(q(c) for c in cols)
         entries_insert[index.name] = d.render(
-            f"INSERT INTO {e} ({', '.join(q(c) for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+            f"INSERT INTO {e} ({column_list}) VALUES ({', '.join('?' * len(cols))})"
         )
         entries_delete[index.name] = d.render(f"DELETE FROM {e} WHERE {q('_id')} = ?")
     return TableStatements(
@@ -192,7 +195,9 @@ def range_select(d: Dialect, index: IndexLayout, shape: RangeShape) -> str:
         where.append(f"{src}.{q(names[k])} {shape.upper} ?")
     tail = names[k:]
     if shape.cursor_nulls is not None:
-        where.append(_after(src, tail, nullable[k:], shape.cursor_nulls, shape.order, shape.row_cursor))
+        where.append(
+            _after(src, tail, nullable[k:], shape.cursor_nulls, shape.order, shape.row_cursor)
+        )
     order = ", ".join(f"{src}.{q(n)} {d.order(shape.order)}" for n in tail)
     sql = f"SELECT {select} FROM {source}"
     if where:

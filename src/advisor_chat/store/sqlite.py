@@ -189,7 +189,7 @@ class SqliteBackend(Backend):
             elif not str(name).startswith("sqlite_autoindex"):
                 info = await conn.fetch(f'PRAGMA index_info("{name}")', ())
                 unique = await conn.fetch(
-                    "SELECT 1 FROM pragma_index_list(?) WHERE name = ? AND \"unique\" = 1",
+                    'SELECT 1 FROM pragma_index_list(?) WHERE name = ? AND "unique" = 1',
                     (table, name),
                 )
                 columns = tuple(c[2] for c in sorted(info, key=lambda c: c[0]))

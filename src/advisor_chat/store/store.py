@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
-from advisor_chat.settings import Settings
 from advisor_chat.schema.ids import IdGenerator
+from advisor_chat.settings import Settings
 from advisor_chat.store.backend import Backend, TransactionConflict
-from advisor_chat.store.commits import Commit, CommitLog
+from advisor_chat.store.commits import Commit, CommitLog, Write
 from advisor_chat.store.reads import ReadSet
 from advisor_chat.store.transaction import Transaction
 
@@ -80,29 +80,32 @@ class Store:
         return await migrate(self)
 
     async def mutation(self, fn: Callable[[Transaction], Awaitable[T]]) -> Outcome[T]:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            committed: list[Commit] = []
-            tx: Transaction | None = None
-
-            def publish() -> None:
-                assert tx is not None
-                if tx.writes:
-                    committed.append(self.commits.append(tx.writes))
-
+        attempt = 1
+        while True:
             try:
-                async with self.backend.write(publish) as conn:
-                    tx = Transaction(conn, self.backend.dialect, self.ids, readonly=False)
-                    value = await fn(tx)
+                return await self._attempt(fn)
             except TransactionConflict:
                 if attempt == MAX_ATTEMPTS:
                     raise
                 # Jittered back-off so the transactions that collided do not collide again.
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))
-                continue
-            commit = committed[0] if committed else None
-            ts = commit.ts if commit else self.commits.latest_ts
-            return Outcome(value, tx.reads, commit, ts)
-        raise AssertionError("unreachable")
+                attempt += 1
+
+    async def _attempt(self, fn: Callable[[Transaction], Awaitable[T]]) -> Outcome[T]:
+        committed: list[Commit] = []
+        writes: list[Write] = []
+
+        def publish() -> None:
+            if writes:
+                committed.append(self.commits.append(writes))
+
+        async with self.backend.write(publish) as conn:
+            tx = Transaction(conn, self.backend.dialect, self.ids, readonly=False)
+            writes = tx.writes
+            value = await fn(tx)
+        commit = committed[0] if committed else None
+        ts = commit.ts if commit else self.commits.latest_ts
+        return Outcome(value, tx.reads, commit, ts)
 
     async def query(self, fn: Callable[[Transaction], Awaitable[T]]) -> Outcome[T]:
         ts = self.commits.latest_ts

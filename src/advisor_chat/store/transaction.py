@@ -96,8 +96,15 @@ def _param(column: Column, value: Any) -> Any:
     return value
 
 
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "number": (int, float),
+    "boolean": bool,
+}
+
+
 def _check_value(column: Column, value: Any, role: str) -> None:
-    expected = {"string": str, "number": (int, float), "boolean": bool}[column.kind]
+    expected = _PYTHON_TYPES[column.kind]
     ok = isinstance(value, expected) and not (column.kind == "number" and isinstance(value, bool))
     if value is None and role == "eq":
         return
@@ -200,14 +207,18 @@ class IndexQuery:
             next_cursor = cursor or ""
         return Page(docs, next_cursor, done)
 
-    async def _run(self, limit: int | None, cursor: Key | None) -> tuple[list[Document], Key | None, bool]:
+    async def _run(
+        self, limit: int | None, cursor: Key | None
+    ) -> tuple[list[Document], Key | None, bool]:
         if limit is not None and not 1 <= limit <= MAX_PAGE:
             raise QueryInvalid(f"limit must be between 1 and {MAX_PAGE}")
         index = self._index
         columns = index.columns
         k = len(self._eq)
         eq = self._eq
-        params: list[Any] = [_param(c, v) for c, v in zip(columns, eq, strict=False) if v is not None]
+        params: list[Any] = [
+            _param(c, v) for c, v in zip(columns, eq, strict=False) if v is not None
+        ]
         tail_columns = columns[k:]
         if self._lower is not None:
             params.append(_param(tail_columns[0], self._lower[0]))
@@ -222,9 +233,9 @@ class IndexQuery:
             cursor_nulls = tuple(v is None for v in tail)
             nullable = [c.nullable for c in tail_columns] + [False, False]
             row = can_compare_rows(nullable, cursor_nulls)
-            tail_params = [
-                _param(c, v) for c, v in zip(tail_columns, tail, strict=False)
-            ] + list(tail[len(tail_columns) :])
+            tail_params = [_param(c, v) for c, v in zip(tail_columns, tail, strict=False)] + list(
+                tail[len(tail_columns) :]
+            )
             params += after_params(tuple(tail_params), cursor_nulls, self._order, row)
         if limit is not None:
             params.append(limit)
@@ -249,16 +260,13 @@ class IndexQuery:
         return docs, last, done
 
     def _key_of(self, doc: Document, row: Any) -> Key:
-        index = self._index
-        array = index.multikey
+        array = self._index.multikey
         if array is None:
-            return index.keys(doc)[0]
-        element = row[1]
+            return self._index.key(doc)
+        element = row[1]  # the entry's element, selected beside the document
         if array.kind == "boolean" and element is not None:
             element = bool(element)
-        position = index.columns.index(array)
-        head = tuple(c.extract(doc) for c in index.columns)
-        return head[:position] + (element,) + head[position + 1 :] + (doc["_creationTime"], doc["_id"])
+        return self._index.key(doc, element)
 
     def _record(self, cursor: Key | None, reached: Key | None) -> None:
         prefix = tuple(self._eq)
@@ -333,10 +341,7 @@ class Transaction:
         layout = _layout(table)
         self._check_writable()
         self._validate(layout, fields)
-        if id is None:
-            doc_id = self._ids.new_id(table)
-        else:
-            doc_id = self._imported_id(layout, id)
+        doc_id = self._ids.new_id(table) if id is None else self._imported_id(layout, id)
         created = self._ids.creation_time() if creation_time is None else float(creation_time)
         doc: Document = {"_id": doc_id, "_creationTime": created, **fields}
         await self._guard(self._insert_row(layout, doc))
@@ -474,4 +479,6 @@ class Transaction:
                     await self._insert_entries(index, new)
 
         await self._guard(run())
-        self.writes.append(Write(layout.name, new["_id"], _all_keys(layout, old), _all_keys(layout, new)))
+        self.writes.append(
+            Write(layout.name, new["_id"], _all_keys(layout, old), _all_keys(layout, new))
+        )

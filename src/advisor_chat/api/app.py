@@ -1,0 +1,77 @@
+"""The ASGI app. Its lifespan owns the store: opened and upgraded at start, closed at stop.
+
+For now it serves health, readiness and an index page; the Convex HTTP API, the sync
+protocol and the web client mount here as they land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from advisor_chat import __version__
+from advisor_chat.log import get_logger
+from advisor_chat.settings import Settings
+from advisor_chat.store import Store
+
+log = get_logger(__name__)
+
+_INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>AI Advisor Chat</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto;">
+<h1>AI Advisor Chat</h1>
+<p>The server is running (version {version}, database: {database}).</p>
+<p>The chat client is not part of this release yet; <a href="/health">/health</a> and
+<a href="/ready">/ready</a> report the server's state.</p>
+</body></html>
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store.from_settings(settings)
+        async with store:
+            done = await store.migrate()
+            log.info("store_ready", backend=store.backend.dialect.name, changes=len(done))
+            app.state.store = store
+            yield
+
+    app = FastAPI(title="AI Advisor Chat", version=__version__, lifespan=lifespan)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", response_model=None)
+    async def ready() -> JSONResponse:
+        """Readiness: the database answers a read."""
+        store: Store = app.state.store
+
+        async def probe(tx: object) -> None:
+            from advisor_chat.store import Transaction
+
+            assert isinstance(tx, Transaction)
+            await tx.query("users").take(1)
+
+        try:
+            await store.query(probe)
+        except Exception as exc:  # any failure means "not ready": reported, not raised
+            log.warning("not_ready", error=str(exc))
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": store.backend.dialect.name})
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        return _INDEX.format(version=__version__, database=settings_label(settings))
+
+    return app
+
+
+def settings_label(settings: Settings) -> str:
+    return "PostgreSQL" if settings.uses_postgres else f"SQLite ({settings.sqlite_path})"

@@ -1,0 +1,1 @@
+"""The `advisor-chat` command: thin wrappers over the layers."""
