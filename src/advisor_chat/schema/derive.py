@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from advisor_chat.schema.fields import Array, ColumnKind, Object, Optional, Validator
@@ -55,7 +55,7 @@ class IndexLayout:
     def sql_name(self) -> str:
         return f"{self.table}.{self.name}"
 
-    @property
+    @cached_property
     def multikey(self) -> Column | None:
         return next((c for c in self.columns if c.multikey), None)
 

@@ -12,9 +12,11 @@ Prisma) keep their own shape; `table_number_of` returns None for them.
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import time
+import zlib
 from typing import NewType
 
 DocumentId = NewType("DocumentId", str)
@@ -44,19 +46,23 @@ TABLE_NUMBERS: dict[str, int] = {
 }
 
 
+# RFC 4648 base32 digits, in value order, mapped onto ours (which sort as their values).
+_FROM_RFC4648 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+
+
 def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        chars.append(ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    """`length` base32 digits of `value`, most significant first, via the C codec."""
+    nbytes = (length * 5 + 7) // 8
+    padded_bits = nbytes * 8
+    # Left-align the value in whole bytes, so base32's 5-bit groups fall on our digits.
+    raw = (value << (padded_bits - length * 5) if padded_bits >= length * 5 else value).to_bytes(
+        nbytes, "big"
+    )
+    return base64.b32encode(raw).decode("ascii")[:length].translate(_FROM_RFC4648)
 
 
 def _check_char(body: str) -> str:
-    total = 0
-    for i, c in enumerate(body):
-        total = (total * 7 + _VALUE[c] + i) % 1021
-    return ALPHABET[total % 32]
+    return ALPHABET[zlib.crc32(body.encode("ascii")) & 31]
 
 
 def is_valid_id(value: str) -> bool:
