@@ -158,7 +158,7 @@ async def migrate(store: Store, tables: Mapping[str, Table] = TABLES) -> list[st
     async def run(tx: Transaction) -> None:
         conn = tx.conn
         if d.name == "postgres":
-            await conn.execute("SELECT pg_advisory_xact_lock(?)".replace("?", "$1"), (_LOCK_KEY,))
+            await conn.execute(d.render("SELECT pg_advisory_xact_lock(?)"), (_LOCK_KEY,))
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {q(META)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)", ()
         )
