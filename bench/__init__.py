@@ -1,0 +1,1 @@
+"""Benchmarks: figures beside a raw-driver baseline measured in the same run."""

@@ -1,0 +1,3 @@
+"""Fixtures shared by every layer's tests."""
+
+pytest_plugins = ["tests.services"]
