@@ -69,10 +69,6 @@ class Backend(ABC):
     @abstractmethod
     async def catalog(self, conn: Connection) -> Catalog: ...
 
-    @abstractmethod
-    async def explain(self, conn: Connection, sql: str, params: Sequence[Any]) -> str:
-        """The database's own plan for a statement, as text."""
-
 
 def unique_index_for(table: str, columns: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """Name the declared unique index over exactly `columns` of `table` (for errors)."""

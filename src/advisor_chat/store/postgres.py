@@ -138,7 +138,3 @@ class PostgresBackend(Backend):
         for index, table, unique, columns in rows:
             catalog.indexes[index] = (table, tuple(columns), bool(unique))
         return catalog
-
-    async def explain(self, conn: Connection, sql: str, params: Sequence[Any]) -> str:
-        rows = await conn.fetch("EXPLAIN " + sql, params)
-        return "\n".join(str(r[0]) for r in rows)

@@ -54,6 +54,10 @@ class Dialect:
             return "ASC" if order == "asc" else "DESC"
         return "ASC NULLS FIRST" if order == "asc" else "DESC NULLS LAST"
 
+    @property
+    def explain_prefix(self) -> str:
+        return "EXPLAIN QUERY PLAN " if self.name == "sqlite" else "EXPLAIN "
+
     def render(self, sql: str) -> str:
         if self.name == "sqlite":
             return sql

@@ -172,7 +172,3 @@ class SqliteBackend(Backend):
                 columns = tuple(c[2] for c in sorted(info, key=lambda c: c[0]))
                 catalog.indexes[name] = (table, columns, bool(unique))
         return catalog
-
-    async def explain(self, conn: Connection, sql: str, params: Sequence[Any]) -> str:
-        rows = await conn.fetch("EXPLAIN QUERY PLAN " + sql, params)
-        return "\n".join(str(r[-1]) for r in rows)

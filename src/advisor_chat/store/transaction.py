@@ -195,11 +195,7 @@ class IndexQuery:
     async def paginate(self, num_items: int, cursor: str | None = None) -> Page:
         if not 1 <= num_items <= MAX_PAGE:
             raise QueryInvalid(f"numItems must be between 1 and {MAX_PAGE}")
-        key = None
-        if cursor:
-            key = decode_cursor(
-                cursor, self._index.table, self._index.name, len(self._index.columns) + 2
-            )
+        key = self._decode(cursor) if cursor else None
         docs, last, done = await self._run(num_items, key)
         if last is not None:
             next_cursor = encode_cursor(self._index.table, self._index.name, last)
@@ -207,9 +203,32 @@ class IndexQuery:
             next_cursor = cursor or ""
         return Page(docs, next_cursor, done)
 
+    async def explain(self, num_items: int | None = 50, cursor: str | None = None) -> str:
+        """The database's own plan for the read `paginate(num_items, cursor)` would run."""
+        key = self._decode(cursor) if cursor else None
+        sql, params = self._statement(num_items, key)
+        rows = await self._tx.conn.fetch(self._tx.dialect.explain_prefix + sql, params)
+        return "\n".join(str(row[-1]) for row in rows)
+
+    def _decode(self, cursor: str) -> Key:
+        index = self._index
+        return decode_cursor(cursor, index.table, index.name, len(index.columns) + 2)
+
     async def _run(
         self, limit: int | None, cursor: Key | None
     ) -> tuple[list[Document], Key | None, bool]:
+        sql, params = self._statement(limit, cursor)
+        rows = await self._tx.conn.fetch(sql, params)
+        loads = orjson.loads
+        docs = [loads(r[0]) for r in rows]
+        done = limit is None or len(rows) < limit
+        last: Key | None = None
+        if docs:
+            last = self._key_of(docs[-1], rows[-1])
+        self._record(cursor, None if done else last)
+        return docs, last, done
+
+    def _statement(self, limit: int | None, cursor: Key | None) -> tuple[str, list[Any]]:
         if limit is not None and not 1 <= limit <= MAX_PAGE:
             raise QueryInvalid(f"limit must be between 1 and {MAX_PAGE}")
         index = self._index
@@ -248,16 +267,7 @@ class IndexQuery:
             row_cursor=row,
             limited=limit is not None,
         )
-        sql = range_select(self._tx.dialect, index, shape)
-        rows = await self._tx.conn.fetch(sql, params)
-        loads = orjson.loads
-        docs = [loads(r[0]) for r in rows]
-        done = limit is None or len(rows) < limit
-        last: Key | None = None
-        if docs:
-            last = self._key_of(docs[-1], rows[-1])
-        self._record(cursor, None if done else last)
-        return docs, last, done
+        return range_select(self._tx.dialect, index, shape), params
 
     def _key_of(self, doc: Document, row: Any) -> Key:
         array = self._index.multikey
