@@ -13,10 +13,10 @@ Prisma) keep their own shape; `table_number_of` returns None for them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import secrets
 import time
-import zlib
 from typing import NewType
 
 DocumentId = NewType("DocumentId", str)
@@ -62,7 +62,9 @@ def _encode(value: int, length: int) -> str:
 
 
 def _check_char(body: str) -> str:
-    return ALPHABET[zlib.crc32(body.encode("ascii")) & 31]
+    # A real hash, not a CRC: a CRC's low bits are linear in the input, so some single-
+    # character typos would never change them.
+    return ALPHABET[hashlib.blake2s(body.encode("ascii"), digest_size=1).digest()[0] & 31]
 
 
 def is_valid_id(value: str) -> bool:
