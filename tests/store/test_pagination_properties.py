@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from advisor_chat.errors import CursorInvalid, QueryInvalid
 from advisor_chat.schema.derive import layout_of
 from advisor_chat.store import Store, Transaction
+from advisor_chat.store.query import IndexQuery
 from advisor_chat.store.reads import Key, key_order
-from advisor_chat.store.transaction import IndexQuery
 
 SETTINGS = settings(
     max_examples=30,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from advisor_chat.store import Store, Transaction
-from advisor_chat.store.transaction import IndexQuery
+from advisor_chat.store.query import IndexQuery
 from tests.store.examples import example
 
 USERS = 60

@@ -2,8 +2,9 @@
 
 Every read is recorded in `reads` (index ranges) and every write in `writes` (old and new
 index keys), which is all the live layer needs to decide what a commit touched. Every write
-is validated against the table's declaration before it reaches SQL; a write that fails
-leaves the transaction unusable, on every backend alike, so it can only roll back.
+is validated against the table's declaration before it reaches SQL; a write the database
+refuses (a uniqueness rule) leaves the transaction unusable, on every backend alike, so it
+can only roll back.
 """
 
 from __future__ import annotations
@@ -11,31 +12,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import orjson
 
 from advisor_chat.errors import DocumentInvalid, DocumentMissing, QueryInvalid, StoreError
-from advisor_chat.schema.derive import ID_INDEX, Column, IndexLayout, TableLayout, layout_of
+from advisor_chat.schema.derive import ID_INDEX, IndexLayout, TableLayout, layout_of
 from advisor_chat.schema.ids import DocumentId, IdGenerator, is_valid_id, table_number_of
 from advisor_chat.schema.tables import SYSTEM_FIELDS, TABLES
 from advisor_chat.store.backend import Connection
 from advisor_chat.store.commits import Write
-from advisor_chat.store.cursor import decode_cursor, encode_cursor
+from advisor_chat.store.query import IndexQuery, param
 from advisor_chat.store.reads import Bound, IndexRead, Key, KeyInterval, ReadSet
-from advisor_chat.store.sql import (
-    Dialect,
-    Order,
-    RangeShape,
-    after_params,
-    can_compare_rows,
-    range_select,
-    table_statements,
-)
+from advisor_chat.store.sql import Dialect, table_statements
 
 Document = dict[str, Any]
 MAX_DOCUMENT_BYTES = 1 << 20  # as Convex: 1 MiB a document
-MAX_PAGE = 8192  # rows one read may return
 
 
 class _Unset:
@@ -44,13 +36,6 @@ class _Unset:
 
 
 UNSET: Any = _Unset()  # `patch(..., {"field": UNSET})` removes an optional field
-
-
-@dataclass(frozen=True)
-class Page:
-    page: list[Document]
-    continue_cursor: str
-    is_done: bool
 
 
 @dataclass(frozen=True)
@@ -86,218 +71,6 @@ def _all_keys(layout: TableLayout, doc: Mapping[str, Any]) -> dict[str, list[Key
     for name, index in layout.indexes.items():
         keys[name] = index.keys(doc)
     return keys
-
-
-def _param(column: Column, value: Any) -> Any:
-    if value is None:
-        return None
-    if column.kind == "number":
-        return float(value)
-    return value
-
-
-_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str,
-    "number": (int, float),
-    "boolean": bool,
-}
-
-
-def _check_value(column: Column, value: Any, role: str) -> None:
-    expected = _PYTHON_TYPES[column.kind]
-    ok = isinstance(value, expected) and not (column.kind == "number" and isinstance(value, bool))
-    if value is None and role == "eq":
-        return
-    if not ok:
-        raise QueryInvalid(f"{column.name}: {role} needs a {column.kind}, got {value!r:.40}")
-
-
-class IndexQuery:
-    """A read through one index, built like Convex's `withIndex(...)`: equalities on a
-    prefix of the index fields, then an optional range on the next one."""
-
-    def __init__(self, tx: Transaction, index: IndexLayout) -> None:
-        self._tx = tx
-        self._index = index
-        self._eq: list[Any] = []
-        self._lower: tuple[Any, Literal[">", ">="]] | None = None
-        self._upper: tuple[Any, Literal["<", "<="]] | None = None
-        self._order: Order = "asc"
-
-    def _next_column(self, field: str, role: str) -> Column:
-        position = len(self._eq)
-        columns = self._index.columns
-        if role == "eq" and (self._lower is not None or self._upper is not None):
-            raise QueryInvalid(f"{self._index.sql_name}: eq after a range")
-        if position >= len(columns) or columns[position].name != field:
-            expected = columns[position].name if position < len(columns) else "nothing"
-            raise QueryInvalid(
-                f"{self._index.sql_name}: {role}({field!r}) out of index order, "
-                f"expected {expected!r}"
-            )
-        return columns[position]
-
-    def eq(self, field: str, value: Any) -> Self:
-        column = self._next_column(field, "eq")
-        _check_value(column, value, "eq")
-        self._eq.append(value)
-        return self
-
-    def _bound(self, field: str, value: Any, op: str) -> Column:
-        column = self._next_column(field, "range")
-        _check_value(column, value, "range")
-        return column
-
-    def gt(self, field: str, value: Any) -> Self:
-        self._bound(field, value, ">")
-        self._lower = (value, ">")
-        return self
-
-    def gte(self, field: str, value: Any) -> Self:
-        self._bound(field, value, ">=")
-        self._lower = (value, ">=")
-        return self
-
-    def lt(self, field: str, value: Any) -> Self:
-        self._bound(field, value, "<")
-        self._upper = (value, "<")
-        return self
-
-    def lte(self, field: str, value: Any) -> Self:
-        self._bound(field, value, "<=")
-        self._upper = (value, "<=")
-        return self
-
-    def order(self, order: Order) -> Self:
-        if order not in ("asc", "desc"):
-            raise QueryInvalid(f"order must be 'asc' or 'desc', not {order!r}")
-        self._order = order
-        return self
-
-    async def take(self, n: int) -> list[Document]:
-        docs, _, _ = await self._run(n, None)
-        return docs
-
-    async def first(self) -> Document | None:
-        docs = await self.take(1)
-        return docs[0] if docs else None
-
-    async def unique(self) -> Document | None:
-        docs = await self.take(2)
-        if len(docs) > 1:
-            raise QueryInvalid(f"{self._index.sql_name}: more than one document matched")
-        return docs[0] if docs else None
-
-    async def collect(self) -> list[Document]:
-        docs, _, _ = await self._run(None, None)
-        return docs
-
-    async def paginate(self, num_items: int, cursor: str | None = None) -> Page:
-        if not 1 <= num_items <= MAX_PAGE:
-            raise QueryInvalid(f"numItems must be between 1 and {MAX_PAGE}")
-        key = self._decode(cursor) if cursor else None
-        docs, last, done = await self._run(num_items, key)
-        if last is not None:
-            next_cursor = encode_cursor(self._index.table, self._index.name, last)
-        else:
-            next_cursor = cursor or ""
-        return Page(docs, next_cursor, done)
-
-    async def explain(self, num_items: int | None = 50, cursor: str | None = None) -> str:
-        """The database's own plan for the read `paginate(num_items, cursor)` would run."""
-        key = self._decode(cursor) if cursor else None
-        sql, params = self._statement(num_items, key)
-        rows = await self._tx.conn.fetch(self._tx.dialect.explain_prefix + sql, params)
-        return "\n".join(str(row[-1]) for row in rows)
-
-    def _decode(self, cursor: str) -> Key:
-        index = self._index
-        return decode_cursor(cursor, index.table, index.name, len(index.columns) + 2)
-
-    async def _run(
-        self, limit: int | None, cursor: Key | None
-    ) -> tuple[list[Document], Key | None, bool]:
-        sql, params = self._statement(limit, cursor)
-        rows = await self._tx.conn.fetch(sql, params)
-        loads = orjson.loads
-        docs = [loads(r[0]) for r in rows]
-        done = limit is None or len(rows) < limit
-        last: Key | None = None
-        if docs:
-            last = self._key_of(docs[-1], rows[-1])
-        self._record(cursor, None if done else last)
-        return docs, last, done
-
-    def _statement(self, limit: int | None, cursor: Key | None) -> tuple[str, list[Any]]:
-        if limit is not None and not 1 <= limit <= MAX_PAGE:
-            raise QueryInvalid(f"limit must be between 1 and {MAX_PAGE}")
-        index = self._index
-        columns = index.columns
-        k = len(self._eq)
-        eq = self._eq
-        params: list[Any] = [
-            _param(c, v) for c, v in zip(columns, eq, strict=False) if v is not None
-        ]
-        tail_columns = columns[k:]
-        if self._lower is not None:
-            params.append(_param(tail_columns[0], self._lower[0]))
-        if self._upper is not None:
-            params.append(_param(tail_columns[0], self._upper[0]))
-        cursor_nulls: tuple[bool, ...] | None = None
-        row = False
-        if cursor is not None:
-            if tuple(cursor[:k]) != tuple(eq):
-                raise QueryInvalid("cursor belongs to another range of this index")
-            tail = cursor[k:]
-            cursor_nulls = tuple(v is None for v in tail)
-            nullable = [c.nullable for c in tail_columns] + [False, False]
-            row = can_compare_rows(nullable, cursor_nulls)
-            tail_params = [_param(c, v) for c, v in zip(tail_columns, tail, strict=False)] + list(
-                tail[len(tail_columns) :]
-            )
-            params += after_params(tuple(tail_params), cursor_nulls, self._order, row)
-        if limit is not None:
-            params.append(limit)
-        shape = RangeShape(
-            eq_nulls=tuple(v is None for v in eq),
-            lower=self._lower[1] if self._lower else "",
-            upper=self._upper[1] if self._upper else "",
-            order=self._order,
-            cursor_nulls=cursor_nulls,
-            row_cursor=row,
-            limited=limit is not None,
-        )
-        return range_select(self._tx.dialect, index, shape), params
-
-    def _key_of(self, doc: Document, row: Any) -> Key:
-        array = self._index.multikey
-        if array is None:
-            return self._index.key(doc)
-        element = row[1]  # the entry's element, selected beside the document
-        if array.kind == "boolean" and element is not None:
-            element = bool(element)
-        return self._index.key(doc, element)
-
-    def _record(self, cursor: Key | None, reached: Key | None) -> None:
-        prefix = tuple(self._eq)
-        lower = Bound(prefix, True) if prefix else None
-        upper = Bound(prefix, True) if prefix else None
-        if self._lower is not None:
-            lower = Bound((*prefix, self._lower[0]), self._lower[1] == ">=")
-        if self._upper is not None:
-            upper = Bound((*prefix, self._upper[0]), self._upper[1] == "<=")
-        if self._order == "asc":
-            if cursor is not None:
-                lower = Bound(cursor, False)
-            if reached is not None:
-                upper = Bound(reached, True)
-        else:
-            if cursor is not None:
-                upper = Bound(cursor, False)
-            if reached is not None:
-                lower = Bound(reached, True)
-        interval = KeyInterval(lower, upper)
-        self._tx.reads.record(IndexRead(self._index.table, self._index.name, interval))
 
 
 class Transaction:
@@ -449,7 +222,7 @@ class Transaction:
         return payload.decode()
 
     def _column_params(self, layout: TableLayout, doc: Document) -> list[Any]:
-        return [_param(c, c.extract(doc)) for c in layout.columns]
+        return [param(c, c.extract(doc)) for c in layout.columns]
 
     async def _insert_row(self, layout: TableLayout, doc: Document) -> None:
         statements = table_statements(self.dialect, layout)
@@ -462,7 +235,7 @@ class Transaction:
     async def _insert_entries(self, index: IndexLayout, doc: Document) -> None:
         sql = table_statements(self.dialect, _layout(index.table)).entries_insert[index.name]
         rows = [
-            [_param(c, v) for c, v in zip(index.columns, key, strict=False)] + list(key[-2:])
+            [param(c, v) for c, v in zip(index.columns, key, strict=False)] + list(key[-2:])
             for key in index.keys(doc)
         ]
         if rows:
