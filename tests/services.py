@@ -173,20 +173,20 @@ def _postgres_answers(url: str) -> bool:
     return asyncio.run(probe())
 
 
-async def create_database(server_url: str, name: str) -> None:
+async def _admin(server_url: str, sql: str) -> None:
     conn = await asyncpg.connect(server_url)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def create_database(server_url: str, name: str) -> None:
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
 
 
 async def drop_database(server_url: str, name: str) -> None:
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
