@@ -77,9 +77,12 @@ class SqliteConnection(Connection):
 class SqliteBackend(Backend):
     dialect = SQLITE
 
-    def __init__(self, path: Path, synchronous: str = "normal") -> None:
+    def __init__(
+        self, path: Path, synchronous: str = "normal", lock_wait_s: float = LOCK_WAIT_S
+    ) -> None:
         self.path = path
         self.synchronous = synchronous
+        self.lock_wait_s = lock_wait_s
         self._writer: sqlite3.Connection | None = None
         self._readers: list[sqlite3.Connection] = []
         self._write_lock = asyncio.Lock()
@@ -95,6 +98,9 @@ class SqliteBackend(Backend):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = self._connect()
         writer.execute("PRAGMA journal_mode = WAL")
+        # No busy-wait inside SQLite for the writer: it would block the event loop. A busy
+        # write lock is waited for in `_begin_immediate`, asynchronously.
+        writer.execute("PRAGMA busy_timeout = 0")
         self._writer = writer
 
     async def close(self) -> None:
@@ -147,8 +153,14 @@ class SqliteBackend(Backend):
                 db.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or waited >= LOCK_WAIT_S:
+                if "locked" not in str(exc):
                     raise _translate(exc) from exc
+                if waited >= self.lock_wait_s:
+                    # Not a conflict to retry: another process has held the file too long.
+                    raise StoreError(
+                        f"sqlite: {self.path} stayed locked by another process for "
+                        f"{self.lock_wait_s:g} s"
+                    ) from exc
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, 0.05)
