@@ -59,11 +59,17 @@ class Validator:
 
 @dataclass(frozen=True)
 class String(Validator):
+    """A string, optionally bounded in characters (message bodies, names): the limit is
+    declared here once and enforced wherever the validator is used."""
+
+    max_length: int | None = None
     column_kind: ColumnKind | None = "string"
 
     def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
         if type(value) is not str:
             _expected(table, path, "string", value)
+        if self.max_length is not None and len(value) > self.max_length:
+            _fail(table, path, f"longer than {self.max_length} characters")
 
     def describe(self) -> str:
         return "string"
@@ -242,8 +248,8 @@ class v:  # noqa: N801 - mirrors Convex's `v` namespace so declarations read lik
     """Constructors that read like the seed's TypeScript declarations."""
 
     @staticmethod
-    def string() -> Validator:
-        return String()
+    def string(max_length: int | None = None) -> Validator:
+        return String(max_length=max_length)
 
     @staticmethod
     def number() -> Validator:

@@ -1,0 +1,37 @@
+"""Row-level security, in one place: who the caller is, and what they may see.
+
+Every function derives the caller from the verified identity, never from arguments, and
+a document the caller may not see is answered exactly as a missing one (same code, same
+message), so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.context import QueryCtx
+from advisor_chat.store import Document
+
+
+async def current_user(ctx: QueryCtx) -> Document | None:
+    """The caller's users row, or None if they have not been stored yet."""
+    identity = ctx.require_identity()
+    return await ctx.db.query("users", "by_clerk_id").eq("clerkId", identity.subject).unique()
+
+
+async def require_user(ctx: QueryCtx) -> Document:
+    user = await current_user(ctx)
+    if user is None:
+        raise FunctionError(
+            Code.UNAUTHENTICATED, "no account for this sign-in yet: call users:store first"
+        )
+    return user
+
+
+def not_found(table: str, doc_id: Any) -> FunctionError:
+    """The one answer for 'missing' and 'not yours' alike."""
+    noun = {"conversations": "conversation", "messages": "message", "advisors": "advisor"}.get(
+        table, "document"
+    )
+    return FunctionError(Code.NOT_FOUND, f"{noun} not found", id=doc_id)

@@ -1,0 +1,124 @@
+"""Calling a function by path: arguments checked before the handler runs, the handler run
+in the right kind of transaction, and every failure turned into one `FunctionError` with
+a stable code. This is the one place store errors become codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from advisor_chat.errors import (
+    Code,
+    DocumentInvalid,
+    FunctionError,
+    StoreError,
+)
+from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx, Scheduled
+from advisor_chat.functions.registry import Function, Kind, Registry
+from advisor_chat.log import get_logger
+from advisor_chat.store import ReadSet, Store, Transaction
+
+log = get_logger(__name__)
+MAX_ARGS_BYTES = 1 << 20  # as Convex: arguments over 1 MiB are refused before any work
+
+
+@dataclass(frozen=True)
+class Result:
+    value: Any
+    ts: int  # the commit (mutation) or snapshot (query) timestamp
+    reads: ReadSet | None  # what a query read, for live re-runs
+
+
+def check_args(function: Function, args: Any) -> dict[str, Any]:
+    if type(args) is not dict:
+        raise FunctionError(Code.INVALID_ARGUMENT, "arguments must be an object")
+    try:
+        size = len(orjson.dumps(args))
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise FunctionError(Code.INVALID_ARGUMENT, f"arguments are not JSON: {exc}") from exc
+    if size > MAX_ARGS_BYTES:
+        raise FunctionError(Code.INVALID_ARGUMENT, f"arguments larger than {MAX_ARGS_BYTES} bytes")
+    try:
+        function.args.check(args, function.path, "")
+    except DocumentInvalid as exc:
+        raise FunctionError(
+            Code.INVALID_ARGUMENT,
+            f"invalid argument {exc.field}: {exc.rule}",
+            field=exc.field,
+            rule=exc.rule,
+        ) from exc
+    return args
+
+
+def as_function_error(exc: Exception, path: str) -> FunctionError:
+    """The single mapping from anything a call raised to what the caller is told."""
+    if isinstance(exc, FunctionError):
+        return exc
+    if isinstance(exc, DocumentInvalid):
+        return FunctionError(exc.code, str(exc), table=exc.table, field=exc.field, rule=exc.rule)
+    if isinstance(exc, StoreError) and exc.code is not Code.INTERNAL:
+        return FunctionError(exc.code, str(exc))
+    log.error("function_failed", function=path, exc_info=exc)
+    return FunctionError(Code.INTERNAL, "internal error")
+
+
+class Runner:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        schedule: Callable[[Scheduled, Identity | None], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self._schedule = schedule
+
+    async def call(
+        self, path: str, args: Any, identity: Identity | None, kind: Kind | None = None
+    ) -> Result:
+        function = self.registry.get(path, kind)
+        checked = check_args(function, args)
+        try:
+            return await self._run(function, checked, identity)
+        except Exception as exc:  # every failure leaves here as a FunctionError, once
+            raise as_function_error(exc, function.path) from exc
+
+    async def _run(
+        self, function: Function, args: dict[str, Any], identity: Identity | None
+    ) -> Result:
+        if function.kind == "query":
+
+            async def read(tx: Transaction) -> Any:
+                return await function.handler(QueryCtx(tx, identity), args)
+
+            outcome = await self.store.query(read)
+            return Result(outcome.value, outcome.ts, outcome.reads)
+        if function.kind == "mutation":
+            contexts: list[MutationCtx] = []
+
+            async def write(tx: Transaction) -> Any:
+                ctx = MutationCtx(tx, identity)
+                contexts[:] = [ctx]  # only the attempt that commits counts
+                return await function.handler(ctx, args)
+
+            committed = await self.store.mutation(write)
+            if self._schedule is not None:
+                for scheduled in contexts[0].scheduler.requested:
+                    self._schedule(scheduled, identity)
+            return Result(committed.value, committed.ts, None)
+
+        ctx = ActionCtx(
+            identity,
+            run_query=lambda p, a: self._value(p, a, identity, "query"),
+            run_mutation=lambda p, a: self._value(p, a, identity, "mutation"),
+            run_action=lambda p, a: self._value(p, a, identity, "action"),
+        )
+        value = await function.handler(ctx, args)
+        return Result(value, self.store.commits.latest_ts, None)
+
+    async def _value(self, path: str, args: Any, identity: Identity | None, kind: Kind) -> Any:
+        return (await self.call(path, args, identity, kind)).value
