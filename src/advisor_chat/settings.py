@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     )
     postgres_pool_size: int = Field(
         default=10, ge=1, le=200, description="PostgreSQL connections per server process."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the server's own access tokens; set the same value on every "
+        "process of a deployment. Unset: generated once and kept in the data directory.",
     )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `serve` listens on.")

@@ -13,6 +13,11 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from advisor_chat import __version__
+from advisor_chat.api.http import router as http_router
+from advisor_chat.auth.secret import load_secret
+from advisor_chat.auth.tokens import LocalTokens
+from advisor_chat.functions.catalog import build_registry
+from advisor_chat.functions.runner import Runner
 from advisor_chat.log import get_logger
 from advisor_chat.settings import Settings
 from advisor_chat.store import Store
@@ -39,9 +44,13 @@ def create_app(settings: Settings) -> FastAPI:
             done = await store.migrate()
             log.info("store_ready", backend=store.backend.dialect.name, changes=len(done))
             app.state.store = store
+            app.state.runner = Runner(store, build_registry())
+            app.state.tokens = LocalTokens(load_secret(settings))
+            app.state.verify_token = app.state.tokens.verify
             yield
 
     app = FastAPI(title="AI Advisor Chat", version=__version__, lifespan=lifespan)
+    app.include_router(http_router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

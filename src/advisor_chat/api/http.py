@@ -1,0 +1,121 @@
+"""Convex's HTTP API: POST /api/query, /api/mutation, /api/action with
+{"path": "module:function", "args": {...} | [{...}], "format": "json"}, and
+POST /api/run/{module}/{function}. Answers {"status": "success", "value": ...}, or
+{"status": "error", "errorMessage": ..., "errorData": {"code": ...}} with status 560, the
+code the official client reads as "the function failed" (see convex-js http_client.ts).
+
+No business rules here: decode, call the runner, encode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.context import Identity
+from advisor_chat.functions.registry import Kind
+from advisor_chat.functions.runner import Runner
+
+STATUS_FUNCTION_FAILED = 560  # Convex's STATUS_CODE_UDF_FAILED
+MAX_BODY_BYTES = 2 << 20
+
+router = APIRouter()
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(error: FunctionError) -> Response:
+    data = {"code": error.code.value, **error.data}
+    return _json(
+        {"status": "error", "errorMessage": error.message, "errorData": data},
+        STATUS_FUNCTION_FAILED,
+    )
+
+
+def _identity(request: Request) -> Identity | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise FunctionError(Code.UNAUTHENTICATED, "Authorization must be 'Bearer <token>'")
+    verify = request.app.state.verify_token
+    identity: Identity = verify(token.strip())
+    return identity
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise FunctionError(
+            Code.INVALID_ARGUMENT, f"request body larger than {MAX_BODY_BYTES} bytes"
+        )
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FunctionError(Code.INVALID_ARGUMENT, f"request body is not JSON: {exc}") from exc
+    if type(body) is not dict:
+        raise FunctionError(Code.INVALID_ARGUMENT, "request body must be a JSON object")
+    return body
+
+
+def _args(value: Any) -> Any:
+    """Convex clients send `[args]`; the documented HTTP API sends `args`."""
+    if value is None:
+        return {}
+    if type(value) is list:
+        if len(value) != 1:
+            raise FunctionError(Code.INVALID_ARGUMENT, "args must be an object or [object]")
+        return value[0]
+    return value
+
+
+async def _call(request: Request, path: Any, args: Any, kind: Kind | None) -> Response:
+    runner: Runner = request.app.state.runner
+    try:
+        if type(path) is not str or not path:
+            raise FunctionError(Code.INVALID_ARGUMENT, "path must be 'module:function'")
+        result = await runner.call(path, _args(args), _identity(request), kind)
+    except FunctionError as error:
+        return _error(error)
+    return _json({"status": "success", "value": result.value})
+
+
+async def _by_kind(request: Request, kind: Kind) -> Response:
+    try:
+        body = await _body(request)
+        if body.get("format", "json") not in ("json", "convex_encoded_json"):
+            raise FunctionError(Code.INVALID_ARGUMENT, "format must be 'json'")
+    except FunctionError as error:
+        return _error(error)
+    return await _call(request, body.get("path"), body.get("args"), kind)
+
+
+@router.post("/api/query")
+async def run_query(request: Request) -> Response:
+    return await _by_kind(request, "query")
+
+
+@router.post("/api/mutation")
+async def run_mutation(request: Request) -> Response:
+    return await _by_kind(request, "mutation")
+
+
+@router.post("/api/action")
+async def run_action(request: Request) -> Response:
+    return await _by_kind(request, "action")
+
+
+@router.post("/api/run/{module}/{function}")
+async def run_any(request: Request, module: str, function: str) -> Response:
+    try:
+        body = await _body(request)
+    except FunctionError as error:
+        return _error(error)
+    return await _call(request, f"{module}:{function}", body.get("args"), None)

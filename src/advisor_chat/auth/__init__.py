@@ -1,0 +1,1 @@
+"""Who is calling: identities from verified tokens, never from request bodies."""

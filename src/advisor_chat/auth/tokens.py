@@ -1,0 +1,68 @@
+"""Our own signed access tokens (the embedded default's local accounts) and their check.
+
+Tokens are short-lived JWTs (HS256 over a server secret), verified through the same path a
+production issuer's tokens will take: issuer, expiry and not-before with a small leeway,
+and the algorithm pinned so `alg: none` or a swapped algorithm is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.context import Identity
+
+ACCESS_TTL_S = 15 * 60  # short-lived: a stolen token is worth minutes, refresh renews it
+LEEWAY_S = 30  # clock skew tolerated on exp/nbf
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class LocalTokens:
+    secret: bytes
+    issuer: str = "advisor-chat"
+    audience: str = "advisor-chat"
+
+    def issue(self, identity: Identity, ttl_s: int = ACCESS_TTL_S) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": identity.subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl_s,
+        }
+        for claim, value in (
+            ("email", identity.email),
+            ("name", identity.name),
+            ("picture", identity.picture_url),
+        ):
+            if value is not None:
+                claims[claim] = value
+        return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Identity:
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[ALGORITHM],
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "iss", "sub", "nbf"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise FunctionError(Code.UNAUTHENTICATED, f"invalid token: {exc}") from exc
+        return Identity(
+            subject=str(claims["sub"]),
+            issuer=str(claims["iss"]),
+            email=claims.get("email"),
+            name=claims.get("name"),
+            picture_url=claims.get("picture"),
+        )

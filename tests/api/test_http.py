@@ -1,0 +1,149 @@
+"""Convex's HTTP API over the real app: success and error envelopes, auth by Bearer token."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from pydantic import SecretStr
+
+from advisor_chat.api.app import create_app
+from advisor_chat.auth.tokens import LocalTokens
+from advisor_chat.functions.context import Identity
+from advisor_chat.settings import Settings
+
+ALICE = Identity("local_alice", "advisor-chat", email="alice@example.test")
+SECRET = "test-secret-that-is-long-enough-for-hs256"
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, its lifespan run, spoken to over ASGI."""
+    app = create_app(Settings(data_dir=tmp_path, secret_key=SecretStr(SECRET)))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _token(identity: Identity = ALICE) -> str:
+    return LocalTokens(SECRET.encode()).issue(identity)
+
+
+async def _call(
+    client: httpx.AsyncClient, kind: str, path: str, args: Any, token: str | None = None
+) -> httpx.Response:
+    headers = _bearer(token) if token else {}
+    return await client.post(
+        f"/api/{kind}", json={"path": path, "args": args, "format": "json"}, headers=headers
+    )
+
+
+async def test_signed_in_caller_stores_and_reads_their_row(client: httpx.AsyncClient) -> None:
+    token = _token()
+    stored = await _call(client, "mutation", "users:store", {}, token)
+    assert stored.status_code == 200
+    assert stored.json()["status"] == "success"
+    me = await _call(client, "query", "users:current", [{}], token)  # the official client's shape
+    assert me.json()["value"]["clerkId"] == "local_alice"
+    run = await client.post("/api/run/users/current", json={"args": {}}, headers=_bearer(token))
+    assert run.json()["value"]["_id"] == stored.json()["value"]
+
+
+async def test_unauthenticated_call_gets_the_error_envelope(client: httpx.AsyncClient) -> None:
+    response = await _call(client, "query", "users:current", {})
+    assert response.status_code == 560
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["errorData"]["code"] == "UNAUTHENTICATED"
+    assert body["errorMessage"]
+
+
+def _forged(**changes: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": "advisor-chat",
+        "aud": "advisor-chat",
+        "sub": "local_alice",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
+    key = changes.pop("key", SECRET)
+    algorithm = changes.pop("algorithm", "HS256")
+    claims.update(changes)
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        _forged(exp=int(time.time()) - 3600),
+        _forged(nbf=int(time.time()) + 3600),
+        _forged(iss="https://elsewhere.test"),
+        _forged(aud="someone-else"),
+        _forged(key="another-secret-that-is-long-enough-for-hs256"),
+        _forged(algorithm="none", key=None),
+        "not-a-jwt",
+    ],
+    ids=[
+        "expired",
+        "not-yet-valid",
+        "wrong-issuer",
+        "wrong-audience",
+        "wrong-key",
+        "alg-none",
+        "garbage",
+    ],
+)
+async def test_bad_tokens_are_refused_and_nothing_is_written(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    response = await _call(client, "mutation", "users:store", {}, token)
+    assert response.status_code == 560
+    assert response.json()["errorData"]["code"] == "UNAUTHENTICATED"
+    me = await _call(client, "query", "users:current", {}, _token())
+    assert me.json()["value"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", "INVALID_ARGUMENT"),
+        (b"[]", "INVALID_ARGUMENT"),
+        (b'{"path": 5, "args": {}}', "INVALID_ARGUMENT"),
+        (b'{"path": "users:current", "args": {}, "format": "xml"}', "INVALID_ARGUMENT"),
+        (b'{"path": "users:current", "args": [{}, {}]}', "INVALID_ARGUMENT"),
+        (b'{"path": "users:nothing", "args": {}}', "NOT_FOUND"),
+        (b'{"path": "users:store", "args": {}}', "NOT_FOUND"),  # a mutation, asked as a query
+        (b'{"path": "users:getUserByClerkId", "args": {"clerkId": 1}}', "INVALID_ARGUMENT"),
+    ],
+)
+async def test_malformed_requests_get_stable_codes(
+    client: httpx.AsyncClient, body: bytes, code: str
+) -> None:
+    response = await client.post(
+        "/api/query",
+        content=body,
+        headers={"Content-Type": "application/json", **_bearer(_token())},
+    )
+    assert response.status_code == 560
+    assert response.json()["errorData"]["code"] == code
+
+
+async def test_a_non_bearer_authorization_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/query",
+        json={"path": "users:current", "args": {}},
+        headers={"Authorization": "Basic x"},
+    )
+    assert response.json()["errorData"]["code"] == "UNAUTHENTICATED"
