@@ -2,8 +2,12 @@
 
 Each starts once per session on loopback, on a free port, in a temporary directory, and is
 stopped and deleted at the end. `ADVISOR_CHAT_TEST_DATABASE_URL` / `_REDIS_URL` point the
-suite at servers you run instead. A missing server binary skips the tests that need it,
-except under `CI=true`, where it fails them: CI must never pass by skipping.
+suite at servers you run instead (the PostgreSQL role must be allowed to CREATE DATABASE).
+A missing server binary skips the tests that need it, except under `CI=true`, where it
+fails them: CI must never pass by skipping.
+
+PostgreSQL refuses to run as root, so as root `initdb` and `pg_ctl` run as the `postgres`
+OS user that Debian's `postgresql` package creates; the temporary directory is chowned to it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -21,24 +26,33 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-POSTGRES_START_S = 60.0
+POSTGRES_START_S = 60.0  # pg_ctl's own wait; a cold start on the 2-core machine takes ~1-2 s
 REDIS_START_S = 30.0
+PORT_ATTEMPTS = 3  # a probed free port can be taken before the server binds it; retry then
+SERVER_USER = "postgres"
+TEST_DATABASE = "advisor_chat_test"
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `predicate` every 50 ms until true; fail naming `what` after `timeout` s."""
+class ServiceMissing(FileNotFoundError):
+    """A server binary (or the OS user to run it) is not installed: skip, or fail in CI."""
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
+    """Poll `predicate` every 50 ms until true; raise naming `what` after `timeout` s."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
-        time.sleep(0.05)
+        time.sleep(0.05)  # polling a process we started; the deadline bounds it
 
 
-def missing_service(message: str) -> None:
+def missing_service(message: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: a missing service is a failure)")
     pytest.skip(message)
@@ -49,6 +63,26 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _run(args: list[str], what: str) -> None:
+    """Run a server tool; a failure carries its output, which CalledProcessError hides."""
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{what} failed with exit code {done.returncode}: {' '.join(args)}\n"
+            f"{done.stdout}{done.stderr}"
+        )
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
 
 
 def _postgres_bindir() -> Path | None:
@@ -62,29 +96,27 @@ def _postgres_bindir() -> Path | None:
     if initdb:
         candidates.append(str(Path(initdb).resolve().parent))
     for candidate in candidates:
-        if (
-            candidate
-            and (Path(candidate) / "initdb").exists()
-            and (Path(candidate) / "pg_ctl").exists()
-        ):
+        if candidate and all((Path(candidate) / tool).exists() for tool in ("initdb", "pg_ctl")):
             return Path(candidate)
     return None
 
 
-def _as_postgres_user(args: list[str]) -> list[str]:
+def _as_server_user(args: list[str]) -> list[str]:
     """initdb and postgres refuse to run as root: run them as the `postgres` OS user."""
     if os.geteuid() != 0:
         return args
-    return ["runuser", "-u", "postgres", "--", *args]
+    return ["runuser", "-u", SERVER_USER, "--", *args]
 
 
 @dataclass(frozen=True)
 class PostgresServer:
+    """A server the suite may create databases on."""
+
     url: str  # to the `postgres` maintenance database
-    port: int
 
     def database_url(self, name: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+        """The same server, user and options, another database."""
+        return urlunsplit(urlsplit(self.url)._replace(path=f"/{name}"))
 
 
 @contextlib.contextmanager
@@ -93,72 +125,67 @@ def postgres_server(*, durable: bool = False) -> Iterator[PostgresServer]:
     (tests); benchmarks pass `durable=True` to measure real commits."""
     bindir = _postgres_bindir()
     if bindir is None:
-        raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) not found")
-    root = Path(tempfile.mkdtemp(prefix="advisor-chat-pg-"))
-    data = root / "data"
+        raise ServiceMissing(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found; "
+            "install the Debian package `postgresql` (scripts/test does so as root)"
+        )
     if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    port = free_port()
-    subprocess.run(
-        _as_postgres_user(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = [
-        f"-p {port}",
-        "-h 127.0.0.1",
-        f"-k {root}",
-        "-c max_connections=200",
-        "-c shared_buffers=256MB",
-    ]
-    if not durable:
-        options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-    subprocess.run(
-        _as_postgres_user(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(root / "log"),
-                "-o",
-                " ".join(options),
-                "-w",
-                "-t",
-                str(int(POSTGRES_START_S)),
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    server = PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", port)
+        try:
+            pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            raise ServiceMissing(
+                f"running as root, but there is no `{SERVER_USER}` OS user to run PostgreSQL "
+                "as (Debian's `postgresql` package creates it)"
+            ) from None
+    root = Path(tempfile.mkdtemp(prefix="advisor-chat-pg-"))
+    data, log = root / "data", root / "log"
+    pg_ctl = str(bindir / "pg_ctl")
     try:
+        if os.geteuid() == 0:
+            shutil.chown(root, SERVER_USER, SERVER_USER)
+        initdb = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+        initdb += ["-E", "UTF8", "--locale=C", "--no-sync"]
+        _run(_as_server_user(initdb), "initdb")
+        port = _start_postgres(pg_ctl, data, log, root, durable)
+        server = PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres")
         wait_until(lambda: _postgres_answers(server.url), POSTGRES_START_S, "PostgreSQL")
         yield server
     finally:
-        subprocess.run(
-            _as_postgres_user(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
-            ),
-            check=False,
-            capture_output=True,
-        )
+        if (data / "postmaster.pid").exists():
+            stop = [pg_ctl, "-D", str(data), "-w", "-t", "30", "stop"]
+            for mode in ("fast", "immediate"):  # immediate: crash-stop one that hangs
+                args = _as_server_user([*stop, "-m", mode])
+                if subprocess.run(args, capture_output=True, check=False).returncode == 0:
+                    break
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _start_postgres(pg_ctl: str, data: Path, log: Path, root: Path, durable: bool) -> int:
+    """Start on a free loopback port (the unix socket stays in `root`); return the port."""
+    for attempt in range(PORT_ATTEMPTS):
+        port = free_port()
+        options = [
+            f"-p {port}",
+            "-h 127.0.0.1",
+            f"-k {root}",
+            "-c max_connections=200",  # a pool per backend per test, plus concurrency tests
+            "-c shared_buffers=256MB",
+        ]
+        if not durable:
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        start = [pg_ctl, "-D", str(data), "-l", str(log), "-o", " ".join(options)]
+        try:
+            _run(
+                _as_server_user([*start, "-w", "-t", str(int(POSTGRES_START_S)), "start"]),
+                "pg_ctl start",
+            )
+            return port
+        except RuntimeError as exc:
+            log_tail = _tail(log)
+            if "already in use" in log_tail and attempt + 1 < PORT_ATTEMPTS:
+                continue
+            raise RuntimeError(f"{exc}\n--- server log ---\n{log_tail}") from None
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _postgres_answers(url: str) -> bool:
@@ -191,62 +218,84 @@ async def drop_database(server_url: str, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
+    """The session's server: yours from ADVISOR_CHAT_TEST_DATABASE_URL, or a private one."""
     external = os.environ.get("ADVISOR_CHAT_TEST_DATABASE_URL")
     if external:
-        base, _, _ = external.rpartition("/")
-        port = int(base.rsplit(":", 1)[1]) if ":" in base.rsplit("@", 1)[-1] else 5432
-        yield PostgresServer(f"{base}/postgres", port)
+        yield PostgresServer(PostgresServer(external).database_url("postgres"))
         return
     try:
         with postgres_server() as server:
             yield server
-    except FileNotFoundError as exc:
+    except ServiceMissing as exc:
         missing_service(str(exc))
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresServer) -> str:
+    """One database shared by the session: ADVISOR_CHAT_TEST_DATABASE_URL as given, or
+    `advisor_chat_test` on the private server (deleted with it)."""
+    external = os.environ.get("ADVISOR_CHAT_TEST_DATABASE_URL")
+    if external:
+        return external
+    asyncio.run(create_database(postgres.url, TEST_DATABASE))
+    return postgres.database_url(TEST_DATABASE)
 
 
 @pytest.fixture
 def fresh_postgres_url(postgres: PostgresServer) -> Iterator[str]:
-    """A new, empty database for one test, dropped after it."""
+    """A new, empty database for one test, dropped after it (even if a connection is
+    left open)."""
     name = f"test_{uuid.uuid4().hex[:16]}"
     asyncio.run(create_database(postgres.url, name))
-    base = postgres.url.rpartition("/")[0]
     try:
-        yield f"{base}/{name}"
+        yield postgres.database_url(name)
     finally:
         asyncio.run(drop_database(postgres.url, name))
 
 
+# --- Redis --------------------------------------------------------------------------------
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
+    """Start a throw-away, non-persistent Redis; yield its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise FileNotFoundError("redis-server not found")
+        raise ServiceMissing(
+            "redis-server not found; install the Debian package `redis-server` "
+            "(scripts/test does so as root)"
+        )
     root = Path(tempfile.mkdtemp(prefix="advisor-chat-redis-"))
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        wait_until(lambda: redis_ping(port), REDIS_START_S, "Redis")
-        yield f"redis://127.0.0.1:{port}/0"
+        for attempt in range(PORT_ATTEMPTS):
+            port = free_port()
+            with _redis_process(binary, port, root) as started:
+                if started:
+                    yield f"redis://127.0.0.1:{port}/0"
+                    return
+            log_tail = _tail(root / "log")
+            if "already in use" not in log_tail or attempt + 1 == PORT_ATTEMPTS:
+                raise RuntimeError(f"redis-server exited at start:\n{log_tail}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _redis_process(binary: str, port: int, root: Path) -> Iterator[bool]:
+    """Run redis-server on `port`; yield whether it answered (False: it exited at start)."""
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args += ["--appendonly", "no", "--dir", str(root), "--logfile", str(root / "log")]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: process.poll() is not None or redis_ping(port), REDIS_START_S, "Redis")
+        yield process.poll() is None
     finally:
         process.terminate()
-        process.wait(timeout=30)
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def redis_ping(port: int) -> bool:
@@ -260,6 +309,7 @@ def redis_ping(port: int) -> bool:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
+    """ADVISOR_CHAT_TEST_REDIS_URL, or a private server's URL."""
     external = os.environ.get("ADVISOR_CHAT_TEST_REDIS_URL")
     if external:
         yield external
@@ -267,5 +317,5 @@ def redis_url() -> Iterator[str]:
     try:
         with redis_server() as url:
             yield url
-    except FileNotFoundError as exc:
+    except ServiceMissing as exc:
         missing_service(str(exc))
