@@ -209,6 +209,19 @@ def example(table: str, parents: Parents | None, *, full: bool) -> dict[str, Any
         if full:
             doc["currentConversationId"] = p.conversation
         return doc
+    if table == "accounts":
+        return {
+            "email": "a@example.test",
+            "passwordHash": "scrypt$1$1$1$x$y",
+            "userId": p.user,
+            "createdAt": 1,
+            "updatedAt": 2,
+        }
+    if table == "sessions":
+        doc = {"userId": p.user, "refreshHash": "ab" * 32, "expiresAt": 9, "createdAt": 1}
+        if full:
+            doc["revokedAt"] = 5
+        return doc
     if table == "streamDeltas":
         return {"messageId": p.message, "start": 0, "end": 5, "text": "Hello", "createdAt": 1}
     raise KeyError(table)

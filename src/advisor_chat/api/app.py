@@ -13,7 +13,9 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from advisor_chat import __version__
+from advisor_chat.api.accounts import router as accounts_router
 from advisor_chat.api.http import router as http_router
+from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.secret import load_secret
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.functions.catalog import build_registry
@@ -47,10 +49,12 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.runner = Runner(store, build_registry())
             app.state.tokens = LocalTokens(load_secret(settings))
             app.state.verify_token = app.state.tokens.verify
+            app.state.accounts = Accounts(store, app.state.tokens)
             yield
 
     app = FastAPI(title="AI Advisor Chat", version=__version__, lifespan=lifespan)
     app.include_router(http_router)
+    app.include_router(accounts_router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -38,7 +38,7 @@ def _error(error: FunctionError) -> Response:
     )
 
 
-def _identity(request: Request) -> Identity | None:
+def identity_of(request: Request) -> Identity | None:
     header = request.headers.get("authorization")
     if not header:
         return None
@@ -50,7 +50,7 @@ def _identity(request: Request) -> Identity | None:
     return identity
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise FunctionError(
@@ -81,7 +81,7 @@ async def _call(request: Request, path: Any, args: Any, kind: Kind | None) -> Re
     try:
         if type(path) is not str or not path:
             raise FunctionError(Code.INVALID_ARGUMENT, "path must be 'module:function'")
-        result = await runner.call(path, _args(args), _identity(request), kind)
+        result = await runner.call(path, _args(args), identity_of(request), kind)
     except FunctionError as error:
         return _error(error)
     return _json({"status": "success", "value": result.value})
@@ -89,7 +89,7 @@ async def _call(request: Request, path: Any, args: Any, kind: Kind | None) -> Re
 
 async def _by_kind(request: Request, kind: Kind) -> Response:
     try:
-        body = await _body(request)
+        body = await json_body(request)
         if body.get("format", "json") not in ("json", "convex_encoded_json"):
             raise FunctionError(Code.INVALID_ARGUMENT, "format must be 'json'")
     except FunctionError as error:
@@ -115,7 +115,7 @@ async def run_action(request: Request) -> Response:
 @router.post("/api/run/{module}/{function}")
 async def run_any(request: Request, module: str, function: str) -> Response:
     try:
-        body = await _body(request)
+        body = await json_body(request)
     except FunctionError as error:
         return _error(error)
     return await _call(request, f"{module}:{function}", body.get("args"), None)

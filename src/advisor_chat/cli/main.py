@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from advisor_chat.errors import StoreError
+from advisor_chat.auth.accounts import Accounts
+from advisor_chat.auth.secret import load_secret
+from advisor_chat.auth.tokens import LocalTokens
+from advisor_chat.errors import FunctionError, StoreError
 from advisor_chat.log import configure_logging
 from advisor_chat.settings import Settings
 from advisor_chat.store import Store
@@ -63,6 +68,59 @@ def serve(
         port=settings.port if port is None else port,
         log_level=settings.log_level,
     )
+
+
+users = typer.Typer(help="Local accounts, for scripts and admins.", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+def _accounts_call(settings: Settings, work: str, *args: str) -> object:
+    async def run() -> object:
+        async with Store.from_settings(settings) as store:
+            await store.migrate()
+            accounts = Accounts(store, LocalTokens(load_secret(settings)))
+            if work == "create":
+                email, password, name, plan = args
+                return await accounts.create(email, password, name or None, plan)
+            return await accounts.token_for(args[0])
+
+    try:
+        return asyncio.run(run())
+    except (FunctionError, StoreError, OSError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+@users.command("create")
+def users_create(
+    email: str,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Prompted for when omitted (or generated without a terminal)."),
+    ] = None,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    plan: Annotated[str, typer.Option(help="free, pro or enterprise.")] = "free",
+) -> None:
+    """Create a local account (and its users row)."""
+    settings = Settings()
+    generated = False
+    if password is None:
+        if sys.stdin.isatty():
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password, generated = secrets.token_urlsafe(12), True
+    assert password is not None
+    _accounts_call(settings, "create", email, password, name, plan)
+    console.print(f"Created {email} ({plan}).")
+    if generated:
+        console.print(f"Password: {password}")
+
+
+@users.command("token")
+def users_token(email: str) -> None:
+    """Print a bearer token for an existing local account."""
+    token = _accounts_call(Settings(), "token", email)
+    print(token)
 
 
 def main() -> None:

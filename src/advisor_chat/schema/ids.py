@@ -43,6 +43,8 @@ TABLE_NUMBERS: dict[str, int] = {
     "typingIndicators": 9,
     "userPresence": 10,
     "streamDeltas": 11,
+    "accounts": 12,
+    "sessions": 13,
 }
 
 

@@ -13,6 +13,8 @@ additions, all in the same style:
   format of DESIGN.md 4.
 - `typingIndicators.by_conversation_user` and `teamTemplates.by_template_id`: the indexes that
   carry the "one row per (conversation, user)" and "one template per id" rules.
+- `accounts` and `sessions`: local accounts (the embedded default's sign-in) and their
+  refresh sessions. Never readable through a function.
 
 Every table also has Convex's system fields `_id` and `_creationTime`, and the implicit
 index `by_creation_time`.
@@ -431,6 +433,32 @@ STREAM_DELTAS = _table(
     on_delete=(OnDelete("messageId", "messages", "cascade"),),
 )
 
+ACCOUNTS = _table(
+    "accounts",
+    {
+        "email": s(),  # lower-cased; the sign-in name of a local account
+        "passwordHash": s(),  # scrypt, see auth/passwords.py; never leaves the server
+        "userId": v.id("users"),
+        "createdAt": n(),
+        "updatedAt": n(),
+    },
+    [("by_email", ["email"], "unique"), ("by_user", ["userId"], "unique")],
+    on_delete=(OnDelete("userId", "users", "cascade"),),
+)
+
+SESSIONS = _table(
+    "sessions",
+    {
+        "userId": v.id("users"),
+        "refreshHash": s(),  # SHA-256 of the refresh token: a database leak grants nothing
+        "expiresAt": n(),
+        "createdAt": n(),
+        "revokedAt": opt(n()),
+    },
+    [("by_user", ["userId"]), ("by_refresh_hash", ["refreshHash"], "unique")],
+    on_delete=(OnDelete("userId", "users", "cascade"),),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -445,9 +473,11 @@ TABLES: dict[str, Table] = {
         TYPING_INDICATORS,
         USER_PRESENCE,
         STREAM_DELTAS,
+        ACCOUNTS,
+        SESSIONS,
     )
 }
 
-SEED_TABLES = tuple(name for name in TABLES if name != "streamDeltas")
+SEED_TABLES = tuple(name for name in TABLES if name not in ("streamDeltas", "accounts", "sessions"))
 
 __all__ = ["SEED_TABLES", "SYSTEM_FIELDS", "TABLES", "Index", "OnDelete", "Optional", "Table"]
