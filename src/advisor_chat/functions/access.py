@@ -35,3 +35,20 @@ def not_found(table: str, doc_id: Any) -> FunctionError:
         table, "document"
     )
     return FunctionError(Code.NOT_FOUND, f"{noun} not found", id=doc_id)
+
+
+async def own_conversation(ctx: QueryCtx, conversation_id: str) -> Document:
+    """The caller's conversation, or NOT_FOUND (also when it is someone else's)."""
+    user = await require_user(ctx)
+    conversation = await ctx.db.get("conversations", conversation_id)
+    if conversation is None or conversation["userId"] != user["_id"]:
+        raise not_found("conversations", conversation_id)
+    return conversation
+
+
+async def visible_advisor(ctx: QueryCtx, advisor_id: str, user: Document) -> Document:
+    """A public advisor or one the caller owns, or NOT_FOUND."""
+    advisor = await ctx.db.get("advisors", advisor_id)
+    if advisor is None or not (advisor.get("isPublic") or advisor.get("ownerId") == user["_id"]):
+        raise not_found("advisors", advisor_id)
+    return advisor

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from advisor_chat.functions import users
+from advisor_chat.functions import conversations, messages, users
 from advisor_chat.functions.registry import Registry
 
-MODULES = (users,)
+MODULES = (users, conversations, messages)
 
 
 def build_registry() -> Registry:

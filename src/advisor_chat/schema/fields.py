@@ -77,8 +77,11 @@ class String(Validator):
 
 @dataclass(frozen=True)
 class Number(Validator):
-    """A float64. JSON integers are accepted; NaN and infinities are not (no JSON form)."""
+    """A float64. JSON integers are accepted; NaN and infinities are not (no JSON form).
+    Optional bounds serve arguments such as page sizes."""
 
+    minimum: float | None = None
+    maximum: float | None = None
     column_kind: ColumnKind | None = "number"
 
     def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
@@ -88,6 +91,10 @@ class Number(Validator):
                 _fail(table, path, "number must be finite")
         elif kind is not int:
             _expected(table, path, "number", value)
+        if self.minimum is not None and value < self.minimum:
+            _fail(table, path, f"must be at least {self.minimum:g}")
+        if self.maximum is not None and value > self.maximum:
+            _fail(table, path, f"must be at most {self.maximum:g}")
 
     def describe(self) -> str:
         return "number"
@@ -160,14 +167,31 @@ class Optional(Validator):
 
 
 @dataclass(frozen=True)
+class Nullable(Validator):
+    """The value or null (Convex `v.union(inner, v.null())`), e.g. a pagination cursor."""
+
+    inner: Validator = field(default_factory=lambda: AnyValue())
+
+    def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
+        if value is not None:
+            self.inner.check(value, table, path, depth)
+
+    def describe(self) -> str:
+        return f"{self.inner.describe()} or null"
+
+
+@dataclass(frozen=True)
 class Array(Validator):
     items: Validator = field(default_factory=lambda: AnyValue())
+    max_items: int | None = None
 
     def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
         if type(value) is not list:
             _expected(table, path, "array", value)
         if depth >= MAX_DEPTH:
             _fail(table, path, f"nested deeper than {MAX_DEPTH} levels")
+        if self.max_items is not None and len(value) > self.max_items:
+            _fail(table, path, f"more than {self.max_items} items")
         check = self.items.check
         for i, item in enumerate(value):
             check(item, table, f"{path}[{i}]", depth + 1)
@@ -252,8 +276,8 @@ class v:  # noqa: N801 - mirrors Convex's `v` namespace so declarations read lik
         return String(max_length=max_length)
 
     @staticmethod
-    def number() -> Validator:
-        return Number()
+    def number(minimum: float | None = None, maximum: float | None = None) -> Validator:
+        return Number(minimum=minimum, maximum=maximum)
 
     @staticmethod
     def boolean() -> Validator:
@@ -272,8 +296,12 @@ class v:  # noqa: N801 - mirrors Convex's `v` namespace so declarations read lik
         return Optional(inner=inner)
 
     @staticmethod
-    def array(items: Validator) -> Validator:
-        return Array(items=items)
+    def array(items: Validator, max_items: int | None = None) -> Validator:
+        return Array(items=items, max_items=max_items)
+
+    @staticmethod
+    def nullable(inner: Validator) -> Validator:
+        return Nullable(inner=inner)
 
     @staticmethod
     def object(fields: Mapping[str, Validator], *, open: bool = False) -> Validator:

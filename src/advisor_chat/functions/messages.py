@@ -1,0 +1,100 @@
+"""messages: what the caller and their advisors said in a conversation."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.access import not_found, own_conversation
+from advisor_chat.functions.context import MutationCtx, QueryCtx
+from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
+from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.schema.fields import v
+from advisor_chat.store import Document
+
+MAX_CONTENT = 32_000  # characters in one message
+CONTENT = v.string(max_length=MAX_CONTENT)
+MENTIONS = v.optional(v.array(v.string(max_length=200), max_items=50))
+
+
+def _now() -> float:
+    return time.time() * 1000
+
+
+async def _own_message(ctx: QueryCtx, message_id: str) -> Document:
+    message = await ctx.db.get("messages", message_id)
+    if message is None:
+        raise not_found("messages", message_id)
+    try:
+        await own_conversation(ctx, message["conversationId"])
+    except FunctionError as exc:
+        if exc.code is Code.NOT_FOUND:
+            raise not_found("messages", message_id) from None
+        raise
+    return message
+
+
+@query(
+    "messages:getConversationMessages",
+    {"conversationId": v.id("conversations"), "paginationOpts": PAGINATION_OPTS},
+)
+async def get_conversation_messages(ctx: QueryCtx, args: Args) -> dict[str, Any]:
+    """Messages in the order they were written, a page at a time."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    size, cursor = page_request(args)
+    page = await (
+        ctx.db.query("messages", "by_conversation_created")
+        .eq("conversationId", conversation["_id"])
+        .paginate(size, cursor)
+    )
+    return page_result(page)
+
+
+@mutation(
+    "messages:sendMessage",
+    {"conversationId": v.id("conversations"), "content": CONTENT, "mentions": MENTIONS},
+)
+async def send_message(ctx: MutationCtx, args: Args) -> str:
+    """Store the caller's message; it is durable when this returns."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    if not args["content"].strip():
+        raise FunctionError(Code.INVALID_ARGUMENT, "a message cannot be empty", field="content")
+    now = _now()
+    message_id = await ctx.db.insert(
+        "messages",
+        {
+            "conversationId": conversation["_id"],
+            "sender": "user",
+            "content": args["content"],
+            "mentions": args.get("mentions", []),
+            "createdAt": now,
+            "status": "complete",
+        },
+    )
+    await ctx.db.patch("conversations", conversation["_id"], {"updatedAt": now})
+    return message_id
+
+
+@mutation("messages:updateMessage", {"messageId": v.id("messages"), "content": CONTENT})
+async def update_message(ctx: MutationCtx, args: Args) -> Document:
+    """Edit one of the caller's own messages (advisors' answers are not theirs to edit)."""
+    message = await _own_message(ctx, args["messageId"])
+    if message["sender"] != "user":
+        raise FunctionError(Code.INVALID_ARGUMENT, "only your own messages can be edited")
+    return await ctx.db.patch("messages", message["_id"], {"content": args["content"]})
+
+
+@mutation("messages:deleteMessage", {"messageId": v.id("messages")})
+async def delete_message(ctx: MutationCtx, args: Args) -> None:
+    message = await _own_message(ctx, args["messageId"])
+    await ctx.db.delete("messages", message["_id"])
+
+
+FUNCTIONS = (
+    get_conversation_messages,
+    send_message,
+    send_message.alias("messages:appendMessage"),
+    update_message,
+    delete_message,
+)

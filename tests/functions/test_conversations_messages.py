@@ -1,0 +1,152 @@
+"""conversations and messages: the happy paths a user walks."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.catalog import build_registry
+from advisor_chat.functions.runner import Runner
+from advisor_chat.store import Store
+from tests.functions.world import ALICE, BOB, World, build_world, snapshot
+
+
+@pytest.fixture
+def runner(store: Store) -> Runner:
+    return Runner(store, build_registry())
+
+
+@pytest.fixture
+async def world(store: Store, runner: Runner) -> World:
+    return await build_world(store, runner)
+
+
+async def test_conversations_list_newest_activity_first_in_pages(
+    runner: Runner, world: World
+) -> None:
+    ids = [world.conversation]
+    for n in range(4):
+        ids.append(
+            (await runner.call("conversations:createConversation", {"title": f"c{n}"}, ALICE)).value
+        )
+    await runner.call("messages:sendMessage", {"conversationId": ids[2], "content": "bump"}, ALICE)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = (
+            await runner.call(
+                "conversations:getUserConversations",
+                {"paginationOpts": {"numItems": 2, "cursor": cursor}},
+                ALICE,
+            )
+        ).value
+        seen += [c["_id"] for c in page["page"]]
+        cursor = page["continueCursor"]
+        if page["isDone"]:
+            break
+    assert seen[0] == ids[2]  # the one just written to
+    assert sorted(seen) == sorted(ids)
+    bobs = (await runner.call("conversations:getUserConversations", {}, BOB)).value
+    assert bobs["page"] == []
+
+
+async def test_board_holds_only_visible_advisors(runner: Runner, world: World) -> None:
+    conversation = (
+        await runner.call(
+            "conversations:getConversationById", {"conversationId": world.conversation}, ALICE
+        )
+    ).value
+    assert conversation["advisorIds"] == [world.public_advisor, world.private_advisor]
+    assert conversation["activeAdvisorId"] == world.public_advisor
+    with pytest.raises(FunctionError) as caught:  # Alice's private advisor is not Bob's to use
+        await runner.call(
+            "conversations:createConversation", {"advisorIds": [world.private_advisor]}, BOB
+        )
+    assert caught.value.code is Code.NOT_FOUND
+
+
+async def test_rename_and_switch_active_advisor(runner: Runner, world: World) -> None:
+    updated = (
+        await runner.call(
+            "conversations:updateConversation",
+            {
+                "conversationId": world.conversation,
+                "title": "Q3",
+                "activeAdvisorId": world.private_advisor,
+            },
+            ALICE,
+        )
+    ).value
+    assert (updated["title"], updated["activeAdvisorId"]) == ("Q3", world.private_advisor)
+    cleared = (
+        await runner.call(
+            "conversations:updateConversation",
+            {"conversationId": world.conversation, "title": None},
+            ALICE,
+        )
+    ).value
+    assert "title" not in cleared
+    other = (await runner.call("conversations:createConversation", {}, ALICE)).value
+    off_board = {"conversationId": other, "activeAdvisorId": world.public_advisor}
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("conversations:updateConversation", off_board, ALICE)
+    assert caught.value.code is Code.INVALID_ARGUMENT
+
+
+async def test_messages_in_order_edit_delete_and_cascade(
+    store: Store, runner: Runner, world: World
+) -> None:
+    for text in ("second", "third"):
+        await runner.call(
+            "messages:appendMessage", {"conversationId": world.conversation, "content": text}, ALICE
+        )
+    listed = (
+        await runner.call(
+            "messages:getConversationMessages", {"conversationId": world.conversation}, ALICE
+        )
+    ).value
+    assert [m["content"] for m in listed["page"]] == ["Hello", "second", "third"]
+    assert listed["isDone"]
+    edited = (
+        await runner.call(
+            "messages:updateMessage", {"messageId": world.message, "content": "Hi"}, ALICE
+        )
+    ).value
+    assert edited["content"] == "Hi"
+    await runner.call("messages:deleteMessage", {"messageId": world.message}, ALICE)
+    await runner.call(
+        "conversations:deleteConversation", {"conversationId": world.conversation}, ALICE
+    )
+    after = await snapshot(store)
+    assert after["messages"] == []
+    assert after["conversations"] == []
+
+
+async def test_empty_and_oversized_messages_are_refused(
+    store: Store, runner: Runner, world: World
+) -> None:
+    before = await snapshot(store)
+    for content in ("   ", "x" * 32_001):
+        with pytest.raises(FunctionError) as caught:
+            await runner.call(
+                "messages:sendMessage",
+                {"conversationId": world.conversation, "content": content},
+                ALICE,
+            )
+        assert caught.value.code is Code.INVALID_ARGUMENT
+    assert await snapshot(store) == before
+    accepted = {"conversationId": world.conversation, "content": "x" * 32_000}
+    assert (await runner.call("messages:sendMessage", accepted, ALICE)).value
+
+
+async def test_a_bad_cursor_is_invalid_argument(runner: Runner, world: World) -> None:
+    with pytest.raises(FunctionError) as caught:
+        await runner.call(
+            "messages:getConversationMessages",
+            {
+                "conversationId": world.conversation,
+                "paginationOpts": {"numItems": 5, "cursor": "nonsense"},
+            },
+            ALICE,
+        )
+    assert caught.value.code is Code.INVALID_ARGUMENT

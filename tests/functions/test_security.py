@@ -1,0 +1,150 @@
+"""Every function, enumerated from the registry, refuses callers it must refuse and changes
+nothing when it does: unauthenticated, another user, malformed arguments. A function added
+without an example here fails `test_every_function_has_an_example`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.catalog import build_registry
+from advisor_chat.functions.runner import Runner
+from advisor_chat.schema.fields import Id
+from advisor_chat.store import Store
+from tests.functions.world import ALICE, BOB, World, build_world, snapshot
+
+Example = Callable[[World], dict[str, Any]]
+
+# Valid arguments for each function, aimed at Alice's documents where it takes an id.
+EXAMPLES: dict[str, Example] = {
+    "users:current": lambda w: {},
+    "users:store": lambda w: {},
+    "users:getOrCreateUser": lambda w: {},
+    "users:getUserByClerkId": lambda w: {"clerkId": ALICE.subject},
+    "users:updateUserProfile": lambda w: {"name": "Renamed"},
+    "conversations:getUserConversations": lambda w: {
+        "paginationOpts": {"numItems": 10, "cursor": None}
+    },
+    "conversations:getConversationById": lambda w: {"conversationId": w.conversation},
+    "conversations:createConversation": lambda w: {
+        "title": "New",
+        "advisorIds": [w.public_advisor],
+    },
+    "conversations:updateConversation": lambda w: {"conversationId": w.conversation, "title": "X"},
+    "conversations:deleteConversation": lambda w: {"conversationId": w.conversation},
+    "messages:getConversationMessages": lambda w: {"conversationId": w.conversation},
+    "messages:sendMessage": lambda w: {"conversationId": w.conversation, "content": "hi"},
+    "messages:appendMessage": lambda w: {"conversationId": w.conversation, "content": "hi"},
+    "messages:updateMessage": lambda w: {"messageId": w.message, "content": "edited"},
+    "messages:deleteMessage": lambda w: {"messageId": w.message},
+}
+
+# Functions that act only on the caller's own rows (no id of someone else's document):
+# as Bob they succeed on Bob's data, which is the point.
+OWN_ROWS_ONLY = {
+    "users:current",
+    "users:store",
+    "users:getOrCreateUser",
+    "users:getUserByClerkId",
+    "users:updateUserProfile",
+    "conversations:getUserConversations",
+    "conversations:createConversation",
+}
+
+PATHS = sorted(EXAMPLES)
+
+
+@pytest.fixture
+def runner(store: Store) -> Runner:
+    return Runner(store, build_registry())
+
+
+@pytest.fixture
+async def world(store: Store, runner: Runner) -> World:
+    return await build_world(store, runner)
+
+
+def test_every_function_has_an_example() -> None:
+    assert {f.path for f in build_registry()} == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_unauthenticated_callers_are_refused_and_nothing_changes(
+    store: Store, runner: Runner, world: World, path: str
+) -> None:
+    before = await snapshot(store)
+    with pytest.raises(FunctionError) as caught:
+        await runner.call(path, EXAMPLES[path](world), None)
+    assert caught.value.code is Code.UNAUTHENTICATED
+    assert await snapshot(store) == before
+
+
+@pytest.mark.parametrize("path", sorted(set(PATHS) - OWN_ROWS_ONLY))
+async def test_another_users_documents_read_as_missing_and_nothing_changes(
+    store: Store, runner: Runner, world: World, path: str
+) -> None:
+    before = await snapshot(store)
+    with pytest.raises(FunctionError) as as_bob:
+        await runner.call(path, EXAMPLES[path](world), BOB)
+    assert as_bob.value.code is Code.NOT_FOUND
+    assert await snapshot(store) == before
+    # Exactly what a document that does not exist at all answers.
+    await runner.call(
+        "conversations:deleteConversation", {"conversationId": world.conversation}, ALICE
+    )
+    with pytest.raises(FunctionError) as missing:
+        await runner.call(path, EXAMPLES[path](world), ALICE)
+    assert (missing.value.code, missing.value.message) == (as_bob.value.code, as_bob.value.message)
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_malformed_arguments_are_refused_and_nothing_changes(
+    store: Store, runner: Runner, world: World, path: str
+) -> None:
+    good = EXAMPLES[path](world)
+    bad_cases: list[Any] = [{**good, "unexpected": 1}, [good], "args"]
+    for field, value in good.items():
+        wrong = 12345 if isinstance(value, str) else "wrong type"
+        bad_cases.append({**good, field: wrong})
+        if isinstance(value, str):
+            bad_cases.append({**good, field: "x" * 40_000})
+    bad_cases.append({**good, "deep": _deep(40)})
+    before = await snapshot(store)
+    for args in bad_cases:
+        with pytest.raises(FunctionError) as caught:
+            await runner.call(path, args, ALICE)
+        assert caught.value.code is Code.INVALID_ARGUMENT, (path, str(args)[:80])
+    assert await snapshot(store) == before
+
+
+def _id_fields(path: str) -> list[str]:
+    """Arguments declared as document ids (from the declaration, not the name)."""
+    fields = build_registry().get(path).args.fields
+    return [name for name, validator in fields.items() if isinstance(validator, Id)]
+
+
+ID_PATHS = [p for p in PATHS if _id_fields(p)]
+
+
+@pytest.mark.parametrize("path", ID_PATHS)
+async def test_ids_of_another_table_are_refused(
+    store: Store, runner: Runner, world: World, path: str
+) -> None:
+    good = EXAMPLES[path](world)
+    before = await snapshot(store)
+    for field in _id_fields(path):
+        other = world.message if field != "messageId" else world.conversation
+        with pytest.raises(FunctionError) as caught:
+            await runner.call(path, {**good, field: other}, ALICE)
+        assert caught.value.code is Code.INVALID_ARGUMENT
+    assert await snapshot(store) == before
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = {"a": value}
+    return value

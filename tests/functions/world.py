@@ -1,0 +1,62 @@
+"""Two signed-in users and Alice's conversation, built through the functions themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from advisor_chat.functions.context import Identity
+from advisor_chat.functions.runner import Runner
+from advisor_chat.schema.tables import TABLES
+from advisor_chat.store import Store, Transaction
+
+ALICE = Identity("user_alice", "https://issuer.test", email="alice@example.test", name="Alice")
+BOB = Identity("user_bob", "https://issuer.test", email="bob@example.test", name="Bob")
+
+
+@dataclass(frozen=True)
+class World:
+    public_advisor: str
+    private_advisor: str  # owned by Alice
+    conversation: str  # Alice's
+    message: str  # Alice's, in her conversation
+
+
+async def build_world(store: Store, runner: Runner) -> World:
+    alice = (await runner.call("users:store", {}, ALICE)).value
+    await runner.call("users:store", {}, BOB)
+
+    async def advisors(tx: Transaction) -> tuple[str, str]:
+        base: dict[str, Any] = {
+            "schemaVersion": "1.1-base",
+            "status": "active",
+            "persona": {"name": "Ada Reyes", "title": "CFO"},
+            "tags": ["finance"],
+            "createdAt": 1,
+            "updatedAt": 1,
+        }
+        public = await tx.insert("advisors", base | {"isPublic": True})
+        private = await tx.insert("advisors", base | {"ownerId": alice, "isPublic": False})
+        return public, private
+
+    public, private = (await store.mutation(advisors)).value
+    conversation = (
+        await runner.call(
+            "conversations:createConversation",
+            {"title": "Runway", "advisorIds": [public, private]},
+            ALICE,
+        )
+    ).value
+    message = (
+        await runner.call(
+            "messages:sendMessage", {"conversationId": conversation, "content": "Hello"}, ALICE
+        )
+    ).value
+    return World(public, private, conversation, message)
+
+
+async def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
+    async def read(tx: Transaction) -> dict[str, list[dict[str, Any]]]:
+        return {name: await tx.query(name).collect() for name in TABLES}
+
+    return (await store.query(read)).value
