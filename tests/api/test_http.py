@@ -147,3 +147,9 @@ async def test_a_non_bearer_authorization_is_refused(client: httpx.AsyncClient) 
         headers={"Authorization": "Basic x"},
     )
     assert response.json()["errorData"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_the_openapi_document_is_served(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/api/openapi.json")).json()
+    assert document["openapi"].startswith("3.1")
+    assert "/api/run/messages/sendMessage" in document["paths"]

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
+from advisor_chat.functions.openapi import openapi_document
 from advisor_chat.functions.registry import Kind
 from advisor_chat.functions.runner import Runner
 
@@ -110,6 +111,13 @@ async def run_mutation(request: Request) -> Response:
 @router.post("/api/action")
 async def run_action(request: Request) -> Response:
     return await _by_kind(request, "action")
+
+
+@router.get("/api/openapi.json")
+async def openapi(request: Request) -> Response:
+    """Every function's arguments, generated from the declarations."""
+    runner: Runner = request.app.state.runner
+    return _json(openapi_document(runner.registry))
 
 
 @router.post("/api/run/{module}/{function}")

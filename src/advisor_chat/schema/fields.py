@@ -56,6 +56,10 @@ class Validator:
     def describe(self) -> str:
         raise NotImplementedError
 
+    def json_schema(self) -> dict[str, Any]:
+        """The same rule as JSON Schema, for the OpenAPI document."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class String(Validator):
@@ -73,6 +77,12 @@ class String(Validator):
 
     def describe(self) -> str:
         return "string"
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return schema
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,14 @@ class Number(Validator):
     def describe(self) -> str:
         return "number"
 
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "number"}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
 
 @dataclass(frozen=True)
 class Boolean(Validator):
@@ -110,6 +128,9 @@ class Boolean(Validator):
 
     def describe(self) -> str:
         return "boolean"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
 
 
 @dataclass(frozen=True)
@@ -132,6 +153,13 @@ class Id(Validator):
     def describe(self) -> str:
         return f"id({self.table})"
 
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]{1,128}$",
+            "description": f"id of a document in {self.table}",
+        }
+
 
 @dataclass(frozen=True)
 class LiteralOf(Validator):
@@ -147,6 +175,9 @@ class LiteralOf(Validator):
 
     def describe(self) -> str:
         return " | ".join(repr(v) for v in self.values)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.values)}
 
 
 @dataclass(frozen=True)
@@ -165,6 +196,9 @@ class Optional(Validator):
     def describe(self) -> str:
         return f"optional {self.inner.describe()}"
 
+    def json_schema(self) -> dict[str, Any]:
+        return self.inner.json_schema()
+
 
 @dataclass(frozen=True)
 class Nullable(Validator):
@@ -178,6 +212,9 @@ class Nullable(Validator):
 
     def describe(self) -> str:
         return f"{self.inner.describe()} or null"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"anyOf": [self.inner.json_schema(), {"type": "null"}]}
 
 
 @dataclass(frozen=True)
@@ -198,6 +235,12 @@ class Array(Validator):
 
     def describe(self) -> str:
         return f"array of {self.items.describe()}"
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "array", "items": self.items.json_schema()}
+        if self.max_items is not None:
+            schema["maxItems"] = self.max_items
+        return schema
 
 
 @dataclass(frozen=True)
@@ -231,6 +274,14 @@ class Object(Validator):
     def describe(self) -> str:
         return "object"
 
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {name: rule.json_schema() for name, rule in self.fields.items()},
+            "required": [n for n, rule in self.fields.items() if not isinstance(rule, Optional)],
+            "additionalProperties": self.open,
+        }
+
 
 @dataclass(frozen=True)
 class AnyValue(Validator):
@@ -258,6 +309,9 @@ class AnyValue(Validator):
 
     def describe(self) -> str:
         return "any"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {}
 
 
 _ANY = AnyValue()
