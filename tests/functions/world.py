@@ -20,6 +20,8 @@ class World:
     private_advisor: str  # owned by Alice
     conversation: str  # Alice's
     message: str  # Alice's, in her conversation
+    memory: str  # the public advisor's, in Alice's conversation
+    summary: str  # of Alice's conversation
 
 
 async def build_world(store: Store, runner: Runner) -> World:
@@ -52,7 +54,26 @@ async def build_world(store: Store, runner: Runner) -> World:
             "messages:sendMessage", {"conversationId": conversation, "content": "Hello"}, ALICE
         )
     ).value
-    return World(public, private, conversation, message)
+    memory = (
+        await runner.call(
+            "advisorMemories:setMemory",
+            {"conversationId": conversation, "advisorId": public, "key": "runway", "value": 14},
+            ALICE,
+        )
+    ).value
+    summary = (
+        await runner.call(
+            "threadSummaries:createSummary",
+            {
+                "conversationId": conversation,
+                "content": "Alice said hello.",
+                "startMessageId": message,
+                "endMessageId": message,
+            },
+            ALICE,
+        )
+    ).value
+    return World(public, private, conversation, message, memory, summary)
 
 
 async def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:

@@ -31,9 +31,13 @@ async def require_user(ctx: QueryCtx) -> Document:
 
 def not_found(table: str, doc_id: Any) -> FunctionError:
     """The one answer for 'missing' and 'not yours' alike."""
-    noun = {"conversations": "conversation", "messages": "message", "advisors": "advisor"}.get(
-        table, "document"
-    )
+    noun = {
+        "conversations": "conversation",
+        "messages": "message",
+        "advisors": "advisor",
+        "advisorMemories": "memory",
+        "threadSummaries": "summary",
+    }.get(table, "document")
     return FunctionError(Code.NOT_FOUND, f"{noun} not found", id=doc_id)
 
 

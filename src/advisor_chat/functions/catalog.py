@@ -1,11 +1,13 @@
-"""Every function module, gathered into the app's registry."""
+"""Every function module, gathered into the app's registry. Python modules are named for
+their concept; the function paths keep the original app's module names (advisorMemories:...,
+threadSummaries:...), so existing clients port over."""
 
 from __future__ import annotations
 
-from advisor_chat.functions import conversations, messages, users
+from advisor_chat.functions import conversations, memories, messages, summaries, users
 from advisor_chat.functions.registry import Registry
 
-MODULES = (users, conversations, messages)
+MODULES = (users, conversations, messages, memories, summaries)
 
 
 def build_registry() -> Registry:

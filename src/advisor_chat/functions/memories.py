@@ -1,0 +1,117 @@
+"""advisorMemories: what an advisor remembers about the caller's situation, per
+conversation, one value per key (upserted), visible and editable by the caller."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from advisor_chat.functions.access import not_found, own_conversation, require_user, visible_advisor
+from advisor_chat.functions.context import MutationCtx, QueryCtx
+from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.schema.fields import v
+from advisor_chat.store import Document
+
+KEY = v.string(max_length=200)
+
+
+def _now() -> float:
+    return time.time() * 1000
+
+
+async def _scope(ctx: QueryCtx, args: Args) -> tuple[Document, Document]:
+    """The caller's conversation and an advisor they can see, or NOT_FOUND."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    advisor = await visible_advisor(ctx, args["advisorId"], await require_user(ctx))
+    return conversation, advisor
+
+
+async def _own_memory(ctx: QueryCtx, memory_id: str) -> Document:
+    memory = await ctx.db.get("advisorMemories", memory_id)
+    if memory is None:
+        raise not_found("advisorMemories", memory_id)
+    user = await require_user(ctx)
+    conversation = await ctx.db.get("conversations", memory["conversationId"])
+    if conversation is None or conversation["userId"] != user["_id"]:
+        raise not_found("advisorMemories", memory_id)
+    return memory
+
+
+@query(
+    "advisorMemories:list",
+    {"conversationId": v.id("conversations"), "advisorId": v.optional(v.id("advisors"))},
+)
+async def list_memories(ctx: QueryCtx, args: Args) -> list[Document]:
+    conversation = await own_conversation(ctx, args["conversationId"])
+    if "advisorId" in args:
+        return await (
+            ctx.db.query("advisorMemories", "by_conversation_advisor")
+            .eq("conversationId", conversation["_id"])
+            .eq("advisorId", args["advisorId"])
+            .collect()
+        )
+    return await (
+        ctx.db.query("advisorMemories", "by_conversation")
+        .eq("conversationId", conversation["_id"])
+        .collect()
+    )
+
+
+_KEYED = {"conversationId": v.id("conversations"), "advisorId": v.id("advisors"), "key": KEY}
+
+
+async def _by_key(ctx: QueryCtx, args: Args) -> Document | None:
+    conversation, advisor = await _scope(ctx, args)
+    return await (
+        ctx.db.query("advisorMemories", "by_conversation_advisor_key")
+        .eq("conversationId", conversation["_id"])
+        .eq("advisorId", advisor["_id"])
+        .eq("key", args["key"])
+        .unique()
+    )
+
+
+@query("advisorMemories:getMemoryByKey", _KEYED)
+async def get_memory_by_key(ctx: QueryCtx, args: Args) -> Document | None:
+    return await _by_key(ctx, args)
+
+
+@mutation("advisorMemories:setMemory", {**_KEYED, "value": v.any()})
+async def set_memory(ctx: MutationCtx, args: Args) -> str:
+    """Upsert by (conversation, advisor, key)."""
+    existing = await _by_key(ctx, args)
+    now = _now()
+    if existing is not None:
+        await ctx.db.patch(
+            "advisorMemories", existing["_id"], {"value": args["value"], "updatedAt": now}
+        )
+        return str(existing["_id"])
+    fields: dict[str, Any] = {k: args[k] for k in ("conversationId", "advisorId", "key", "value")}
+    return await ctx.db.insert("advisorMemories", fields | {"createdAt": now, "updatedAt": now})
+
+
+@mutation("advisorMemories:deleteMemory", {"memoryId": v.id("advisorMemories")})
+async def delete_memory(ctx: MutationCtx, args: Args) -> None:
+    memory = await _own_memory(ctx, args["memoryId"])
+    await ctx.db.delete("advisorMemories", memory["_id"])
+
+
+@mutation(
+    "advisorMemories:clearAdvisorMemories",
+    {"conversationId": v.id("conversations"), "advisorId": v.id("advisors")},
+)
+async def clear_advisor_memories(ctx: MutationCtx, args: Args) -> int:
+    """Forget everything this advisor remembers in this conversation; returns how much."""
+    conversation, advisor = await _scope(ctx, args)
+    memories = await (
+        ctx.db.query("advisorMemories", "by_conversation_advisor")
+        .eq("conversationId", conversation["_id"])
+        .eq("advisorId", advisor["_id"])
+        .collect()
+    )
+    for memory in memories:
+        await ctx.db.delete("advisorMemories", memory["_id"])
+    return len(memories)
+
+
+FUNCTIONS = (list_memories, get_memory_by_key, set_memory, delete_memory, clear_advisor_memories)

@@ -1,0 +1,64 @@
+"""threadSummaries: condensed stretches of a long conversation, visible and removable by
+the caller; the chat engine writes them when history outgrows the context budget."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from advisor_chat.functions.access import not_found, own_conversation, require_user
+from advisor_chat.functions.context import MutationCtx, QueryCtx
+from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.schema.fields import v
+from advisor_chat.store import Document
+
+
+@query("threadSummaries:getConversationSummaries", {"conversationId": v.id("conversations")})
+async def get_conversation_summaries(ctx: QueryCtx, args: Args) -> list[Document]:
+    """Oldest first, as they cover the thread."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    return await (
+        ctx.db.query("threadSummaries", "by_conversation")
+        .eq("conversationId", conversation["_id"])
+        .collect()
+    )
+
+
+@mutation(
+    "threadSummaries:createSummary",
+    {
+        "conversationId": v.id("conversations"),
+        "content": v.string(max_length=32_000),
+        "startMessageId": v.optional(v.id("messages")),
+        "endMessageId": v.optional(v.id("messages")),
+    },
+)
+async def create_summary(ctx: MutationCtx, args: Args) -> str:
+    conversation = await own_conversation(ctx, args["conversationId"])
+    for field in ("startMessageId", "endMessageId"):
+        if field in args:
+            message = await ctx.db.get("messages", args[field])
+            if message is None or message["conversationId"] != conversation["_id"]:
+                raise not_found("messages", args[field])
+    fields: dict[str, Any] = {k: args[k] for k in args}
+    return await ctx.db.insert("threadSummaries", fields | {"createdAt": time.time() * 1000})
+
+
+@mutation("threadSummaries:deleteSummary", {"summaryId": v.id("threadSummaries")})
+async def delete_summary(ctx: MutationCtx, args: Args) -> None:
+    summary = await ctx.db.get("threadSummaries", args["summaryId"])
+    user = await require_user(ctx)
+    conversation = (
+        None if summary is None else await ctx.db.get("conversations", summary["conversationId"])
+    )
+    if summary is None or conversation is None or conversation["userId"] != user["_id"]:
+        raise not_found("threadSummaries", args["summaryId"])
+    await ctx.db.delete("threadSummaries", summary["_id"])
+
+
+FUNCTIONS = (
+    get_conversation_summaries,
+    create_summary,
+    create_summary.alias("threadSummaries:createThreadSummary"),
+    delete_summary,
+)
