@@ -64,6 +64,13 @@ EXAMPLES: dict[str, Example] = {
         "content": "S",
     },
     "threadSummaries:deleteSummary": lambda w: {"summaryId": w.summary},
+    "realtime:setTypingStatus": lambda w: {"conversationId": w.conversation, "isTyping": True},
+    "realtime:getTypingUsers": lambda w: {"conversationId": w.conversation},
+    "realtime:updateUserPresence": lambda w: {
+        "isOnline": True,
+        "currentConversationId": w.conversation,
+    },
+    "realtime:getUserPresence": lambda w: {},
 }
 
 # Functions that act only on the caller's own rows (no id of someone else's document):
@@ -76,6 +83,7 @@ OWN_ROWS_ONLY = {
     "users:updateUserProfile",
     "conversations:getUserConversations",
     "conversations:createConversation",
+    "realtime:getUserPresence",
 }
 
 PATHS = sorted(EXAMPLES)

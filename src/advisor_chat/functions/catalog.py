@@ -4,10 +4,17 @@ threadSummaries:...), so existing clients port over."""
 
 from __future__ import annotations
 
-from advisor_chat.functions import conversations, memories, messages, summaries, users
+from advisor_chat.functions import (
+    conversations,
+    memories,
+    messages,
+    realtime,
+    summaries,
+    users,
+)
 from advisor_chat.functions.registry import Registry
 
-MODULES = (users, conversations, messages, memories, summaries)
+MODULES = (users, conversations, messages, memories, summaries, realtime)
 
 
 def build_registry() -> Registry:
