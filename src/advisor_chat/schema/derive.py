@@ -92,6 +92,12 @@ class TableLayout:
     def name(self) -> str:
         return self.table.name
 
+    @cached_property
+    def string_columns(self) -> tuple[Column, ...]:
+        """Every indexed string field, array ones included (their entries are indexed)."""
+        found = {c.name: c for i in self.indexes.values() for c in i.columns if c.kind == "string"}
+        return tuple(found.values())
+
     def column_values(self, doc: Mapping[str, Any]) -> list[Any]:
         return [c.extract(doc) for c in self.columns]
 

@@ -36,6 +36,23 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
+MAX_SAFE_INTEGER = 2**53  # JSON numbers are float64: beyond this, integers lose digits
+
+
+def _check_text(value: str, table: str, path: str) -> None:
+    """Text JSON can carry: valid Unicode, so no lone surrogates (UTF-8 cannot encode them)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            _fail(table, path, "string must be valid Unicode (no lone surrogates)")
+
+
+def _check_int(value: int, table: str, path: str) -> None:
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        _fail(table, path, "integer beyond 2**53 is not exact as a float64")
+
+
 def _fail(table: str, path: str, rule: str) -> NoReturn:
     raise DocumentInvalid(table, path or "(document)", rule)
 
@@ -72,6 +89,7 @@ class String(Validator):
     def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
         if type(value) is not str:
             _expected(table, path, "string", value)
+        _check_text(value, table, path)
         if self.max_length is not None and len(value) > self.max_length:
             _fail(table, path, f"longer than {self.max_length} characters")
 
@@ -99,7 +117,9 @@ class Number(Validator):
         if kind is float:
             if not math.isfinite(value):
                 _fail(table, path, "number must be finite")
-        elif kind is not int:
+        elif kind is int:
+            _check_int(value, table, path)
+        else:
             _expected(table, path, "number", value)
         if self.minimum is not None and value < self.minimum:
             _fail(table, path, f"must be at least {self.minimum:g}")
@@ -171,7 +191,8 @@ class LiteralOf(Validator):
     def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
         if type(value) is not str or value not in self.values:
             allowed = ", ".join(repr(v) for v in self.values)
-            _fail(table, path, f"expected one of {allowed}, got {_short(value)}")
+            shown = _short(value) if type(value) is str else type_name(value)
+            _fail(table, path, f"expected one of {allowed}, got {shown}")
 
     def describe(self) -> str:
         return " | ".join(repr(v) for v in self.values)
@@ -288,22 +309,28 @@ class AnyValue(Validator):
     """Any JSON value: finite numbers, string keys, bounded depth."""
 
     def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
-        if depth > MAX_DEPTH:
-            _fail(table, path, f"nested deeper than {MAX_DEPTH} levels")
         kind = type(value)
-        if kind is str or kind is bool or kind is int or value is None:
+        if kind is bool or value is None:
             return
-        if kind is float:
+        if kind is str:
+            _check_text(value, table, path)
+        elif kind is int:
+            _check_int(value, table, path)
+        elif kind is float:
             if not math.isfinite(value):
                 _fail(table, path, "number must be finite")
-        elif kind is list:
-            for i, item in enumerate(value):
-                self.check(item, table, f"{path}[{i}]", depth + 1)
-        elif kind is dict:
-            for key, item in value.items():
-                if type(key) is not str:
-                    _fail(table, path, "object keys must be strings")
-                self.check(item, table, f"{path}.{key}", depth + 1)
+        elif kind is list or kind is dict:
+            if depth >= MAX_DEPTH:  # the limit counted as Array and Object count it
+                _fail(table, path, f"nested deeper than {MAX_DEPTH} levels")
+            if kind is list:
+                for i, item in enumerate(value):
+                    self.check(item, table, f"{path}[{i}]", depth + 1)
+            else:
+                for key, item in value.items():
+                    if type(key) is not str:
+                        _fail(table, path, "object keys must be strings")
+                    _check_text(key, table, path)
+                    self.check(item, table, f"{path}.{key}", depth + 1)
         else:
             _fail(table, path, f"not a JSON value: {type_name(value)}")
 

@@ -103,6 +103,7 @@ class Store:
             tx = Transaction(conn, self.backend.dialect, self.ids, readonly=False)
             writes = tx.writes
             value = await fn(tx)
+            tx.raise_if_failed()  # it caught a refused write: roll back, do not commit
         commit = committed[0] if committed else None
         ts = commit.ts if commit else self.commits.latest_ts
         return Outcome(value, tx.reads, commit, ts)

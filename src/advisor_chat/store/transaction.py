@@ -127,6 +127,7 @@ class Transaction:
         doc_id = self._ids.new_id(table) if id is None else self._imported_id(layout, id)
         created = self._ids.creation_time() if creation_time is None else float(creation_time)
         doc: Document = {"_id": doc_id, "_creationTime": created, **fields}
+        self._check_indexable(layout, doc)
         await self._guard(self._insert_row(layout, doc))
         self.writes.append(Write(table, doc_id, None, _all_keys(layout, doc)))
         return doc_id
@@ -151,6 +152,7 @@ class Transaction:
         layout = _layout(table)
         self._check_writable()
         old = await self._existing(layout, doc_id)
+        self._validate(layout, fields)  # refuses _id / _creationTime, as insert does
         new: Document = {"_id": old["_id"], "_creationTime": old["_creationTime"], **fields}
         await self._update(layout, old, new)
         return new
@@ -180,6 +182,21 @@ class Transaction:
         self.writes.append(Write(table, doc_id, _all_keys(layout, old), None))
 
     # --- internals -----------------------------------------------------------------------
+
+    def raise_if_failed(self) -> None:
+        """Re-raise the write the database refused, so the mutation rolls back."""
+        if self._failed is not None:
+            raise self._failed
+
+    def _check_indexable(self, layout: TableLayout, doc: Document) -> None:
+        """PostgreSQL text cannot hold NUL; refuse it in indexed strings on every backend
+        (elsewhere in a document it is stored escaped in the JSON and is fine)."""
+        for column in layout.string_columns:
+            value = column.extract(doc)
+            values = value if column.multikey and type(value) is list else (value,)
+            for item in values:
+                if type(item) is str and "\x00" in item:
+                    raise DocumentInvalid(layout.name, column.name, "indexed string contains NUL")
 
     def _check_usable(self) -> None:
         if self._failed is not None:
@@ -250,6 +267,7 @@ class Transaction:
     async def _update(self, layout: TableLayout, old: Document, new: Document) -> None:
         body = {k: v for k, v in new.items() if k not in SYSTEM_FIELDS}
         self._validate(layout, body)
+        self._check_indexable(layout, new)
         statements = table_statements(self.dialect, layout)
         payload = self._encode(layout, new)
 
