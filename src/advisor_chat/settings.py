@@ -40,6 +40,21 @@ class Settings(BaseSettings):
         description="Signs the server's own access tokens; set the same value on every "
         "process of a deployment. Unset: generated once and kept in the data directory.",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Accept session tokens from this OIDC issuer (e.g. your Clerk Frontend API "
+        "URL), verified against its JWKS.",
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS; default <issuer>/.well-known/jwks.json."
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="Required `aud` of issuer tokens, when the issuer sets one."
+    )
+    oidc_authorized_parties: str = Field(
+        default="",
+        description="Comma-separated origins accepted in the `azp` claim (Clerk: your app's URL).",
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `serve` listens on.")
     log_format: Literal["console", "json"] = Field(

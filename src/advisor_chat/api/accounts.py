@@ -118,7 +118,7 @@ async def sign_out(request: Request) -> Response:
 @router.post("/password")
 async def change_password(request: Request) -> Response:
     try:
-        identity = identity_of(request)
+        identity = await identity_of(request)
         if identity is None:
             raise FunctionError(Code.UNAUTHENTICATED, "sign in to change your password")
         body = await json_body(request)

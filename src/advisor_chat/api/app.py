@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -16,8 +17,10 @@ from advisor_chat import __version__
 from advisor_chat.api.accounts import router as accounts_router
 from advisor_chat.api.http import router as http_router
 from advisor_chat.auth.accounts import Accounts
+from advisor_chat.auth.oidc import OidcVerifier
 from advisor_chat.auth.secret import load_secret
 from advisor_chat.auth.tokens import LocalTokens
+from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.runner import Runner
 from advisor_chat.log import get_logger
@@ -48,9 +51,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.store = store
             app.state.runner = Runner(store, build_registry())
             app.state.tokens = LocalTokens(load_secret(settings))
-            app.state.verify_token = app.state.tokens.verify
             app.state.accounts = Accounts(store, app.state.tokens)
-            yield
+            async with httpx.AsyncClient() as http:
+                app.state.verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
+                yield
 
     app = FastAPI(title="AI Advisor Chat", version=__version__, lifespan=lifespan)
     app.include_router(http_router)
@@ -84,6 +88,20 @@ def create_app(settings: Settings) -> FastAPI:
         return _INDEX.format(version=__version__, database=settings_label(settings))
 
     return app
+
+
+def oidc_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier | None:
+    if not settings.oidc_issuer:
+        return None
+    issuer = settings.oidc_issuer.rstrip("/")
+    parties = tuple(p.strip() for p in settings.oidc_authorized_parties.split(",") if p.strip())
+    return OidcVerifier(
+        issuer=issuer,
+        jwks_url=settings.oidc_jwks_url or f"{issuer}/.well-known/jwks.json",
+        http=http,
+        audience=settings.oidc_audience,
+        authorized_parties=parties,
+    )
 
 
 def settings_label(settings: Settings) -> str:

@@ -15,6 +15,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
 from advisor_chat.functions.openapi import openapi_document
@@ -39,16 +40,15 @@ def _error(error: FunctionError) -> Response:
     )
 
 
-def identity_of(request: Request) -> Identity | None:
+async def identity_of(request: Request) -> Identity | None:
     header = request.headers.get("authorization")
     if not header:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise FunctionError(Code.UNAUTHENTICATED, "Authorization must be 'Bearer <token>'")
-    verify = request.app.state.verify_token
-    identity: Identity = verify(token.strip())
-    return identity
+    verifier: TokenVerifier = request.app.state.verifier
+    return await verifier.verify(token.strip())
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -82,7 +82,7 @@ async def _call(request: Request, path: Any, args: Any, kind: Kind | None) -> Re
     try:
         if type(path) is not str or not path:
             raise FunctionError(Code.INVALID_ARGUMENT, "path must be 'module:function'")
-        result = await runner.call(path, _args(args), identity_of(request), kind)
+        result = await runner.call(path, _args(args), await identity_of(request), kind)
     except FunctionError as error:
         return _error(error)
     return _json({"status": "success", "value": result.value})
