@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated origins accepted in the `azp` claim (Clerk: your app's URL).",
     )
+    clerk_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The Svix signing secret (whsec_...) of the Clerk webhook endpoint "
+        "/webhooks/clerk; unset disables the endpoint.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `serve` listens on.")
     log_format: Literal["console", "json"] = Field(

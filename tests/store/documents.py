@@ -366,6 +366,10 @@ DOCUMENTS: dict[str, Examples] = {
         lambda p: session(p.user, "sha256-minimal"),
         lambda p: session(p.user, "sha256-maximal") | {"revokedAt": T1},
     ),
+    "webhookEvents": Examples(
+        lambda p: {"eventId": "msg_minimal", "source": "clerk", "receivedAt": T0},
+        lambda p: {"eventId": "msg_maximal ✓", "source": "clerk", "receivedAt": T1},
+    ),
 }
 
 

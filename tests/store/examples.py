@@ -222,6 +222,8 @@ def example(table: str, parents: Parents | None, *, full: bool) -> dict[str, Any
         if full:
             doc["revokedAt"] = 5
         return doc
+    if table == "webhookEvents":
+        return {"eventId": "msg_1", "source": "clerk", "receivedAt": 1}
     if table == "streamDeltas":
         return {"messageId": p.message, "start": 0, "end": 5, "text": "Hello", "createdAt": 1}
     raise KeyError(table)

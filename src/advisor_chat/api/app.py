@@ -16,11 +16,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from advisor_chat import __version__
 from advisor_chat.api.accounts import router as accounts_router
 from advisor_chat.api.http import router as http_router
+from advisor_chat.api.webhooks import router as webhooks_router
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.oidc import OidcVerifier
 from advisor_chat.auth.secret import load_secret
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.auth.verifier import TokenVerifier
+from advisor_chat.auth.webhooks import ClerkWebhooks
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.runner import Runner
 from advisor_chat.log import get_logger
@@ -52,6 +54,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.runner = Runner(store, build_registry())
             app.state.tokens = LocalTokens(load_secret(settings))
             app.state.accounts = Accounts(store, app.state.tokens)
+            secret = settings.clerk_webhook_secret
+            app.state.clerk_webhooks = (
+                ClerkWebhooks(store, secret.get_secret_value()) if secret else None
+            )
             async with httpx.AsyncClient() as http:
                 app.state.verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
                 yield
@@ -59,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="AI Advisor Chat", version=__version__, lifespan=lifespan)
     app.include_router(http_router)
     app.include_router(accounts_router)
+    app.include_router(webhooks_router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -45,6 +45,7 @@ TABLE_NUMBERS: dict[str, int] = {
     "streamDeltas": 11,
     "accounts": 12,
     "sessions": 13,
+    "webhookEvents": 14,
 }
 
 

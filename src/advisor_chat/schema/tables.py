@@ -15,6 +15,7 @@ additions, all in the same style:
   carry the "one row per (conversation, user)" and "one template per id" rules.
 - `accounts` and `sessions`: local accounts (the embedded default's sign-in) and their
   refresh sessions. Never readable through a function.
+- `webhookEvents`: ids of webhook deliveries already applied, so a replay changes nothing.
 
 Every table also has Convex's system fields `_id` and `_creationTime`, and the implicit
 index `by_creation_time`.
@@ -459,6 +460,16 @@ SESSIONS = _table(
     on_delete=(OnDelete("userId", "users", "cascade"),),
 )
 
+WEBHOOK_EVENTS = _table(
+    "webhookEvents",
+    {
+        "eventId": s(),  # the sender's message id (Svix `svix-id`): each is applied once
+        "source": s(),
+        "receivedAt": n(),
+    },
+    [("by_event", ["source", "eventId"], "unique"), ("by_received_at", ["receivedAt"])],
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -475,9 +486,11 @@ TABLES: dict[str, Table] = {
         STREAM_DELTAS,
         ACCOUNTS,
         SESSIONS,
+        WEBHOOK_EVENTS,
     )
 }
 
-SEED_TABLES = tuple(name for name in TABLES if name not in ("streamDeltas", "accounts", "sessions"))
+OUR_TABLES = ("streamDeltas", "accounts", "sessions", "webhookEvents")  # beyond the seed's ten
+SEED_TABLES = tuple(name for name in TABLES if name not in OUR_TABLES)
 
 __all__ = ["SEED_TABLES", "SYSTEM_FIELDS", "TABLES", "Index", "OnDelete", "Optional", "Table"]
