@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         description="The Svix signing secret (whsec_...) of the Clerk webhook endpoint "
         "/webhooks/clerk; unset disables the endpoint.",
     )
+    quotas: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='Per-plan limits over the defaults, as JSON: {"free": {"messagesPerMinute": '
+        '20, "generationsPerDay": 100}, "pro": {...}, "enterprise": {...}}.',
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `serve` listens on.")
     log_format: Literal["console", "json"] = Field(

@@ -370,6 +370,10 @@ DOCUMENTS: dict[str, Examples] = {
         lambda p: {"eventId": "msg_minimal", "source": "clerk", "receivedAt": T0},
         lambda p: {"eventId": "msg_maximal ✓", "source": "clerk", "receivedAt": T1},
     ),
+    "rateLimits": Examples(
+        lambda p: {"userId": p.user, "bucket": "messages", "windowStart": T0, "count": 1},
+        lambda p: {"userId": p.user, "bucket": "generations", "windowStart": T1, "count": 99},
+    ),
 }
 
 

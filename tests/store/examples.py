@@ -222,6 +222,8 @@ def example(table: str, parents: Parents | None, *, full: bool) -> dict[str, Any
         if full:
             doc["revokedAt"] = 5
         return doc
+    if table == "rateLimits":
+        return {"userId": p.user, "bucket": "messages", "windowStart": 1, "count": 1}
     if table == "webhookEvents":
         return {"eventId": "msg_1", "source": "clerk", "receivedAt": 1}
     if table == "streamDeltas":

@@ -24,6 +24,7 @@ from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.auth.webhooks import ClerkWebhooks
 from advisor_chat.functions.catalog import build_registry
+from advisor_chat.functions.plans import limits_from
 from advisor_chat.functions.runner import Runner
 from advisor_chat.log import get_logger
 from advisor_chat.settings import Settings
@@ -51,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
             done = await store.migrate()
             log.info("store_ready", backend=store.backend.dialect.name, changes=len(done))
             app.state.store = store
-            app.state.runner = Runner(store, build_registry())
+            app.state.runner = Runner(store, build_registry(), limits=limits_from(settings.quotas))
             app.state.tokens = LocalTokens(load_secret(settings))
             app.state.accounts = Accounts(store, app.state.tokens)
             secret = settings.clerk_webhook_secret

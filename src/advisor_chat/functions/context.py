@@ -6,11 +6,12 @@ transaction; an action has no transaction and reaches the store only through fun
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.plans import PlanLimits
 from advisor_chat.store import Transaction
 
 
@@ -63,6 +64,7 @@ class QueryCtx:
 @dataclass
 class MutationCtx(QueryCtx):
     scheduler: Scheduler = field(default_factory=Scheduler)
+    limits: Mapping[str, PlanLimits] = field(default_factory=dict)  # quotas per plan
 
 
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]

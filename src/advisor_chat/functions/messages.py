@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from advisor_chat.errors import Code, FunctionError
-from advisor_chat.functions.access import not_found, own_conversation
+from advisor_chat.functions.access import not_found, own_conversation, require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
+from advisor_chat.functions.quotas import consume
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
@@ -60,6 +61,7 @@ async def send_message(ctx: MutationCtx, args: Args) -> str:
     conversation = await own_conversation(ctx, args["conversationId"])
     if not args["content"].strip():
         raise FunctionError(Code.INVALID_ARGUMENT, "a message cannot be empty", field="content")
+    await consume(ctx, await require_user(ctx), "messages")
     now = _now()
     message_id = await ctx.db.insert(
         "messages",

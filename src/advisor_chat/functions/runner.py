@@ -5,7 +5,7 @@ a stable code. This is the one place store errors become codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from advisor_chat.errors import (
     StoreError,
 )
 from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx, Scheduled
+from advisor_chat.functions.plans import DEFAULT_LIMITS, PlanLimits
 from advisor_chat.functions.registry import Function, Kind, Registry
 from advisor_chat.log import get_logger
 from advisor_chat.store import ReadSet, Store, Transaction
@@ -72,10 +73,12 @@ class Runner:
         store: Store,
         registry: Registry,
         schedule: Callable[[Scheduled, Identity | None], None] | None = None,
+        limits: Mapping[str, PlanLimits] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self._schedule = schedule
+        self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
 
     async def call(
         self, path: str, args: Any, identity: Identity | None, kind: Kind | None = None
@@ -101,7 +104,7 @@ class Runner:
             contexts: list[MutationCtx] = []
 
             async def write(tx: Transaction) -> Any:
-                ctx = MutationCtx(tx, identity)
+                ctx = MutationCtx(tx, identity, limits=self.limits)
                 contexts[:] = [ctx]  # only the attempt that commits counts
                 return await function.handler(ctx, args)
 

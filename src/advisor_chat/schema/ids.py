@@ -46,6 +46,7 @@ TABLE_NUMBERS: dict[str, int] = {
     "accounts": 12,
     "sessions": 13,
     "webhookEvents": 14,
+    "rateLimits": 15,
 }
 
 

@@ -16,6 +16,8 @@ additions, all in the same style:
 - `accounts` and `sessions`: local accounts (the embedded default's sign-in) and their
   refresh sessions. Never readable through a function.
 - `webhookEvents`: ids of webhook deliveries already applied, so a replay changes nothing.
+- `rateLimits`: per-user counters of the current quota window (messages a minute,
+  generations a day), one row per (user, bucket).
 
 Every table also has Convex's system fields `_id` and `_creationTime`, and the implicit
 index `by_creation_time`.
@@ -470,6 +472,18 @@ WEBHOOK_EVENTS = _table(
     [("by_event", ["source", "eventId"], "unique"), ("by_received_at", ["receivedAt"])],
 )
 
+RATE_LIMITS = _table(
+    "rateLimits",
+    {
+        "userId": v.id("users"),
+        "bucket": v.literals("messages", "generations"),
+        "windowStart": n(),  # ms; the window's length is the bucket's (minute, day)
+        "count": n(),
+    },
+    [("by_user_bucket", ["userId", "bucket"], "unique")],
+    on_delete=(OnDelete("userId", "users", "cascade"),),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -487,10 +501,17 @@ TABLES: dict[str, Table] = {
         ACCOUNTS,
         SESSIONS,
         WEBHOOK_EVENTS,
+        RATE_LIMITS,
     )
 }
 
-OUR_TABLES = ("streamDeltas", "accounts", "sessions", "webhookEvents")  # beyond the seed's ten
+OUR_TABLES = (
+    "streamDeltas",
+    "accounts",
+    "sessions",
+    "webhookEvents",
+    "rateLimits",
+)  # beyond the seed's ten
 SEED_TABLES = tuple(name for name in TABLES if name not in OUR_TABLES)
 
 __all__ = ["SEED_TABLES", "SYSTEM_FIELDS", "TABLES", "Index", "OnDelete", "Optional", "Table"]
