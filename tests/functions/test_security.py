@@ -12,8 +12,8 @@ import pytest
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.runner import Runner
-from advisor_chat.schema.fields import AnyValue, Id
-from advisor_chat.store import Store
+from advisor_chat.schema.fields import AnyValue, Id, Nullable, Optional, Validator
+from advisor_chat.store import Store, Transaction
 from tests.functions.world import ALICE, BOB, World, build_world, snapshot
 
 Example = Callable[[World], dict[str, Any]]
@@ -71,6 +71,26 @@ EXAMPLES: dict[str, Example] = {
         "currentConversationId": w.conversation,
     },
     "realtime:getUserPresence": lambda w: {},
+    "advisors:getActiveAdvisors": lambda w: {},
+    "advisors:listAdvisorsForUser": lambda w: {},
+    "advisors:getAdvisorById": lambda w: {"advisorId": w.private_advisor},
+    "advisors:getAdvisorsByTags": lambda w: {"tags": ["finance"]},
+    "advisors:createAdvisor": lambda w: {
+        "persona": {"name": "Bo", "title": "CMO"},
+        "tags": ["growth"],
+    },
+    "advisors:updateAdvisor": lambda w: {"advisorId": w.private_advisor, "category": "finance"},
+    "advisors:archiveAdvisor": lambda w: {"advisorId": w.private_advisor},
+    "advisors:deleteAdvisor": lambda w: {"advisorId": w.private_advisor},
+    "marketplace:getMarketplaceAdvisors": lambda w: {"featured": False},
+    "marketplace:getUserSelectedAdvisors": lambda w: {},
+    "marketplace:selectAdvisor": lambda w: {"advisorId": w.private_advisor},
+    "marketplace:unselectAdvisor": lambda w: {"advisorId": w.public_advisor},
+    "marketplace:selectTeam": lambda w: {"teamId": "startup-board"},
+    "marketplace:getMarketplaceStats": lambda w: {},
+    "teams:getTeamTemplates": lambda w: {"category": "startup"},
+    "teams:getTeamTemplate": lambda w: {"teamId": "startup-board"},
+    "teams:createFromTemplate": lambda w: {"teamId": "startup-board", "title": "Board"},
 }
 
 # Functions that act only on the caller's own rows (no id of someone else's document):
@@ -84,6 +104,19 @@ OWN_ROWS_ONLY = {
     "conversations:getUserConversations",
     "conversations:createConversation",
     "realtime:getUserPresence",
+    # Public or the caller's own: Bob reading the marketplace or his own board is the point.
+    "advisors:getActiveAdvisors",
+    "advisors:listAdvisorsForUser",
+    "advisors:getAdvisorsByTags",
+    "advisors:createAdvisor",
+    "marketplace:getMarketplaceAdvisors",
+    "marketplace:getUserSelectedAdvisors",
+    "marketplace:unselectAdvisor",
+    "marketplace:selectTeam",
+    "marketplace:getMarketplaceStats",
+    "teams:getTeamTemplates",
+    "teams:getTeamTemplate",
+    "teams:createFromTemplate",
 }
 
 PATHS = sorted(EXAMPLES)
@@ -123,12 +156,18 @@ async def test_another_users_documents_read_as_missing_and_nothing_changes(
         await runner.call(path, EXAMPLES[path](world), BOB)
     assert as_bob.value.code is Code.NOT_FOUND
     assert await snapshot(store) == before
-    # Exactly what a document that does not exist at all answers.
-    await runner.call(
-        "conversations:deleteConversation", {"conversationId": world.conversation}, ALICE
-    )
+    # Exactly what a document that does not exist at all answers: delete what it names.
+    args = EXAMPLES[path](world)
+    for field, table in _id_fields(path).items():
+        if field not in args:
+            continue
+
+        async def delete(tx: Transaction, table: str = table, doc_id: str = args[field]) -> None:
+            await tx.delete(table, doc_id)
+
+        await store.mutation(delete)
     with pytest.raises(FunctionError) as missing:
-        await runner.call(path, EXAMPLES[path](world), ALICE)
+        await runner.call(path, args, ALICE)
     assert (missing.value.code, missing.value.message) == (as_bob.value.code, as_bob.value.message)
 
 
@@ -155,10 +194,17 @@ async def test_malformed_arguments_are_refused_and_nothing_changes(
     assert await snapshot(store) == before
 
 
-def _id_fields(path: str) -> list[str]:
-    """Arguments declared as document ids (from the declaration, not the name)."""
+def _id_of(validator: Validator) -> Id | None:
+    while isinstance(validator, Optional | Nullable):
+        validator = validator.inner
+    return validator if isinstance(validator, Id) else None
+
+
+def _id_fields(path: str) -> dict[str, str]:
+    """Arguments declared as document ids (from the declaration, not the name): their tables."""
     fields = build_registry().get(path).args.fields
-    return [name for name, validator in fields.items() if isinstance(validator, Id)]
+    found = {name: _id_of(validator) for name, validator in fields.items()}
+    return {name: rule.table for name, rule in found.items() if rule is not None}
 
 
 ID_PATHS = [p for p in PATHS if _id_fields(p)]
@@ -170,8 +216,8 @@ async def test_ids_of_another_table_are_refused(
 ) -> None:
     good = EXAMPLES[path](world)
     before = await snapshot(store)
-    for field in _id_fields(path):
-        other = world.message if field != "messageId" else world.conversation
+    for field, table in _id_fields(path).items():
+        other = world.message if table != "messages" else world.conversation
         with pytest.raises(FunctionError) as caught:
             await runner.call(path, {**good, field: other}, ALICE)
         assert caught.value.code is Code.INVALID_ARGUMENT

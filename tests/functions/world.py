@@ -42,6 +42,24 @@ async def build_world(store: Store, runner: Runner) -> World:
         return public, private
 
     public, private = (await store.mutation(advisors)).value
+
+    async def team(tx: Transaction) -> None:
+        await tx.insert(
+            "teamTemplates",
+            {
+                "id": "startup-board",
+                "name": "Startup board",
+                "description": "For founders",
+                "category": "startup",
+                "advisorIds": [public],
+                "featured": True,
+                "sortOrder": 1,
+                "createdAt": 1,
+                "updatedAt": 1,
+            },
+        )
+
+    await store.mutation(team)
     conversation = (
         await runner.call(
             "conversations:createConversation",

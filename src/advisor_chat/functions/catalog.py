@@ -5,16 +5,29 @@ threadSummaries:...), so existing clients port over."""
 from __future__ import annotations
 
 from advisor_chat.functions import (
+    advisors,
     conversations,
+    marketplace,
     memories,
     messages,
     realtime,
     summaries,
+    teams,
     users,
 )
 from advisor_chat.functions.registry import Registry
 
-MODULES = (users, conversations, messages, memories, summaries, realtime)
+MODULES = (
+    users,
+    advisors,
+    marketplace,
+    teams,
+    conversations,
+    messages,
+    memories,
+    summaries,
+    realtime,
+)
 
 
 def build_registry() -> Registry:

@@ -1,0 +1,141 @@
+"""advisors: the personas. The caller sees public (marketplace) advisors and their own,
+and changes only their own; anyone else's private advisor answers as a missing one."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.access import not_found, require_user, visible_advisor
+from advisor_chat.functions.context import MutationCtx, QueryCtx
+from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.schema.fields import v
+from advisor_chat.schema.tables import ADVISOR_METADATA, LOCALIZATION, PERSONA, ROLE_DEFINITION
+from advisor_chat.store import Document
+
+MAX_PERSONA_BYTES = 256 * 1024
+SCHEMA_VERSION = "1.1-base"
+TAGS = v.array(v.string(max_length=64), max_items=50)
+
+EDITABLE = {
+    "firstName": v.optional(v.string(max_length=100)),
+    "lastName": v.optional(v.string(max_length=100)),
+    "imageUrl": v.optional(v.string(max_length=2048)),
+    "category": v.optional(v.string(max_length=64)),
+    "roleDefinition": v.optional(ROLE_DEFINITION),
+    "metadata": v.optional(ADVISOR_METADATA),
+    "localization": v.optional(LOCALIZATION),
+    "modelHint": v.optional(v.string(max_length=200)),
+    "tags": v.optional(TAGS),
+}
+
+
+def _now() -> float:
+    return time.time() * 1000
+
+
+def _check_size(args: Args) -> None:
+    for field in ("persona", "roleDefinition", "metadata"):
+        if field in args and len(orjson.dumps(args[field])) > MAX_PERSONA_BYTES:
+            raise FunctionError(
+                Code.INVALID_ARGUMENT, f"{field} larger than {MAX_PERSONA_BYTES} bytes", field=field
+            )
+
+
+async def _own_advisor(ctx: QueryCtx, advisor_id: str) -> Document:
+    user = await require_user(ctx)
+    advisor = await ctx.db.get("advisors", advisor_id)
+    if advisor is None or advisor.get("ownerId") != user["_id"]:
+        raise not_found("advisors", advisor_id)
+    return advisor
+
+
+async def visible_advisors(ctx: QueryCtx, user: Document) -> list[Document]:
+    """Public advisors and the caller's own, each once, active first by creation."""
+    public = await ctx.db.query("advisors", "by_public").eq("isPublic", True).collect()
+    own = await ctx.db.query("advisors", "by_owner").eq("ownerId", user["_id"]).collect()
+    seen: dict[str, Document] = {a["_id"]: a for a in public + own}
+    return sorted(seen.values(), key=lambda a: a["_creationTime"])
+
+
+@query("advisors:getActiveAdvisors", {})
+async def get_active_advisors(ctx: QueryCtx, args: Args) -> list[Document]:
+    user = await require_user(ctx)
+    return [a for a in await visible_advisors(ctx, user) if a["status"] == "active"]
+
+
+@query("advisors:getAdvisorById", {"advisorId": v.id("advisors")})
+async def get_advisor_by_id(ctx: QueryCtx, args: Args) -> Document:
+    return await visible_advisor(ctx, args["advisorId"], await require_user(ctx))
+
+
+@query("advisors:getAdvisorsByTags", {"tags": v.array(v.string(max_length=64), max_items=20)})
+async def get_advisors_by_tags(ctx: QueryCtx, args: Args) -> list[Document]:
+    """Active advisors the caller can see having any of the tags, each once."""
+    user = await require_user(ctx)
+    found: dict[str, Document] = {}
+    for tag in dict.fromkeys(args["tags"]):
+        for advisor in await ctx.db.query("advisors", "by_tags").eq("tags", tag).collect():
+            visible = advisor.get("isPublic") or advisor.get("ownerId") == user["_id"]
+            if visible and advisor["status"] == "active":
+                found.setdefault(advisor["_id"], advisor)
+    return sorted(found.values(), key=lambda a: a["_creationTime"])
+
+
+@mutation("advisors:createAdvisor", {"persona": PERSONA, **EDITABLE})
+async def create_advisor(ctx: MutationCtx, args: Args) -> str:
+    """A private advisor owned by the caller."""
+    user = await require_user(ctx)
+    _check_size(args)
+    now = _now()
+    doc: dict[str, Any] = {
+        "schemaVersion": SCHEMA_VERSION,
+        "status": "active",
+        "ownerId": user["_id"],
+        "isPublic": False,
+        "tags": [],
+        "createdAt": now,
+        "updatedAt": now,
+    }
+    return await ctx.db.insert("advisors", doc | args)
+
+
+@mutation(
+    "advisors:updateAdvisor",
+    {"advisorId": v.id("advisors"), "persona": v.optional(PERSONA), **EDITABLE},
+)
+async def update_advisor(ctx: MutationCtx, args: Args) -> Document:
+    advisor = await _own_advisor(ctx, args["advisorId"])
+    _check_size(args)
+    changes = {k: value for k, value in args.items() if k != "advisorId"}
+    return await ctx.db.patch("advisors", advisor["_id"], changes | {"updatedAt": _now()})
+
+
+@mutation("advisors:archiveAdvisor", {"advisorId": v.id("advisors")})
+async def archive_advisor(ctx: MutationCtx, args: Args) -> Document:
+    advisor = await _own_advisor(ctx, args["advisorId"])
+    return await ctx.db.patch(
+        "advisors", advisor["_id"], {"status": "archived", "updatedAt": _now()}
+    )
+
+
+@mutation("advisors:deleteAdvisor", {"advisorId": v.id("advisors")})
+async def delete_advisor(ctx: MutationCtx, args: Args) -> None:
+    """Also removes it from everyone's board selections."""
+    advisor = await _own_advisor(ctx, args["advisorId"])
+    await ctx.db.delete("advisors", advisor["_id"])
+
+
+FUNCTIONS = (
+    get_active_advisors,
+    get_active_advisors.alias("advisors:listAdvisorsForUser"),
+    get_advisor_by_id,
+    get_advisors_by_tags,
+    create_advisor,
+    update_advisor,
+    archive_advisor,
+    delete_advisor,
+)

@@ -1,0 +1,120 @@
+"""advisors, marketplace and teams: what a user does to build their board."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.catalog import build_registry
+from advisor_chat.functions.runner import Runner
+from advisor_chat.store import Store
+from tests.functions.world import ALICE, BOB, World, build_world, snapshot
+
+
+@pytest.fixture
+def runner(store: Store) -> Runner:
+    return Runner(store, build_registry())
+
+
+@pytest.fixture
+async def world(store: Store, runner: Runner) -> World:
+    return await build_world(store, runner)
+
+
+async def test_own_advisors_are_private_until_published(runner: Runner, world: World) -> None:
+    created = (
+        await runner.call(
+            "advisors:createAdvisor",
+            {
+                "persona": {"name": "Bo Lind", "title": "CMO"},
+                "tags": ["growth"],
+                "category": "marketing",
+            },
+            BOB,
+        )
+    ).value
+    bobs = (await runner.call("advisors:getActiveAdvisors", {}, BOB)).value
+    alices = (await runner.call("advisors:getActiveAdvisors", {}, ALICE)).value
+    assert created in {a["_id"] for a in bobs}
+    assert created not in {a["_id"] for a in alices}
+    assert world.private_advisor in {a["_id"] for a in alices}
+    tagged = (
+        await runner.call("advisors:getAdvisorsByTags", {"tags": ["growth", "finance"]}, BOB)
+    ).value
+    assert {a["_id"] for a in tagged} == {created, world.public_advisor}
+    await runner.call("advisors:archiveAdvisor", {"advisorId": created}, BOB)
+    assert created not in {
+        a["_id"] for a in (await runner.call("advisors:getActiveAdvisors", {}, BOB)).value
+    }
+
+
+async def test_oversized_persona_is_refused(store: Store, runner: Runner, world: World) -> None:
+    before = await snapshot(store)
+    persona = {"name": "Big", "title": "T", "bio": "x" * 300_000}
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("advisors:createAdvisor", {"persona": persona}, ALICE)
+    assert caught.value.code is Code.INVALID_ARGUMENT
+    assert caught.value.data["field"] == "persona"
+    assert await snapshot(store) == before
+
+
+async def test_select_unselect_and_team_selection(
+    store: Store, runner: Runner, world: World
+) -> None:
+    first = (
+        await runner.call("marketplace:selectAdvisor", {"advisorId": world.public_advisor}, BOB)
+    ).value
+    again = (
+        await runner.call("marketplace:selectAdvisor", {"advisorId": world.public_advisor}, BOB)
+    ).value
+    assert first == again  # one row per (user, advisor)
+    added = (await runner.call("marketplace:selectTeam", {"teamId": "startup-board"}, BOB)).value
+    assert added == []  # its only advisor was already selected
+    board = (await runner.call("marketplace:getUserSelectedAdvisors", {}, BOB)).value
+    assert [(a["_id"], a["selection"]["source"]) for a in board] == [
+        (world.public_advisor, "marketplace")
+    ]
+    assert (
+        await runner.call("marketplace:unselectAdvisor", {"advisorId": world.public_advisor}, BOB)
+    ).value
+    assert not (
+        await runner.call("marketplace:unselectAdvisor", {"advisorId": world.public_advisor}, BOB)
+    ).value
+    added = (await runner.call("marketplace:selectTeam", {"teamId": "startup-board"}, BOB)).value
+    assert len(added) == 1
+    board = (await runner.call("marketplace:getUserSelectedAdvisors", {}, BOB)).value
+    assert board[0]["selection"] == board[0]["selection"] | {
+        "source": "team",
+        "teamId": "startup-board",
+    }
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("marketplace:selectTeam", {"teamId": "no-such-team"}, BOB)
+    assert caught.value.code is Code.NOT_FOUND
+
+
+async def test_marketplace_browsing_and_stats(runner: Runner, world: World) -> None:
+    listed = (await runner.call("marketplace:getMarketplaceAdvisors", {}, BOB)).value
+    assert [a["_id"] for a in listed["page"]] == [world.public_advisor]
+    assert listed["isDone"]
+    stats = (await runner.call("marketplace:getMarketplaceStats", {}, BOB)).value
+    assert stats["totalAdvisors"] == 1
+    assert stats["featuredAdvisors"] == 0
+
+
+async def test_create_from_template_opens_a_conversation_with_the_team(
+    runner: Runner, world: World
+) -> None:
+    templates = (await runner.call("teams:getTeamTemplates", {"featured": True}, BOB)).value
+    assert [t["id"] for t in templates] == ["startup-board"]
+    conversation_id = (
+        await runner.call("teams:createFromTemplate", {"teamId": "startup-board"}, BOB)
+    ).value
+    conversation = (
+        await runner.call(
+            "conversations:getConversationById", {"conversationId": conversation_id}, BOB
+        )
+    ).value
+    assert conversation["title"] == "Startup board"
+    assert conversation["advisorIds"] == [world.public_advisor]
+    board = (await runner.call("marketplace:getUserSelectedAdvisors", {}, BOB)).value
+    assert [a["_id"] for a in board] == [world.public_advisor]
