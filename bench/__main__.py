@@ -1,4 +1,8 @@
-"""`python -m bench` (or `scripts/bench`): every benchmark, figures beside their baselines.
+"""`python -m bench` (or `scripts/bench`): store figures beside raw-driver baselines
+measured in the same run, on SQLite and PostgreSQL.
+
+- single-document insert transactions per second;
+- the 50 newest messages of a conversation, p50 / p99, at each table size.
 
 Targets (issue: foundation): store insert rate >= 50% of the raw driver's; page read p99
 under 2 ms on SQLite at 1M messages, and flat from 10k to 1M. Figures are printed and
@@ -10,129 +14,126 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import os
+import platform
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.table import Table
 
-from bench.store_bench import Figures, postgres_pair, run_backend, sqlite_pair
+from bench.page_reads import BenchError
+from bench.report import as_json, print_backend
+from bench.suite import BackendFigures, run_postgres, run_sqlite
 
-console = Console()
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).parent / "results"  # gitignored
+URL_ENV = "ADVISOR_CHAT_BENCH_DATABASE_URL"
+DEFAULT_INSERTS = {"sqlite": 20_000, "postgres": 5_000}  # ~10 s a side on the 2-core machine
 
 
-def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument(
-        "--inserts", type=int, default=None, help="default 20000 sqlite, 5000 postgres"
+def _int_list(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--reads", type=int, default=2000)
-    parser.add_argument("--postgres-url", default=os.environ.get("ADVISOR_CHAT_BENCH_DATABASE_URL"))
-    return parser.parse_args()
+    parser.add_argument(
+        "--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_int_list,
+        default=[10_000, 100_000, 1_000_000],
+        help="messages in the table for the page reads, comma-separated (default 10k,100k,1M)",
+    )
+    parser.add_argument(
+        "--inserts",
+        type=int,
+        default=None,
+        help="insert transactions a side (default 20000 sqlite, 5000 postgres)",
+    )
+    parser.add_argument("--reads", type=int, default=2000, help="page reads a side per size")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(URL_ENV),
+        help=f"an empty database to use (default ${URL_ENV}; else a private temporary "
+        "server, durable settings, started and deleted by the bench)",
+    )
+    args = parser.parse_args(argv)
+    args.backends = [b for b in args.backends.split(",") if b]
+    for backend in args.backends:
+        if backend not in DEFAULT_INSERTS:
+            parser.error(f"unknown backend {backend!r}")
+    if args.reads < 2 or not args.sizes:
+        parser.error("--reads needs at least 2, --sizes at least one size")
+    return args
 
 
 @contextlib.contextmanager
-def _postgres(url: str | None) -> Iterator[str]:
+def _postgres(url: str | None, progress: Callable[[str], None]) -> Iterator[str]:
     if url:
         yield url
         return
     from tests.services import create_database, postgres_server
 
+    # durable=True: fsync, synchronous_commit and full_page_writes keep their defaults, so a
+    # commit costs what it costs in production.
     with postgres_server(durable=True) as server:
         asyncio.run(create_database(server.url, "bench"))
+        progress(f"postgres: private server at {server.url}")
         yield server.database_url("bench")
 
 
-def _report(figures: Figures) -> dict[str, Any]:
-    ratio = figures.insert_store_tps / figures.insert_raw_tps
-    table = Table(title=f"{figures.backend}: inserts and page reads (store vs raw driver)")
-    table.add_column("measure")
-    table.add_column("store", justify="right")
-    table.add_column("raw driver", justify="right")
-    table.add_column("store / raw", justify="right")
-    table.add_column("target", justify="right")
-    table.add_row(
-        "insert tx/s",
-        f"{figures.insert_store_tps:,.0f}",
-        f"{figures.insert_raw_tps:,.0f}",
-        f"{ratio:.0%}",
-        ">= 50%",
-    )
-    for size, r in figures.reads.items():
-        target = "p99 < 2 ms" if figures.backend == "sqlite" else ""
-        table.add_row(
-            f"page of 50 @ {size:,}: p50 ms",
-            f"{r['store_p50']:.3f}",
-            f"{r['raw_p50']:.3f}",
-            f"{r['store_p50'] / r['raw_p50']:.1f}x",
-            "",
-        )
-        table.add_row(
-            f"page of 50 @ {size:,}: p99 ms",
-            f"{r['store_p99']:.3f}",
-            f"{r['raw_p99']:.3f}",
-            f"{r['store_p99'] / r['raw_p99']:.1f}x",
-            target,
-        )
-    sizes = sorted(figures.reads)
-    flat = None
-    if len(sizes) > 1:
-        flat = figures.reads[sizes[-1]]["store_p99"] / figures.reads[sizes[0]]["store_p99"]
-        table.add_row(
-            f"p99 at {sizes[-1]:,} / p99 at {sizes[0]:,}", f"{flat:.2f}", "", "", "flat (~1)"
-        )
-    console.print(table)
-    return {
-        "insert_store_tps": figures.insert_store_tps,
-        "insert_raw_tps": figures.insert_raw_tps,
-        "insert_ratio": ratio,
-        "page_reads": {str(k): v for k, v in figures.reads.items()},
-        "p99_growth": flat,
+def _run(backend: str, args: argparse.Namespace, progress: Callable[[str], None]) -> BackendFigures:
+    inserts = args.inserts or DEFAULT_INSERTS[backend]
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="advisor-chat-bench-") as directory:
+            return asyncio.run(
+                run_sqlite(Path(directory), args.sizes, inserts, args.reads, progress)
+            )
+    with _postgres(args.postgres_url, progress) as url:
+        return asyncio.run(run_postgres(url, args.sizes, inserts, args.reads, progress))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _arguments(argv)
+    console = Console(width=None if sys.stdout.isatty() else 150)  # a log keeps whole rows
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        console.print(f"[{time.perf_counter() - started:6.1f}s] {message}", highlight=False)
+
+    results: dict[str, Any] = {
+        "run": {
+            "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "sizes": args.sizes,
+            "reads": args.reads,
+        }
     }
-
-
-def main() -> None:
-    args = _arguments()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict[str, Any] = {}
-    for backend in args.backends.split(","):
-        inserts = args.inserts or (20_000 if backend == "sqlite" else 5_000)
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory(prefix="advisor-chat-bench-") as directory:
-                figures = asyncio.run(
-                    run_backend(
-                        "sqlite",
-                        lambda: sqlite_pair(Path(directory)),
-                        sizes,
-                        inserts,
-                        args.reads,
-                        console.print,
-                    )
-                )
-        elif backend == "postgres":
-            with _postgres(args.postgres_url) as url:
-                figures = asyncio.run(
-                    run_backend(
-                        "postgres",
-                        lambda: postgres_pair(url),
-                        sizes,
-                        inserts,
-                        args.reads,
-                        console.print,
-                    )
-                )
-        else:
-            raise SystemExit(f"unknown backend {backend!r}")
-        results[backend] = _report(figures)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    for backend in args.backends:
+        try:
+            figures = _run(backend, args, progress)
+        except BenchError as exc:
+            raise SystemExit(f"bench: {exc}") from exc
+        print_backend(console, figures)
+        results[backend] = as_json(figures)
+        results["run"]["seconds"] = round(time.perf_counter() - started, 1)
+        # Written after each backend, so a failure later keeps the figures so far.
+        (RESULTS / "latest.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    progress(f"figures written to {RESULTS / 'latest.json'}")
 
 
 if __name__ == "__main__":
