@@ -5,20 +5,9 @@ from __future__ import annotations
 import pytest
 
 from advisor_chat.errors import Code, FunctionError
-from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.runner import Runner
 from advisor_chat.store import Store
-from tests.functions.world import ALICE, BOB, World, build_world, snapshot
-
-
-@pytest.fixture
-def runner(store: Store) -> Runner:
-    return Runner(store, build_registry())
-
-
-@pytest.fixture
-async def world(store: Store, runner: Runner) -> World:
-    return await build_world(store, runner)
+from tests.functions.world import ALICE, BOB, World, snapshot
 
 
 async def test_conversations_list_newest_activity_first_in_pages(

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.runner import Runner
 from advisor_chat.store import Store, Transaction
-from tests.functions.world import ALICE, World, build_world, snapshot
-
-
-@pytest.fixture
-def runner(store: Store) -> Runner:
-    return Runner(store, build_registry())
-
-
-@pytest.fixture
-async def world(store: Store, runner: Runner) -> World:
-    return await build_world(store, runner)
+from tests.functions.world import ALICE, World, snapshot
 
 
 async def test_typing_is_one_row_refreshed_in_place(

@@ -14,7 +14,7 @@ from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.runner import Runner
 from advisor_chat.schema.fields import AnyValue, Id, Nullable, Optional, Validator
 from advisor_chat.store import Store, Transaction
-from tests.functions.world import ALICE, BOB, World, build_world, snapshot
+from tests.functions.world import ALICE, BOB, World, snapshot
 
 Example = Callable[[World], dict[str, Any]]
 
@@ -120,16 +120,6 @@ OWN_ROWS_ONLY = {
 }
 
 PATHS = sorted(EXAMPLES)
-
-
-@pytest.fixture
-def runner(store: Store) -> Runner:
-    return Runner(store, build_registry())
-
-
-@pytest.fixture
-async def world(store: Store, runner: Runner) -> World:
-    return await build_world(store, runner)
 
 
 def test_every_function_has_an_example() -> None:

@@ -5,18 +5,12 @@ from __future__ import annotations
 import pytest
 
 from advisor_chat.errors import Code, FunctionError
-from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.context import Identity
 from advisor_chat.functions.runner import Runner
 from advisor_chat.store import Store
 
 ALICE = Identity("user_alice", "https://issuer.test", email="alice@example.test", name="Alice")
 BOB = Identity("user_bob", "https://issuer.test", email="bob@example.test")
-
-
-@pytest.fixture
-def runner(store: Store) -> Runner:
-    return Runner(store, build_registry())
 
 
 async def test_store_creates_then_refreshes_the_callers_row(runner: Runner) -> None:

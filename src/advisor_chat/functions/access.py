@@ -56,3 +56,14 @@ async def visible_advisor(ctx: QueryCtx, advisor_id: str, user: Document) -> Doc
     if advisor is None or not (advisor.get("isPublic") or advisor.get("ownerId") == user["_id"]):
         raise not_found("advisors", advisor_id)
     return advisor
+
+
+async def own_in_conversation(ctx: QueryCtx, table: str, doc_id: str) -> Document:
+    """A message, memory or summary in one of the caller's conversations, or NOT_FOUND
+    naming the document (never the conversation, which would tell it exists)."""
+    user = await require_user(ctx)
+    doc = await ctx.db.get(table, doc_id)
+    conversation = None if doc is None else await ctx.db.get("conversations", doc["conversationId"])
+    if doc is None or conversation is None or conversation["userId"] != user["_id"]:
+        raise not_found(table, doc_id)
+    return doc

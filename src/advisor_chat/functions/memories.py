@@ -6,7 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from advisor_chat.functions.access import not_found, own_conversation, require_user, visible_advisor
+from advisor_chat.functions.access import (
+    own_conversation,
+    own_in_conversation,
+    require_user,
+    visible_advisor,
+)
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema.fields import v
@@ -24,17 +29,6 @@ async def _scope(ctx: QueryCtx, args: Args) -> tuple[Document, Document]:
     conversation = await own_conversation(ctx, args["conversationId"])
     advisor = await visible_advisor(ctx, args["advisorId"], await require_user(ctx))
     return conversation, advisor
-
-
-async def _own_memory(ctx: QueryCtx, memory_id: str) -> Document:
-    memory = await ctx.db.get("advisorMemories", memory_id)
-    if memory is None:
-        raise not_found("advisorMemories", memory_id)
-    user = await require_user(ctx)
-    conversation = await ctx.db.get("conversations", memory["conversationId"])
-    if conversation is None or conversation["userId"] != user["_id"]:
-        raise not_found("advisorMemories", memory_id)
-    return memory
 
 
 @query(
@@ -92,7 +86,7 @@ async def set_memory(ctx: MutationCtx, args: Args) -> str:
 
 @mutation("advisorMemories:deleteMemory", {"memoryId": v.id("advisorMemories")})
 async def delete_memory(ctx: MutationCtx, args: Args) -> None:
-    memory = await _own_memory(ctx, args["memoryId"])
+    memory = await own_in_conversation(ctx, "advisorMemories", args["memoryId"])
     await ctx.db.delete("advisorMemories", memory["_id"])
 
 

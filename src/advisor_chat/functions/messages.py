@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from advisor_chat.errors import Code, FunctionError
-from advisor_chat.functions.access import not_found, own_conversation, require_user
+from advisor_chat.functions.access import own_conversation, own_in_conversation, require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
 from advisor_chat.functions.quotas import consume
@@ -21,19 +21,6 @@ MENTIONS = v.optional(v.array(v.string(max_length=200), max_items=50))
 
 def _now() -> float:
     return time.time() * 1000
-
-
-async def _own_message(ctx: QueryCtx, message_id: str) -> Document:
-    message = await ctx.db.get("messages", message_id)
-    if message is None:
-        raise not_found("messages", message_id)
-    try:
-        await own_conversation(ctx, message["conversationId"])
-    except FunctionError as exc:
-        if exc.code is Code.NOT_FOUND:
-            raise not_found("messages", message_id) from None
-        raise
-    return message
 
 
 @query(
@@ -81,7 +68,7 @@ async def send_message(ctx: MutationCtx, args: Args) -> str:
 @mutation("messages:updateMessage", {"messageId": v.id("messages"), "content": CONTENT})
 async def update_message(ctx: MutationCtx, args: Args) -> Document:
     """Edit one of the caller's own messages (advisors' answers are not theirs to edit)."""
-    message = await _own_message(ctx, args["messageId"])
+    message = await own_in_conversation(ctx, "messages", args["messageId"])
     if message["sender"] != "user":
         raise FunctionError(Code.INVALID_ARGUMENT, "only your own messages can be edited")
     return await ctx.db.patch("messages", message["_id"], {"content": args["content"]})
@@ -89,7 +76,7 @@ async def update_message(ctx: MutationCtx, args: Args) -> Document:
 
 @mutation("messages:deleteMessage", {"messageId": v.id("messages")})
 async def delete_message(ctx: MutationCtx, args: Args) -> None:
-    message = await _own_message(ctx, args["messageId"])
+    message = await own_in_conversation(ctx, "messages", args["messageId"])
     await ctx.db.delete("messages", message["_id"])
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from advisor_chat.functions.access import not_found, own_conversation, require_user
+from advisor_chat.functions.access import not_found, own_conversation, own_in_conversation
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema.fields import v
@@ -46,13 +46,7 @@ async def create_summary(ctx: MutationCtx, args: Args) -> str:
 
 @mutation("threadSummaries:deleteSummary", {"summaryId": v.id("threadSummaries")})
 async def delete_summary(ctx: MutationCtx, args: Args) -> None:
-    summary = await ctx.db.get("threadSummaries", args["summaryId"])
-    user = await require_user(ctx)
-    conversation = (
-        None if summary is None else await ctx.db.get("conversations", summary["conversationId"])
-    )
-    if summary is None or conversation is None or conversation["userId"] != user["_id"]:
-        raise not_found("threadSummaries", args["summaryId"])
+    summary = await own_in_conversation(ctx, "threadSummaries", args["summaryId"])
     await ctx.db.delete("threadSummaries", summary["_id"])
 
 
