@@ -12,7 +12,7 @@ from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Backend, Catalog
 from advisor_chat.store.postgres import PostgresBackend
 from advisor_chat.store.sqlite import SqliteBackend
-from tests.store.examples import example, make_parents
+from tests.store.documents import document, insert_parents_tx
 
 
 async def _catalog(store: Store) -> Catalog:
@@ -38,11 +38,11 @@ async def _older_release(store: Store) -> dict[str, Any]:
     """Data written, then the database rolled back to look like an older release: no
     `messages.by_sender` (index and column), no `advisors.by_tags` entries, an index whose
     definition has since changed, and one since removed."""
-    parents = (await store.mutation(make_parents)).value
+    parents = (await store.mutation(insert_parents_tx)).value
 
     async def write(tx: Transaction) -> dict[str, Any]:
-        tagged = await tx.insert("advisors", example("advisors", parents, full=True))
-        advisor_msg = await tx.insert("messages", example("messages", parents, full=True))
+        tagged = await tx.insert("advisors", document("advisors", "maximal", parents))
+        advisor_msg = await tx.insert("messages", document("messages", "maximal", parents))
         return {"parents": parents, "tagged": tagged, "advisor_message": advisor_msg}
 
     written = (await store.mutation(write)).value

@@ -9,7 +9,7 @@ import pytest
 
 from advisor_chat.store import Commit, Store, Transaction
 from advisor_chat.store.reads import Bound
-from tests.store.examples import make_parents
+from tests.store.documents import T0, insert_parents_tx
 
 
 async def test_commits_are_published_in_order_with_increasing_timestamps(store: Store) -> None:
@@ -40,7 +40,7 @@ async def test_commits_are_published_in_order_with_increasing_timestamps(store: 
 
 
 async def test_write_set_has_old_and_new_index_keys(store: Store) -> None:
-    parents = (await store.mutation(make_parents)).value
+    parents = (await store.mutation(insert_parents_tx)).value
     outcome = await store.mutation(
         lambda tx: tx.patch("conversations", parents.conversation, {"updatedAt": 50, "title": "T"})
     )
@@ -52,14 +52,14 @@ async def test_write_set_has_old_and_new_index_keys(store: Store) -> None:
     assert write.new_keys is not None
     old = write.old_keys["by_user_updated"][0]
     new = write.new_keys["by_user_updated"][0]
-    assert old[:2] == (parents.user, 1)
+    assert old[:2] == (parents.user, T0)
     assert new[:2] == (parents.user, 50)
     assert old[2:] == new[2:]  # same _creationTime and _id
     assert write.old_keys["by_id"] == [(parents.conversation,)]
 
 
 async def test_read_set_records_the_range_actually_read(store: Store) -> None:
-    parents = (await store.mutation(make_parents)).value
+    parents = (await store.mutation(insert_parents_tx)).value
 
     async def add(tx: Transaction) -> None:
         for n in range(2, 10):
@@ -90,7 +90,8 @@ async def test_read_set_records_the_range_actually_read(store: Store) -> None:
     assert read.index == "by_conversation_created"
     assert read.interval.lower == Bound((parents.conversation,), True)
     assert read.interval.upper is not None
-    assert read.interval.upper.key == (parents.conversation, 3, last["_creationTime"], last["_id"])
+    assert last["createdAt"] == 4  # 2, 3, 4: the parent message was written at T0, later
+    assert read.interval.upper.key == (parents.conversation, 4, last["_creationTime"], last["_id"])
     # A message written later in the conversation lies outside what the page read.
     assert not outcome.reads.overlaps(
         "messages", "by_conversation_created", (parents.conversation, 9, 1.0, "z")
@@ -141,5 +142,5 @@ async def test_conflicting_read_modify_writes_are_serialized(store: Store) -> No
 @pytest.mark.parametrize("bad", ["", "x" * 200, "not an id!", "01m8"])
 async def test_get_of_a_malformed_or_foreign_id_is_missing(store: Store, bad: str) -> None:
     assert (await store.query(lambda tx: tx.get("users", bad))).value is None
-    parents = (await store.mutation(make_parents)).value
+    parents = (await store.mutation(insert_parents_tx)).value
     assert (await store.query(lambda tx: tx.get("messages", parents.user))).value is None
