@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 import orjson
 
-from advisor_chat.errors import QueryInvalid
+from advisor_chat.errors import CursorInvalid, QueryInvalid
 from advisor_chat.schema.derive import Column, IndexLayout
 from advisor_chat.store.cursor import decode_cursor, encode_cursor
 from advisor_chat.store.reads import Bound, IndexRead, Key, KeyInterval
@@ -50,6 +50,12 @@ _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
     "number": (int, float),
     "boolean": bool,
 }
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _PYTHON_TYPES[kind])
 
 
 def _check_value(column: Column, value: Any, role: str) -> None:
@@ -160,8 +166,18 @@ class IndexQuery:
         return "\n".join(str(row[-1]) for row in rows)
 
     def _decode(self, cursor: str) -> Key:
+        """A cursor's key must fit the index: each value of its field's kind (or missing
+        where the field is optional), then a number and a string for (_creationTime, _id)."""
         index = self._index
-        return decode_cursor(cursor, index.table, index.name, len(index.columns) + 2)
+        key = decode_cursor(cursor, index.table, index.name, len(index.columns) + 2)
+        for column, value in zip(index.columns, key, strict=False):
+            if value is None and column.nullable:
+                continue
+            if not _fits(column.kind, value):
+                raise CursorInvalid("cursor is not valid for this index")
+        if not _fits("number", key[-2]) or not _fits("string", key[-1]):
+            raise CursorInvalid("cursor is not valid for this index")
+        return key
 
     async def _run(
         self, limit: int | None, cursor: Key | None

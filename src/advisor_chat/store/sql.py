@@ -196,7 +196,13 @@ def range_select(d: Dialect, index: IndexLayout, shape: RangeShape) -> str:
     if shape.lower:
         where.append(f"{src}.{q(names[k])} {shape.lower} ?")
     if shape.upper:
-        where.append(f"{src}.{q(names[k])} {shape.upper} ?")
+        column = f"{src}.{q(names[k])}"
+        if nullable[k] and not shape.lower:
+            # A missing value sorts below every value (Convex's `undefined`), so it is
+            # "less than" any upper bound.
+            where.append(f"({column} {shape.upper} ? OR {column} IS NULL)")
+        else:
+            where.append(f"{column} {shape.upper} ?")
     tail = names[k:]
     if shape.cursor_nulls is not None:
         where.append(
