@@ -132,3 +132,19 @@ async def test_every_seed_index_name_is_declared(store: Store) -> None:
     for table, names in seed.items():
         for name in names:
             assert f"{table}.{name}" in catalog.indexes, f"{table}.{name}"
+
+
+async def test_the_catalog_holds_nothing_undeclared(store: Store) -> None:
+    """Tables: the declared ones, their entries tables and `_meta`. Indexes: the declared
+    ones, each entries table's lookup by `_id`, and the primary keys."""
+    catalog = await _catalog(store)
+    layouts = all_layouts()
+    arrays = [i for layout in layouts for i in layout.indexes.values() if i.entries_table]
+    tables = {layout.name for layout in layouts} | {i.entries_table for i in arrays}
+    assert set(catalog.columns) == tables | {"_meta"}
+    declared = {i.sql_name for layout in layouts for i in layout.indexes.values()}
+    declared |= {f"{i.entries_table}.by_doc" for i in arrays}
+    for name, (_table, columns, unique) in catalog.indexes.items():
+        if columns in (("_id",), ("key",)) and unique:
+            continue  # a primary key (PostgreSQL lists them under its own names)
+        assert name in declared, name

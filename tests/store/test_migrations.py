@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
+import orjson
 import pytest
 
 from advisor_chat.errors import SchemaMismatch, UniqueViolation
+from advisor_chat.schema.derive import all_layouts, table_layout
+from advisor_chat.schema.tables import TABLES, Table
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Backend, Catalog
+from advisor_chat.store.migrations import migrate
 from advisor_chat.store.postgres import PostgresBackend
+from advisor_chat.store.query import param
+from advisor_chat.store.sql import q
 from advisor_chat.store.sqlite import SqliteBackend
-from tests.store.documents import document, insert_parents_tx
+from tests.store.documents import (
+    Doc,
+    advisor,
+    conversation,
+    document,
+    insert_parents_tx,
+    message,
+    user,
+)
 
 
 async def _catalog(store: Store) -> Catalog:
@@ -97,16 +112,160 @@ async def test_upgrade_in_place_adds_backfills_rebuilds_and_drops(store: Store) 
     assert await store.migrate() == []
 
 
+def _older_declaration() -> dict[str, Table]:
+    """The tables as an older release declared them: messages without `legacyId` (the
+    field and its unique index) and without `by_sender`; advisors without `by_tags`."""
+    messages, advisors = TABLES["messages"], TABLES["advisors"]
+    fields = {k: v for k, v in messages.document.fields.items() if k != "legacyId"}
+    old_messages = Table(
+        "messages",
+        dataclasses.replace(messages.document, fields=fields),
+        tuple(i for i in messages.indexes if i.name not in ("by_sender", "by_legacy_id")),
+        messages.on_delete,
+    )
+    old_advisors = Table(
+        "advisors",
+        advisors.document,
+        tuple(i for i in advisors.indexes if i.name != "by_tags"),
+        advisors.on_delete,
+    )
+    return {**TABLES, "messages": old_messages, "advisors": old_advisors}
+
+
+async def _insert_as(store: Store, tx: Transaction, table: Table, fields: Doc) -> str:
+    """Insert a row as a release with `table`'s declaration wrote it (the store's own write
+    path speaks only the current layout)."""
+    table.document.check(fields, table.name, "")
+    layout = table_layout(table)
+    assert not list(layout.entry_indexes())
+    doc_id = store.ids.new_id(table.name)
+    created = store.ids.creation_time()
+    doc = {"_id": doc_id, "_creationTime": created, **fields}
+    names = ["_id", "_creationTime", "doc", *(c.name for c in layout.columns)]
+    sql = store.backend.dialect.render(
+        f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in names)}) "
+        f"VALUES ({', '.join('?' * len(names))})"
+    )
+    values = [doc_id, created, orjson.dumps(doc).decode()]
+    values += [param(c, c.extract(doc)) for c in layout.columns]
+    await tx.conn.execute(sql, values)
+    return doc_id
+
+
+def _declared_indexes() -> dict[str, tuple[str, tuple[str, ...], bool]]:
+    tail = ("_creationTime", "_id")
+    return {
+        index.sql_name: (
+            index.entries_table or layout.name,
+            index.field_names if index.unique else (*index.field_names, *tail),
+            index.unique,
+        )
+        for layout in all_layouts()
+        for index in layout.indexes.values()
+    }
+
+
+async def test_upgrade_from_an_older_declaration(backend: Backend) -> None:
+    old = _older_declaration()
+    async with Store(backend) as store:
+        assert "created table messages" in await migrate(store, tables=old)
+        catalog = await _catalog(store)
+        assert not {"sender", "legacyId"} & set(catalog.columns["messages"])
+        assert "messages.by_sender" not in catalog.indexes
+        assert "advisors__by_tags" not in catalog.columns
+
+        async def write(tx: Transaction) -> tuple[list[str], list[str]]:
+            owner = await tx.insert("users", user("clerk-old"))
+            chat = await tx.insert("conversations", conversation(owner))
+            advisors = [
+                await _insert_as(store, tx, old["advisors"], advisor() | {"tags": tags})
+                for tags in (["runway", "hiring"], ["runway", "runway"], [])
+            ]
+            messages = [
+                await _insert_as(
+                    store, tx, old["messages"], message(chat) | {"sender": s, "createdAt": n}
+                )
+                for n, s in enumerate(["user", "advisor", "user", "advisor"])
+            ]
+            return advisors, messages
+
+        advisors, messages = (await store.mutation(write)).value
+        before = await _everything(store)
+
+        done = await store.migrate()
+
+        assert sorted(done) == [
+            "added columns sender, legacyId to messages",
+            "created entries of advisors.by_tags",
+            "created index advisors.by_tags",
+            "created index advisors__by_tags.by_doc",
+            "created index messages.by_legacy_id",
+            "created index messages.by_sender",
+        ]
+        catalog = await _catalog(store)
+        for name, expected in _declared_indexes().items():
+            assert catalog.indexes.get(name) == expected, name
+        assert await _everything(store) == before  # documents untouched
+
+        async def through_new_indexes(tx: Transaction) -> dict[str, list[str]]:
+            reads = {
+                "by_sender": tx.query("messages", "by_sender").eq("sender", "advisor"),
+                "no legacyId": tx.query("messages", "by_legacy_id").eq("legacyId", None),
+                "runway": tx.query("advisors", "by_tags").eq("tags", "runway"),
+                "hiring": tx.query("advisors", "by_tags").eq("tags", "hiring"),
+                "all tags": tx.query("advisors", "by_tags"),
+            }
+            return {k: [d["_id"] for d in await r.collect()] for k, r in reads.items()}
+
+        found = (await store.query(through_new_indexes)).value
+        assert found["by_sender"] == [messages[1], messages[3]]
+        assert sorted(found["no legacyId"]) == sorted(messages)
+        assert found["runway"] == advisors[:2]  # the repeated tag indexed once
+        assert found["hiring"] == advisors[:1]
+        assert sorted(found["all tags"]) == sorted([advisors[0], advisors[0], advisors[1]])
+
+        # The upgraded tables take writes under the new rules.
+        chat = before["conversations"][0]["_id"]
+
+        async def write_new(tx: Transaction) -> None:
+            await tx.insert("messages", message(chat) | {"legacyId": "m-1"})
+            await tx.patch("advisors", advisors[0], {"tags": ["runway"]})
+
+        await store.mutation(write_new)
+        with pytest.raises(UniqueViolation):
+            await store.mutation(
+                lambda tx: tx.insert("messages", message(chat) | {"legacyId": "m-1"})
+            )
+        hiring = await store.query(
+            lambda tx: tx.query("advisors", "by_tags").eq("tags", "hiring").collect()
+        )
+        assert hiring.value == []
+        assert await store.migrate() == []
+
+
+async def _version(store: Store) -> str:
+    async def read(tx: Transaction) -> str:
+        rows = await tx.conn.fetch(
+            store.backend.dialect.render('SELECT value FROM "_meta" WHERE key = ?'), ("version",)
+        )
+        return str(rows[0][0])
+
+    return (await store.query(read)).value
+
+
 async def test_a_newer_database_is_refused_and_left_alone(store: Store) -> None:
     await _sql(
         store,
         "UPDATE \"_meta\" SET value = '99' WHERE key = 'version'",
         'DROP INDEX "users.by_plan"',
     )
+    before = await _catalog(store)
     with pytest.raises(SchemaMismatch, match="schema version 99"):
         await store.migrate()
-    catalog = await _catalog(store)
-    assert "users.by_plan" not in catalog.indexes  # nothing was changed
+    after = await _catalog(store)
+    assert "users.by_plan" not in after.indexes  # nothing was changed
+    assert (after.indexes, after.columns) == (before.indexes, before.columns)
+    assert await _version(store) == "99"
 
 
 async def test_an_upgrade_that_cannot_apply_leaves_the_database_as_it_was(store: Store) -> None:
@@ -136,9 +295,14 @@ def _second(backend: Backend) -> Backend:
 
 
 async def test_concurrent_first_migrations_both_succeed(backend: Backend) -> None:
+    """Both succeed; one creates the schema and says so, the other finds it done and
+    reports nothing (not the steps of an attempt that was rolled back and re-run)."""
     async with Store(backend) as one, Store(_second(backend)) as two:
         results = await asyncio.gather(one.migrate(), two.migrate())
-        assert any(results)  # one of them created the schema; neither failed
+        created, found_done = sorted(results, key=len, reverse=True)
+        assert "created table users" in created
+        assert "initialised schema version 1" in created
+        assert found_done == []
         assert await one.migrate() == []
         catalog = await _catalog(one)
         assert "messages.by_conversation_created" in catalog.indexes

@@ -25,7 +25,7 @@ from advisor_chat.schema.derive import IndexLayout, layout_of
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.cursor import decode_cursor, encode_cursor
 from advisor_chat.store.query import IndexQuery, Page
-from advisor_chat.store.reads import Key, key_order, sort_key
+from advisor_chat.store.reads import Key, ReadSet, key_order, sort_key
 from tests.store.documents import advisor, conversation, message, user
 
 # A DB-backed example costs a few milliseconds; 40 of each keep the module near 10 s on
@@ -80,13 +80,17 @@ def ahead(key: Key, cursor: Key, order: Order) -> bool:
     )
 
 
-def expected(keys: Sequence[Key], query: Query) -> list[str]:
-    """The ids a full walk returns: matching keys in walk order (one per key, so a
-    document under an array index appears once per matching element)."""
+def expected_keys(keys: Sequence[Key], query: Query) -> list[Key]:
+    """What a full walk meets: the matching keys in walk order (one per key, so a document
+    under an array index appears once per matching element)."""
     chosen = sorted((k for k in keys if in_range(k, query)), key=key_order)
     if query.order == "desc":
         chosen.reverse()
-    return [k[-1] for k in chosen]
+    return chosen
+
+
+def expected(keys: Sequence[Key], query: Query) -> list[str]:
+    return [k[-1] for k in expected_keys(keys, query)]
 
 
 # --- the store side ------------------------------------------------------------------------
@@ -125,6 +129,7 @@ async def reset(store: Store, table: str, docs: Sequence[Doc]) -> list[Doc]:
 class Walk:
     ids: list[str]  # what the pages returned, in order
     arrived: list[tuple[Doc, Key]]  # each document inserted, and the cursor's key just then
+    pages: list[tuple[ReadSet, int]]  # each page's read set, and how many rows it returned
 
 
 async def walk(
@@ -133,6 +138,7 @@ async def walk(
     """Read every page; after each page that is not the last, insert the next arrival."""
     ids: list[str] = []
     arrived: list[tuple[Doc, Key]] = []
+    pages: list[tuple[ReadSet, int]] = []
     pending = list(arrivals)
     cursor: str | None = None
     width = len(index.columns) + 2
@@ -141,11 +147,13 @@ async def walk(
         async def read(tx: Transaction, cursor: str | None = cursor) -> Page:
             return await build(tx, index, query).paginate(query.page, cursor)
 
-        page = (await store.query(read)).value
+        outcome = await store.query(read)
+        page = outcome.value
         assert len(page.page) <= query.page
         ids += [d["_id"] for d in page.page]
+        pages.append((outcome.reads, len(page.page)))
         if page.is_done:
-            return Walk(ids, arrived)
+            return Walk(ids, arrived, pages)
         assert len(page.page) == query.page  # only the last page may be short
         cursor = page.continue_cursor
         at = decode_cursor(cursor, index.table, index.name, width)
@@ -183,7 +191,16 @@ async def check_query(
 ) -> None:
     index = layout_of(table).indexes[index_name]
     quiet = await walk(store, index, query)
-    assert quiet.ids == expected([k for d in originals for k in index.keys(d)], query)
+    keys = [k for d in originals for k in index.keys(d)]
+    want = expected_keys(keys, query)
+    assert quiet.ids == [k[-1] for k in want]
+    # Each page's read set covers exactly the keys that page returned, of all the table's
+    # keys: what the live layer re-runs the page for.
+    start = 0
+    for reads, n in quiet.pages:
+        covered = {k for k in keys if reads.overlaps(table, index_name, k)}
+        assert covered == set(want[start : start + n])
+        start += n
     check(index, query, originals, await walk(store, index, query, arrivals))
 
 

@@ -3,13 +3,107 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from advisor_chat.store import Commit, Store, Transaction
+from advisor_chat.errors import StoreError
+from advisor_chat.store import UNSET, Commit, Store, Transaction
+from advisor_chat.store.query import IndexQuery
 from advisor_chat.store.reads import Bound
-from tests.store.documents import T0, insert_parents_tx
+from tests.store.documents import (
+    T0,
+    Parents,
+    advisor,
+    insert_parents,
+    insert_parents_tx,
+    message,
+    snapshot,
+    user,
+)
+
+TOUCHED = ["users", "advisors", "userAdvisors", "conversations", "messages"]
+
+
+class Boom(Exception):
+    """Raised by a mutation's own code, not by the store."""
+
+
+async def test_an_exception_in_a_mutation_rolls_back_all_its_writes(store: Store) -> None:
+    parents = await insert_parents(store)
+    selection = {
+        "userId": parents.user,
+        "advisorId": parents.advisor,
+        "selectedAt": 1,
+        "source": "marketplace",
+    }
+    await store.mutation(lambda tx: tx.insert("userAdvisors", selection))
+    before = await snapshot(store, TOUCHED)
+    seen: list[Commit] = []
+    stop = store.commits.listen(seen.append)
+
+    async def doomed(tx: Transaction) -> None:
+        new_user = await tx.insert("users", user("clerk-new"))
+        await tx.insert("advisors", advisor() | {"tags": ["rolled", "back"]})
+        await tx.patch("conversations", parents.conversation, {"title": "T", "updatedAt": 9})
+        await tx.replace("users", parents.user, user("clerk-replaced"))
+        await tx.delete("advisors", parents.advisor)  # and, by cascade, the selection
+        await tx.delete("messages", parents.message)
+        assert await tx.get("users", new_user) is not None  # applied, inside
+        raise Boom
+
+    with pytest.raises(Boom):
+        await store.mutation(doomed)
+    stop()
+    assert seen == []  # nothing committed, nothing published
+    assert await snapshot(store, TOUCHED) == before
+
+    async def through_indexes(tx: Transaction) -> tuple[Any, ...]:
+        by_clerk = tx.query("users", "by_clerk_id")
+        return (
+            await tx.query("advisors", "by_tags").eq("tags", "rolled").collect(),
+            await by_clerk.eq("clerkId", "clerk-parent").unique(),
+            await tx.query("users", "by_clerk_id").eq("clerkId", "clerk-new").unique(),
+            await tx.query("messages", "by_conversation")
+            .eq("conversationId", parents.conversation)
+            .collect(),
+        )
+
+    tagged, original, new, messages = (await store.query(through_indexes)).value
+    assert tagged == []
+    assert original is not None
+    assert original["_id"] == parents.user
+    assert new is None
+    assert [m["_id"] for m in messages] == [parents.message]
+
+
+Write = Callable[[Transaction, Parents], Awaitable[Any]]
+WRITES: dict[str, Write] = {
+    "insert": lambda tx, p: tx.insert("users", user("clerk-from-a-query")),
+    "patch": lambda tx, p: tx.patch("users", p.user, {"plan": "pro"}),
+    "patch unset": lambda tx, p: tx.patch("users", p.user, {"email": UNSET}),
+    "replace": lambda tx, p: tx.replace("users", p.user, user("clerk-replaced")),
+    "delete": lambda tx, p: tx.delete("users", p.user),
+}
+
+
+async def test_a_query_cannot_write(store: Store) -> None:
+    parents = await insert_parents(store)
+    before = await snapshot(store, TOUCHED)
+    seen: list[Commit] = []
+    stop = store.commits.listen(seen.append)
+    for name, write in WRITES.items():
+
+        async def attempt(tx: Transaction, write: Write = write) -> Any:
+            return await write(tx, parents)
+
+        with pytest.raises(StoreError, match="a query cannot write"):
+            await store.query(attempt)
+        assert await snapshot(store, TOUCHED) == before, name
+    stop()
+    assert seen == []
 
 
 async def test_commits_are_published_in_order_with_increasing_timestamps(store: Store) -> None:
@@ -37,6 +131,29 @@ async def test_commits_are_published_in_order_with_increasing_timestamps(store: 
     # A mutation that writes nothing commits nothing.
     nothing = await store.mutation(lambda tx: tx.get("users", outcomes[0].value))
     assert nothing.commit is None
+
+
+async def test_concurrent_commits_are_published_once_each_in_timestamp_order(
+    store: Store,
+) -> None:
+    seen: list[Commit] = []
+    stop = store.commits.listen(seen.append)
+
+    async def insert(n: int, tx: Transaction) -> str:
+        return await tx.insert("users", user(f"clerk-{n}"))
+
+    outcomes = await asyncio.gather(
+        *(store.mutation(functools.partial(insert, n)) for n in range(20))
+    )
+    stop()
+    stamps = [c.ts for c in seen]
+    assert stamps == sorted(set(stamps))  # strictly increasing
+    assert sorted(o.ts for o in outcomes) == stamps
+    for outcome in outcomes:
+        assert outcome.commit is not None
+        assert outcome.commit.ts == outcome.ts
+        assert [w.id for w in outcome.commit.writes] == [outcome.value]
+    assert {c.writes[0].id for c in seen} == {o.value for o in outcomes}
 
 
 async def test_write_set_has_old_and_new_index_keys(store: Store) -> None:
@@ -102,6 +219,46 @@ async def test_read_set_records_the_range_actually_read(store: Store) -> None:
     assert not outcome.reads.overlaps("messages", "by_conversation_created", ("other", 2, 1.0, "z"))
 
 
+async def test_read_set_of_a_descending_page_ends_at_its_last_row(store: Store) -> None:
+    parents = (await store.mutation(insert_parents_tx)).value
+
+    async def add(tx: Transaction) -> None:
+        for n in range(2, 10):
+            await tx.insert("messages", message(parents.conversation) | {"createdAt": n})
+
+    await store.mutation(add)
+
+    def newest_first(tx: Transaction) -> IndexQuery:
+        return (
+            tx.query("messages", "by_conversation_created")
+            .eq("conversationId", parents.conversation)
+            .order("desc")
+        )
+
+    first = await store.query(lambda tx: newest_first(tx).paginate(3))
+    (read,) = first.reads.reads
+    last = first.value.page[-1]
+    assert last["createdAt"] == 8  # T0 (the parent message), 9, 8
+    assert read.interval.upper == Bound((parents.conversation,), True)
+    assert read.interval.lower == Bound(
+        (parents.conversation, 8, last["_creationTime"], last["_id"]), True
+    )
+    assert first.reads.overlaps(
+        "messages", "by_conversation_created", (parents.conversation, 100, 1.0, "z")
+    )  # a newer message would change the first page
+    assert not first.reads.overlaps(
+        "messages", "by_conversation_created", (parents.conversation, 3, 1.0, "z")
+    )
+    # The last page reads from its cursor to the start of the range.
+    rest = await store.query(lambda tx: newest_first(tx).paginate(100, first.value.continue_cursor))
+    assert rest.value.is_done
+    (read,) = rest.reads.reads
+    assert read.interval.lower == Bound((parents.conversation,), True)
+    assert read.interval.upper == Bound(
+        (parents.conversation, 8, last["_creationTime"], last["_id"]), False
+    )
+
+
 async def test_read_your_writes_inside_a_mutation(store: Store) -> None:
     async def write_then_read(tx: Transaction) -> tuple[Any, list[Any]]:
         user = await tx.insert(
@@ -114,6 +271,63 @@ async def test_read_your_writes_inside_a_mutation(store: Store) -> None:
     got, found = (await store.mutation(write_then_read)).value
     assert got["plan"] == "pro"
     assert [d["_id"] for d in found] == [got["_id"]]
+
+
+async def test_index_reads_inside_a_mutation_see_its_own_writes(store: Store) -> None:
+    parents = await insert_parents(store)
+
+    async def run(tx: Transaction) -> None:
+        tagged = await tx.insert("advisors", advisor() | {"tags": ["runway", "hiring"]})
+        found = await tx.query("advisors", "by_tags").eq("tags", "hiring").collect()
+        assert [d["_id"] for d in found] == [tagged]
+        await tx.patch("advisors", tagged, {"tags": ["runway"]})
+        assert await tx.query("advisors", "by_tags").eq("tags", "hiring").collect() == []
+
+        def latest(tx: Transaction) -> IndexQuery:
+            return tx.query("conversations", "by_user_updated").eq("userId", parents.user)
+
+        second = await tx.insert(
+            "conversations", {"userId": parents.user, "createdAt": T0, "updatedAt": T0 + 5}
+        )
+        ordered = await latest(tx).order("desc").collect()
+        assert [c["_id"] for c in ordered] == [second, parents.conversation]
+        await tx.patch("conversations", parents.conversation, {"updatedAt": T0 + 50})
+        ordered = await latest(tx).order("desc").collect()
+        assert [c["_id"] for c in ordered] == [parents.conversation, second]
+
+        await tx.delete("conversations", parents.conversation)  # and its message
+        assert await tx.get("conversations", parents.conversation) is None
+        assert await tx.get("messages", parents.message) is None
+        assert [c["_id"] for c in await latest(tx).collect()] == [second]
+
+    await store.mutation(run)
+
+
+async def test_a_check_then_insert_cannot_race(store: Store) -> None:
+    """Ten concurrent "insert a session unless the user has one" mutations: serializable
+    means exactly one inserts (no write skew, although no unique rule forbids two)."""
+    parents = await insert_parents(store)
+
+    async def ensure_session(n: int, tx: Transaction) -> bool:
+        existing = await tx.query("sessions", "by_user").eq("userId", parents.user).first()
+        await asyncio.sleep(0)  # let the others read the same empty range
+        if existing is not None:
+            return False
+        await tx.insert(
+            "sessions",
+            {"userId": parents.user, "refreshHash": f"h{n}", "expiresAt": 9, "createdAt": 1},
+        )
+        return True
+
+    outcomes = await asyncio.gather(
+        *(store.mutation(functools.partial(ensure_session, n)) for n in range(10))
+    )
+    assert sum(o.value for o in outcomes) == 1
+
+    async def sessions(tx: Transaction) -> list[dict[str, Any]]:
+        return await tx.query("sessions", "by_user").eq("userId", parents.user).collect()
+
+    assert len((await store.query(sessions)).value) == 1
 
 
 async def test_conflicting_read_modify_writes_are_serialized(store: Store) -> None:

@@ -156,6 +156,7 @@ async def migrate(store: Store, tables: Mapping[str, Table] = TABLES) -> list[st
     done: list[str] = []
 
     async def run(tx: Transaction) -> None:
+        done.clear()  # a re-run after a conflict reports only what its own attempt did
         conn = tx.conn
         if d.name == "postgres":
             await conn.execute(d.render("SELECT pg_advisory_xact_lock(?)"), (_LOCK_KEY,))

@@ -19,7 +19,6 @@ from advisor_chat.store.sql import (
     Order,
     RangeShape,
     after_params,
-    can_compare_rows,
     range_select,
 )
 
@@ -216,7 +215,10 @@ class IndexQuery:
             tail = cursor[k:]
             cursor_nulls = tuple(v is None for v in tail)
             nullable = [c.nullable for c in tail_columns] + [False, False]
-            row = can_compare_rows(nullable, cursor_nulls)
+            # A row comparison lets the database seek to the cursor. Ascending, it is exact
+            # even over optional fields: a row holding NULL compares false, and NULLs sort
+            # first, behind the cursor. Descending, NULLs come after it, so spell it out.
+            row = not any(cursor_nulls) and (self._order == "asc" or not any(nullable))
             tail_params = [param(c, v) for c, v in zip(tail_columns, tail, strict=False)] + list(
                 tail[len(tail_columns) :]
             )

@@ -218,10 +218,6 @@ def range_select(d: Dialect, index: IndexLayout, shape: RangeShape) -> str:
     return d.render(sql)
 
 
-def can_compare_rows(nullable: list[bool], nulls: tuple[bool, ...]) -> bool:
-    return not any(nullable) and not any(nulls)
-
-
 def _after(
     src: str,
     names: list[str],
