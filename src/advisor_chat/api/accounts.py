@@ -6,40 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from advisor_chat.api.http import identity_of, json_body
+from advisor_chat.api.responses import error_response, json_response
 from advisor_chat.auth.accounts import Accounts, Tokens
 from advisor_chat.errors import Code, FunctionError
 
 router = APIRouter(prefix="/auth")
 
-_STATUS = {
-    Code.INVALID_ARGUMENT: 400,
-    Code.UNAUTHENTICATED: 401,
-    Code.NOT_FOUND: 404,
-    Code.CONFLICT: 409,
-    Code.RATE_LIMITED: 429,
-}
-
-
-def _answer(value: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
-
-
-def _failed(error: FunctionError) -> Response:
-    body = {
-        "status": "error",
-        "errorMessage": error.message,
-        "errorData": {"code": error.code.value, **error.data},
-    }
-    return _answer(body, _STATUS.get(error.code, 500))
-
 
 def _tokens(tokens: Tokens) -> Response:
-    return _answer(
+    return json_response(
         {
             "accessToken": tokens.access_token,
             "refreshToken": tokens.refresh_token,
@@ -79,7 +58,7 @@ async def sign_up(request: Request) -> Response:
             _text(body, "name", required=False),
         )
     except FunctionError as error:
-        return _failed(error)
+        return error_response(error)
     return _tokens(tokens)
 
 
@@ -91,7 +70,7 @@ async def sign_in(request: Request) -> Response:
             _required(body, "email"), _required(body, "password")
         )
     except FunctionError as error:
-        return _failed(error)
+        return error_response(error)
     return _tokens(tokens)
 
 
@@ -101,7 +80,7 @@ async def refresh(request: Request) -> Response:
         body = await json_body(request)
         tokens = await _accounts(request).refresh(_required(body, "refreshToken"))
     except FunctionError as error:
-        return _failed(error)
+        return error_response(error)
     return _tokens(tokens)
 
 
@@ -111,8 +90,8 @@ async def sign_out(request: Request) -> Response:
         body = await json_body(request)
         await _accounts(request).sign_out(_required(body, "refreshToken"))
     except FunctionError as error:
-        return _failed(error)
-    return _answer({"status": "success"})
+        return error_response(error)
+    return json_response({"status": "success"})
 
 
 @router.post("/password")
@@ -126,5 +105,5 @@ async def change_password(request: Request) -> Response:
             identity, _required(body, "oldPassword"), _required(body, "newPassword")
         )
     except FunctionError as error:
-        return _failed(error)
-    return _answer({"status": "success"})
+        return error_response(error)
+    return json_response({"status": "success"})

@@ -15,6 +15,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from advisor_chat.api.responses import error_response, json_response
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
@@ -28,16 +29,8 @@ MAX_BODY_BYTES = 2 << 20
 router = APIRouter()
 
 
-def _json(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
 def _error(error: FunctionError) -> Response:
-    data = {"code": error.code.value, **error.data}
-    return _json(
-        {"status": "error", "errorMessage": error.message, "errorData": data},
-        STATUS_FUNCTION_FAILED,
-    )
+    return error_response(error, STATUS_FUNCTION_FAILED)
 
 
 async def identity_of(request: Request) -> Identity | None:
@@ -85,7 +78,7 @@ async def _call(request: Request, path: Any, args: Any, kind: Kind | None) -> Re
         result = await runner.call(path, _args(args), await identity_of(request), kind)
     except FunctionError as error:
         return _error(error)
-    return _json({"status": "success", "value": result.value})
+    return json_response({"status": "success", "value": result.value})
 
 
 async def _by_kind(request: Request, kind: Kind) -> Response:
@@ -117,7 +110,7 @@ async def run_action(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     """Every function's arguments, generated from the declarations."""
     runner: Runner = request.app.state.runner
-    return _json(openapi_document(runner.registry))
+    return json_response(openapi_document(runner.registry))
 
 
 @router.post("/api/run/{module}/{function}")

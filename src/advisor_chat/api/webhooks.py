@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from advisor_chat.api.responses import error_response, json_response
 from advisor_chat.auth.webhooks import ClerkWebhooks
 from advisor_chat.errors import Code, FunctionError
 
 router = APIRouter()
 MAX_BODY_BYTES = 1 << 20
-_STATUS = {Code.INVALID_ARGUMENT: 400, Code.UNAUTHENTICATED: 401, Code.CONFLICT: 409}
 
 
 @router.post("/webhooks/clerk")
@@ -26,14 +25,5 @@ async def clerk(request: Request) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
         outcome = await webhooks.deliver(headers, body)
     except FunctionError as error:
-        payload = {
-            "status": "error",
-            "errorMessage": error.message,
-            "errorData": {"code": error.code.value},
-        }
-        return Response(
-            orjson.dumps(payload),
-            status_code=_STATUS.get(error.code, 500),
-            media_type="application/json",
-        )
-    return Response(orjson.dumps({"status": outcome}), media_type="application/json")
+        return error_response(error)
+    return json_response({"status": outcome})

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 from advisor_chat.auth.passwords import (
@@ -22,6 +21,7 @@ from advisor_chat.auth.passwords import (
     verify_password_async,
 )
 from advisor_chat.auth.tokens import ACCESS_TTL_S, LocalTokens
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
 from advisor_chat.store import Document, Store, Transaction
@@ -59,10 +59,6 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _now_ms() -> float:
-    return time.time() * 1000
-
-
 def _identity(user: Document) -> Identity:
     return Identity(
         subject=user["clerkId"],
@@ -80,7 +76,7 @@ class Accounts:
 
     async def _issue(self, tx: Transaction, user: Document) -> Tokens:
         refresh = secrets.token_urlsafe(32)
-        now = _now_ms()
+        now = now_ms()
         await tx.insert(
             "sessions",
             {
@@ -107,7 +103,7 @@ class Accounts:
                 raise FunctionError(
                     Code.CONFLICT, "an account with this email exists", field="email"
                 )
-            now = _now_ms()
+            now = now_ms()
             user_fields = {
                 "clerkId": f"local_{secrets.token_hex(12)}",
                 "email": email,
@@ -169,9 +165,9 @@ class Accounts:
                 .eq("refreshHash", _hash_token(refresh_token))
                 .unique()
             )
-            if session is None or "revokedAt" in session or session["expiresAt"] < _now_ms():
+            if session is None or "revokedAt" in session or session["expiresAt"] < now_ms():
                 raise invalid
-            await tx.patch("sessions", session["_id"], {"revokedAt": _now_ms()})
+            await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
             user = await tx.get("users", session["userId"])
             if user is None:
                 raise invalid
@@ -187,7 +183,7 @@ class Accounts:
                 .unique()
             )
             if session is not None and "revokedAt" not in session:
-                await tx.patch("sessions", session["_id"], {"revokedAt": _now_ms()})
+                await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
 
         await self.store.mutation(revoke)
 
@@ -208,9 +204,9 @@ class Accounts:
 
         async def change(tx: Transaction) -> None:
             await tx.patch(
-                "accounts", account["_id"], {"passwordHash": new_hash, "updatedAt": _now_ms()}
+                "accounts", account["_id"], {"passwordHash": new_hash, "updatedAt": now_ms()}
             )
-            now = _now_ms()
+            now = now_ms()
             for session in (
                 await tx.query("sessions", "by_user").eq("userId", account["userId"]).collect()
             ):

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.store import Document, Store, Transaction
 
@@ -101,12 +102,12 @@ class ClerkWebhooks:
                 return "replay"
             await tx.insert(
                 "webhookEvents",
-                {"eventId": msg_id, "source": "clerk", "receivedAt": time.time() * 1000},
+                {"eventId": msg_id, "source": "clerk", "receivedAt": now_ms()},
             )
             user: Document | None = (
                 await tx.query("users", "by_clerk_id").eq("clerkId", clerk_id).unique()
             )
-            now = time.time() * 1000
+            now = now_ms()
             if kind in ("user.created", "user.updated"):
                 fields = _fields(data)
                 if user is None:

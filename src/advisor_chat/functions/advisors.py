@@ -3,11 +3,11 @@ and changes only their own; anyone else's private advisor answers as a missing o
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import not_found, require_user, visible_advisor
 from advisor_chat.functions.context import MutationCtx, QueryCtx
@@ -31,10 +31,6 @@ EDITABLE = {
     "modelHint": v.optional(v.string(max_length=200)),
     "tags": v.optional(TAGS),
 }
-
-
-def _now() -> float:
-    return time.time() * 1000
 
 
 def _check_size(args: Args) -> None:
@@ -90,7 +86,7 @@ async def create_advisor(ctx: MutationCtx, args: Args) -> str:
     """A private advisor owned by the caller."""
     user = await require_user(ctx)
     _check_size(args)
-    now = _now()
+    now = now_ms()
     doc: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "status": "active",
@@ -111,14 +107,14 @@ async def update_advisor(ctx: MutationCtx, args: Args) -> Document:
     advisor = await _own_advisor(ctx, args["advisorId"])
     _check_size(args)
     changes = {k: value for k, value in args.items() if k != "advisorId"}
-    return await ctx.db.patch("advisors", advisor["_id"], changes | {"updatedAt": _now()})
+    return await ctx.db.patch("advisors", advisor["_id"], changes | {"updatedAt": now_ms()})
 
 
 @mutation("advisors:archiveAdvisor", {"advisorId": v.id("advisors")})
 async def archive_advisor(ctx: MutationCtx, args: Args) -> Document:
     advisor = await _own_advisor(ctx, args["advisorId"])
     return await ctx.db.patch(
-        "advisors", advisor["_id"], {"status": "archived", "updatedAt": _now()}
+        "advisors", advisor["_id"], {"status": "archived", "updatedAt": now_ms()}
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import own_conversation, require_user, visible_advisor
 from advisor_chat.functions.context import MutationCtx, QueryCtx
@@ -15,10 +15,6 @@ from advisor_chat.store import UNSET, Document
 
 MAX_BOARD = 20  # advisors in one conversation
 TITLE = v.string(max_length=200)
-
-
-def _now() -> float:
-    return time.time() * 1000
 
 
 @query("conversations:getUserConversations", {"paginationOpts": PAGINATION_OPTS})
@@ -53,7 +49,7 @@ async def create_conversation(ctx: MutationCtx, args: Args) -> str:
     board = list(dict.fromkeys(args.get("advisorIds", [])))
     for advisor_id in board:
         await visible_advisor(ctx, advisor_id, user)
-    now = _now()
+    now = now_ms()
     doc: dict[str, Any] = {"userId": user["_id"], "createdAt": now, "updatedAt": now}
     if "title" in args:
         doc["title"] = args["title"]
@@ -88,7 +84,9 @@ async def update_conversation(ctx: MutationCtx, args: Args) -> Document:
         changes["activeAdvisorId"] = UNSET if advisor_id is None else advisor_id
     if not changes:
         return conversation
-    return await ctx.db.patch("conversations", conversation["_id"], changes | {"updatedAt": _now()})
+    return await ctx.db.patch(
+        "conversations", conversation["_id"], changes | {"updatedAt": now_ms()}
+    )
 
 
 @mutation("conversations:deleteConversation", {"conversationId": v.id("conversations")})

@@ -5,9 +5,9 @@ of its advisors with source "team" and the teamId, skipping ones already selecte
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import require_user, visible_advisor
 from advisor_chat.functions.context import MutationCtx, QueryCtx
@@ -15,10 +15,6 @@ from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, pag
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
-
-
-def _now() -> float:
-    return time.time() * 1000
 
 
 @query(
@@ -93,7 +89,7 @@ async def select_advisor(ctx: MutationCtx, args: Args) -> str:
         {
             "userId": user["_id"],
             "advisorId": advisor["_id"],
-            "selectedAt": _now(),
+            "selectedAt": now_ms(),
             "source": source,
         },
     )
@@ -124,7 +120,7 @@ async def select_team(ctx: MutationCtx, user: Document, template: Document) -> l
                     {
                         "userId": user["_id"],
                         "advisorId": advisor_id,
-                        "selectedAt": _now(),
+                        "selectedAt": now_ms(),
                         "source": "team",
                         "teamId": template["id"],
                     },

@@ -3,9 +3,9 @@ conversation, one value per key (upserted), visible and editable by the caller."
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.functions.access import (
     own_conversation,
     own_in_conversation,
@@ -18,10 +18,6 @@ from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
 KEY = v.string(max_length=200)
-
-
-def _now() -> float:
-    return time.time() * 1000
 
 
 async def _scope(ctx: QueryCtx, args: Args) -> tuple[Document, Document]:
@@ -74,7 +70,7 @@ async def get_memory_by_key(ctx: QueryCtx, args: Args) -> Document | None:
 async def set_memory(ctx: MutationCtx, args: Args) -> str:
     """Upsert by (conversation, advisor, key)."""
     existing = await _by_key(ctx, args)
-    now = _now()
+    now = now_ms()
     if existing is not None:
         await ctx.db.patch(
             "advisorMemories", existing["_id"], {"value": args["value"], "updatedAt": now}

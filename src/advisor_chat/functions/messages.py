@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import own_conversation, own_in_conversation, require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
@@ -17,10 +17,6 @@ from advisor_chat.store import Document
 MAX_CONTENT = 32_000  # characters in one message
 CONTENT = v.string(max_length=MAX_CONTENT)
 MENTIONS = v.optional(v.array(v.string(max_length=200), max_items=50))
-
-
-def _now() -> float:
-    return time.time() * 1000
 
 
 @query(
@@ -49,7 +45,7 @@ async def send_message(ctx: MutationCtx, args: Args) -> str:
     if not args["content"].strip():
         raise FunctionError(Code.INVALID_ARGUMENT, "a message cannot be empty", field="content")
     await consume(ctx, await require_user(ctx), "messages")
-    now = _now()
+    now = now_ms()
     message_id = await ctx.db.insert(
         "messages",
         {

@@ -4,8 +4,7 @@ concurrent calls cannot both slip under the limit."""
 
 from __future__ import annotations
 
-import time
-
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import MutationCtx
 from advisor_chat.functions.plans import DEFAULT_LIMITS, Bucket
@@ -18,7 +17,7 @@ async def consume(ctx: MutationCtx, user: Document, bucket: Bucket) -> None:
     """Count one use against the caller's plan, or refuse with RATE_LIMITED."""
     limits = ctx.limits.get(user["plan"]) or ctx.limits.get("free") or DEFAULT_LIMITS["free"]
     limit = limits.of(bucket)
-    now = time.time() * 1000
+    now = now_ms()
     window = WINDOW_MS[bucket]
     row = (
         await ctx.db.query("rateLimits", "by_user_bucket")

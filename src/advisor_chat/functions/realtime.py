@@ -3,9 +3,9 @@ user, refreshed in place. Expiry times come from the server, not the client."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.functions.access import own_conversation, require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
@@ -13,10 +13,6 @@ from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
 
 TYPING_EXPIRY_MS = 10_000  # a typing row not refreshed for this long no longer counts
-
-
-def _now() -> float:
-    return time.time() * 1000
 
 
 @mutation(
@@ -31,7 +27,7 @@ async def set_typing_status(ctx: MutationCtx, args: Args) -> None:
         .eq("userId", user["_id"])
         .unique()
     )
-    fields = {"isTyping": args["isTyping"], "lastTypingAt": _now()}
+    fields = {"isTyping": args["isTyping"], "lastTypingAt": now_ms()}
     if row is None:
         await ctx.db.insert(
             "typingIndicators",
@@ -51,7 +47,7 @@ async def get_typing_users(ctx: QueryCtx, args: Args) -> dict[str, Any]:
         .eq("isTyping", True)
         .collect()
     )
-    cutoff = _now() - TYPING_EXPIRY_MS
+    cutoff = now_ms() - TYPING_EXPIRY_MS
     typing = [
         {"userId": r["userId"], "expiresAt": r["lastTypingAt"] + TYPING_EXPIRY_MS}
         for r in rows
@@ -69,7 +65,7 @@ async def get_typing_users(ctx: QueryCtx, args: Args) -> dict[str, Any]:
 )
 async def update_user_presence(ctx: MutationCtx, args: Args) -> None:
     user = await require_user(ctx)
-    fields: dict[str, Any] = {"isOnline": args["isOnline"], "lastSeenAt": _now()}
+    fields: dict[str, Any] = {"isOnline": args["isOnline"], "lastSeenAt": now_ms()}
     current = args.get("currentConversationId")
     if current is not None:
         await own_conversation(ctx, current)

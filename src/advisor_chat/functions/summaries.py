@@ -3,9 +3,9 @@ the caller; the chat engine writes them when history outgrows the context budget
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.functions.access import not_found, own_conversation, own_in_conversation
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
@@ -41,7 +41,7 @@ async def create_summary(ctx: MutationCtx, args: Args) -> str:
             if message is None or message["conversationId"] != conversation["_id"]:
                 raise not_found("messages", args[field])
     fields: dict[str, Any] = {k: args[k] for k in args}
-    return await ctx.db.insert("threadSummaries", fields | {"createdAt": time.time() * 1000})
+    return await ctx.db.insert("threadSummaries", fields | {"createdAt": now_ms()})
 
 
 @mutation("threadSummaries:deleteSummary", {"summaryId": v.id("threadSummaries")})

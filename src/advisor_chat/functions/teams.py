@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.functions.access import require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.marketplace import select_team, team_template
@@ -49,7 +49,7 @@ async def create_from_template(ctx: MutationCtx, args: Args) -> str:
         advisor = await ctx.db.get("advisors", advisor_id)
         if advisor is not None and advisor.get("isPublic"):
             board.append(advisor_id)
-    now = time.time() * 1000
+    now = now_ms()
     doc: dict[str, Any] = {
         "userId": user["_id"],
         "title": args.get("title", template["name"]),

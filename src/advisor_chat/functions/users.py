@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.functions.access import current_user, require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
@@ -13,10 +13,6 @@ from advisor_chat.store import Document
 
 NAME = v.optional(v.string(max_length=200))
 URL = v.optional(v.string(max_length=2048))
-
-
-def _now() -> float:
-    return time.time() * 1000
 
 
 @query("users:current", {})
@@ -49,12 +45,12 @@ async def store(ctx: MutationCtx, args: Args) -> str:
         if value is not None
     }
     if existing is None:
-        now = _now()
+        now = now_ms()
         doc = {"clerkId": identity.subject, "plan": "free", "createdAt": now, "updatedAt": now}
         return await ctx.db.insert("users", doc | fields)
     changed = {k: value for k, value in fields.items() if existing.get(k) != value}
     if changed:
-        await ctx.db.patch("users", existing["_id"], changed | {"updatedAt": _now()})
+        await ctx.db.patch("users", existing["_id"], changed | {"updatedAt": now_ms()})
     return str(existing["_id"])
 
 
@@ -63,7 +59,7 @@ async def update_user_profile(ctx: MutationCtx, args: Args) -> Document:
     user = await require_user(ctx)
     if not args:
         return user
-    return await ctx.db.patch("users", user["_id"], dict(args) | {"updatedAt": _now()})
+    return await ctx.db.patch("users", user["_id"], dict(args) | {"updatedAt": now_ms()})
 
 
 FUNCTIONS = (

@@ -97,28 +97,26 @@ class IndexQuery:
         self._eq.append(value)
         return self
 
-    def _bound(self, field: str, value: Any, op: str) -> Column:
-        column = self._next_column(field, "range")
-        _check_value(column, value, "range")
-        return column
+    def _bound(self, field: str, value: Any) -> None:
+        _check_value(self._next_column(field, "range"), value, "range")
 
     def gt(self, field: str, value: Any) -> Self:
-        self._bound(field, value, ">")
+        self._bound(field, value)
         self._lower = (value, ">")
         return self
 
     def gte(self, field: str, value: Any) -> Self:
-        self._bound(field, value, ">=")
+        self._bound(field, value)
         self._lower = (value, ">=")
         return self
 
     def lt(self, field: str, value: Any) -> Self:
-        self._bound(field, value, "<")
+        self._bound(field, value)
         self._upper = (value, "<")
         return self
 
     def lte(self, field: str, value: Any) -> Self:
-        self._bound(field, value, "<=")
+        self._bound(field, value)
         self._upper = (value, "<=")
         return self
 
