@@ -2,6 +2,7 @@
 
 AdvisorChatError
 ├── FunctionError          carries a stable `Code`; becomes Convex `errorData`
+├── SourceInvalid          an import source that cannot be read at all (names file, line, table)
 └── StoreError             raised by the store; `functions` maps each to a code
     ├── DocumentInvalid    a write failed validation (names table, field, rule)
     ├── UniqueViolation    a write broke a uniqueness rule (names table, index, fields)
@@ -39,6 +40,19 @@ class FunctionError(AdvisorChatError):
         self.code = code
         self.message = message
         self.data = data
+
+
+class SourceInvalid(AdvisorChatError):
+    """An import source that cannot be imported at all: malformed JSON, a file of the wrong
+    kind, a ZIP that is not a Convex export, a database without the Prisma tables. The
+    message names the file (and line) or table; nothing has been written."""
+
+    code = Code.INVALID_ARGUMENT
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
 
 
 class StoreError(AdvisorChatError):

@@ -26,6 +26,7 @@ from advisor_chat.auth.webhooks import ClerkWebhooks
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.plans import limits_from
 from advisor_chat.functions.runner import Runner
+from advisor_chat.importers.marketplace import load_shipped
 from advisor_chat.log import get_logger
 from advisor_chat.settings import Settings
 from advisor_chat.store import Store
@@ -51,6 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
         async with store:
             done = await store.migrate()
             log.info("store_ready", backend=store.backend.dialect.name, changes=len(done))
+            if "created table advisors" in done:  # a new database: ship the marketplace
+                shipped = await load_shipped(store, only_missing=True)
+                log.info("marketplace_loaded", documents=shipped.changed)
             app.state.store = store
             app.state.runner = Runner(store, build_registry(), limits=limits_from(settings.quotas))
             app.state.tokens = LocalTokens(load_secret(settings))

@@ -1,10 +1,12 @@
-"""`advisor-chat init` and `advisor-chat serve`, configured from the environment and .env."""
+"""`advisor-chat init`, `serve`, `users …`, `import …`, `export …`, configured from the
+environment and .env."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
 import sys
+from collections import Counter
 from typing import Annotated
 
 import typer
@@ -13,7 +15,10 @@ from rich.console import Console
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.secret import load_secret
 from advisor_chat.auth.tokens import LocalTokens
-from advisor_chat.errors import FunctionError, StoreError
+from advisor_chat.cli.imports import exports, imports
+from advisor_chat.errors import AdvisorChatError, FunctionError, StoreError
+from advisor_chat.importers.marketplace import load_shipped
+from advisor_chat.importers.report import Report
 from advisor_chat.log import configure_logging
 from advisor_chat.settings import Settings
 from advisor_chat.store import Store
@@ -26,19 +31,20 @@ app = typer.Typer(
 console = Console()
 
 
-async def _init(settings: Settings) -> list[str]:
+async def _init(settings: Settings) -> tuple[list[str], Report]:
     async with Store.from_settings(settings) as store:
-        return await store.migrate()
+        return await store.migrate(), await load_shipped(store)
 
 
 @app.command()
 def init() -> None:
-    """Create the database, or upgrade an existing one in place."""
+    """Create the database, or upgrade an existing one in place, and load the shipped
+    marketplace (advisors and team templates; re-running changes nothing)."""
     settings = Settings()
     configure_logging(settings)
     try:
-        done = asyncio.run(_init(settings))
-    except (StoreError, OSError) as exc:
+        done, shipped = asyncio.run(_init(settings))
+    except (AdvisorChatError, OSError) as exc:
         console.print(f"[red]init failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     where = "PostgreSQL" if settings.uses_postgres else str(settings.sqlite_path)
@@ -48,6 +54,14 @@ def init() -> None:
             console.print(f"  {line}")
     else:
         console.print(f"Database at {where} is up to date.")
+    advisors = shipped.counts.get("advisors", Counter())
+    teams = shipped.counts.get("teamTemplates", Counter())
+    console.print(
+        f"Marketplace: {sum(advisors.values())} advisors, {sum(teams.values())} team templates "
+        f"({shipped.changed} added or updated)."
+    )
+    for item in shipped.skipped():
+        console.print(f"  [red]skipped[/red] {item.source}: {item.reason}")
 
 
 @app.command()
@@ -72,6 +86,8 @@ def serve(
 
 users = typer.Typer(help="Local accounts, for scripts and admins.", no_args_is_help=True)
 app.add_typer(users, name="users")
+app.add_typer(imports, name="import")
+app.add_typer(exports, name="export")
 
 
 def _accounts_call(settings: Settings, work: str, *args: str) -> object:

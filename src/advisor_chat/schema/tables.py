@@ -3,14 +3,17 @@
 The ten tables and their indexes are seed 000's, field for field and index for index. Our
 additions, all in the same style:
 
-- `legacyId` on users, advisors, conversations and messages (seed 002), unique where present.
+- `legacyId` on users, advisors, conversations and messages (seed 002), and on thread
+  summaries (so a re-run of the Prisma import updates them too), unique where present.
 - Streaming state on messages: `status` (`streaming → complete | stopped | error`, absent
   means complete, as for every message written before streaming existed) and `error`
   (the readable reason an answer ended `error`), plus the `streamDeltas` table holding the
   chunks of an answer in progress, so a stream costs O(length) bytes written.
 - `conversations.advisorIds`: the conversation's board (seed 002; mentions route within it).
 - `advisors.legacyId` / `modelConfiguration`, `persona.additionalEducation`: the advisor file
-  format of DESIGN.md 4.
+  format of DESIGN.md 4; `advisors.extensions` keeps the keys of an advisor file the schema
+  does not name, and `teamTemplates.tagline` / `advisorRoles` / `details` the rest of a team
+  file (its `teamId` is the template's `id`), so an import loses nothing.
 - `typingIndicators.by_conversation_user` and `teamTemplates.by_template_id`: the indexes that
   carry the "one row per (conversation, user)" and "one template per id" rules.
 - `accounts` and `sessions`: local accounts (the embedded default's sign-in) and their
@@ -238,6 +241,7 @@ ADVISORS = _table(
         "createdAt": n(),
         "updatedAt": n(),
         "legacyId": opt(s()),
+        "extensions": opt(v.object({}, open=True)),
     },
     [
         ("by_status", ["status"]),
@@ -291,6 +295,24 @@ TEAM_TEMPLATES = _table(
         "sortOrder": opt(n()),
         "createdAt": n(),
         "updatedAt": n(),
+        "tagline": opt(s()),
+        "advisorRoles": opt(
+            v.array(
+                v.object(
+                    {
+                        "advisorId": v.id("advisors"),
+                        "roleId": opt(s()),
+                        "roleName": opt(s()),
+                        "roleDescription": opt(s()),
+                        "primaryFocus": opt(v.array(s())),
+                        "interactionStyle": opt(s()),
+                        "sessionPriority": opt(n()),
+                    },
+                    open=True,
+                )
+            )
+        ),
+        "details": opt(v.object({}, open=True)),
     },
     [
         ("by_category", ["category"]),
@@ -376,10 +398,12 @@ THREAD_SUMMARIES = _table(
         "startMessageId": opt(s()),
         "endMessageId": opt(s()),
         "createdAt": n(),
+        "legacyId": opt(s()),
     },
     [
         ("by_conversation", ["conversationId"]),
         ("by_created_at", ["createdAt"]),
+        ("by_legacy_id", ["legacyId"], "unique"),
     ],
     on_delete=(OnDelete("conversationId", "conversations", "cascade"),),
 )
