@@ -191,6 +191,7 @@ def _advisors_maximal(p: Parents) -> Doc:
         "createdAt": T0,
         "updatedAt": T1,
         "legacyId": "legacy-advisor-1",
+        "extensions": {"voiceSamples": ["Numbers first."], "persona": {"age": 51}},
     }
 
 
@@ -224,6 +225,20 @@ def _team_templates_maximal(p: Parents) -> Doc:
         "featured": True,
         "sortOrder": 2.5,
         "updatedAt": T1,
+        "tagline": "From idea to first customers",
+        "advisorRoles": [
+            {
+                "advisorId": p.advisor,
+                "roleId": "lead",
+                "roleName": "Launch Lead",
+                "roleDescription": "Runs the session",
+                "primaryFocus": ["strategy"],
+                "interactionStyle": "direct",
+                "sessionPriority": 1,
+                "handoffTo": "cfo",
+            }
+        ],
+        "details": {"teamSchemaVersion": "1.0", "onboarding": {"estimatedTime": "15 minutes"}},
     }
 
 
@@ -286,7 +301,11 @@ def _thread_summaries_minimal(p: Parents) -> Doc:
 
 
 def _thread_summaries_maximal(p: Parents) -> Doc:
-    return _thread_summaries_minimal(p) | {"startMessageId": p.message, "endMessageId": p.message}
+    return _thread_summaries_minimal(p) | {
+        "startMessageId": p.message,
+        "endMessageId": p.message,
+        "legacyId": "legacy-summary-1",
+    }
 
 
 def _typing_indicators_minimal(p: Parents) -> Doc:

@@ -82,8 +82,11 @@ def _ms(row: Row, column: str) -> float:
 
 def _text(row: Row, column: str, *, required: bool = False) -> str | None:
     value = row[column]
-    if isinstance(value, BadText):
-        raise RowProblem(f"{column}: not UTF-8 text")
+    if isinstance(value, bytes):  # BadText, or a BLOB where SQLite let one in
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise RowProblem(f"{column}: not UTF-8 text") from None
     if value is None and required:
         raise RowProblem(f"{column}: missing")
     if value is not None and type(value) is not str:
