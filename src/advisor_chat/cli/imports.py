@@ -24,7 +24,7 @@ imports = typer.Typer(
     help="Bring data in: advisor/team files, Prisma, Convex.", no_args_is_help=True
 )
 exports = typer.Typer(help="Take data out: a Convex snapshot export.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)  # paths and reasons stay whole, for grep and logs
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")]
 Paths = Annotated[list[Path], typer.Argument(help="Files, or folders searched for *.json.")]
