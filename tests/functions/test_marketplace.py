@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.runner import Runner
+from advisor_chat.importers.marketplace import shipped_content
 from advisor_chat.store import Store
 from tests.functions.world import ALICE, BOB, World, snapshot
 
@@ -35,6 +38,42 @@ async def test_own_advisors_are_private_until_published(runner: Runner, world: W
     assert created not in {
         a["_id"] for a in (await runner.call("advisors:getActiveAdvisors", {}, BOB)).value
     }
+
+
+async def test_an_advisor_file_becomes_a_private_advisor(runner: Runner, world: World) -> None:
+    shipped = json.loads(next((shipped_content() / "advisors").glob("*.json")).read_text())
+    created = (
+        await runner.call("advisors:createAdvisorFromJSON", {"advisor": shipped | {"x": 1}}, BOB)
+    ).value
+    mine = (await runner.call("advisors:getAdvisorById", {"advisorId": created}, BOB)).value
+    assert mine["persona"] == shipped["persona"]
+    assert mine["roleDefinition"] == shipped["roleDefinition"]
+    assert mine["isPublic"] is False
+    assert "legacyId" not in mine
+    assert mine["extensions"] == {"x": 1, "advisorId": shipped["advisorId"]}
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("advisors:getAdvisorById", {"advisorId": created}, ALICE)
+    assert caught.value.code is Code.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("advisor", "named"),
+    [
+        ({"persona": {"name": "No Title"}}, "persona.title"),
+        ({"status": "live", "persona": {"name": "A", "title": "B"}}, "status"),
+        ({"persona": {"name": "A", "title": "B"}, "tags": "x"}, "advisors.tags"),
+        ({"persona": {"name": "A", "title": "B", "bio": "x" * 300_000}}, "larger than"),
+    ],
+)
+async def test_a_bad_advisor_file_is_refused_naming_the_field(
+    store: Store, runner: Runner, world: World, advisor: dict[str, object], named: str
+) -> None:
+    before = await snapshot(store)
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("advisors:createAdvisorFromJSON", {"advisor": advisor}, ALICE)
+    assert caught.value.code is Code.INVALID_ARGUMENT
+    assert named in caught.value.message
+    assert await snapshot(store) == before
 
 
 async def test_oversized_persona_is_refused(store: Store, runner: Runner, world: World) -> None:

@@ -79,6 +79,9 @@ EXAMPLES: dict[str, Example] = {
         "persona": {"name": "Bo", "title": "CMO"},
         "tags": ["growth"],
     },
+    "advisors:createAdvisorFromJSON": lambda w: {
+        "advisor": {"advisorId": "bo-v1", "persona": {"name": "Bo Lind", "title": "CMO"}},
+    },
     "advisors:updateAdvisor": lambda w: {"advisorId": w.private_advisor, "category": "finance"},
     "advisors:archiveAdvisor": lambda w: {"advisorId": w.private_advisor},
     "advisors:deleteAdvisor": lambda w: {"advisorId": w.private_advisor},
@@ -109,6 +112,7 @@ OWN_ROWS_ONLY = {
     "advisors:listAdvisorsForUser",
     "advisors:getAdvisorsByTags",
     "advisors:createAdvisor",
+    "advisors:createAdvisorFromJSON",
     "marketplace:getMarketplaceAdvisors",
     "marketplace:getUserSelectedAdvisors",
     "marketplace:unselectAdvisor",

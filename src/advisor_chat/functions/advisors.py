@@ -12,6 +12,7 @@ from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import not_found, require_user, visible_advisor
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.importers.formats import FormatProblem, advisor_from_file
 from advisor_chat.schema.fields import v
 from advisor_chat.schema.tables import ADVISOR_METADATA, LOCALIZATION, PERSONA, ROLE_DEFINITION
 from advisor_chat.store import Document
@@ -99,6 +100,32 @@ async def create_advisor(ctx: MutationCtx, args: Args) -> str:
     return await ctx.db.insert("advisors", doc | args)
 
 
+@mutation("advisors:createAdvisorFromJSON", {"advisor": v.object({}, open=True)})
+async def create_advisor_from_json(ctx: MutationCtx, args: Args) -> str:
+    """A private advisor from an advisor file (DESIGN.md 4), read as `import advisors`
+    reads one: unknown keys kept, safe defaults, a bad field named. The file's advisorId
+    is kept in `extensions` (legacy ids are global; this advisor is the caller's)."""
+    user = await require_user(ctx)
+    data = args["advisor"]
+    if len(orjson.dumps(data)) > MAX_PERSONA_BYTES:
+        raise FunctionError(
+            Code.INVALID_ARGUMENT, f"advisor larger than {MAX_PERSONA_BYTES} bytes", field="advisor"
+        )
+    try:
+        parsed = advisor_from_file(data, "advisor")
+    except FormatProblem as exc:
+        raise FunctionError(Code.INVALID_ARGUMENT, f"advisor.{exc}", field="advisor") from exc
+    fields = dict(parsed.fields)
+    legacy = fields.pop("legacyId")
+    if "advisorId" in data:
+        fields["extensions"] = fields.get("extensions", {}) | {"advisorId": legacy}
+    now = now_ms()
+    fields |= {"ownerId": user["_id"], "isPublic": False, "featured": False}
+    fields.setdefault("createdAt", now)
+    fields.setdefault("updatedAt", now)
+    return await ctx.db.insert("advisors", fields)
+
+
 @mutation(
     "advisors:updateAdvisor",
     {"advisorId": v.id("advisors"), "persona": v.optional(PERSONA), **EDITABLE},
@@ -131,6 +158,7 @@ FUNCTIONS = (
     get_advisor_by_id,
     get_advisors_by_tags,
     create_advisor,
+    create_advisor_from_json,
     update_advisor,
     archive_advisor,
     delete_advisor,
