@@ -116,6 +116,7 @@ async def test_many_rows_without_a_legacy_id_are_allowed(store: Store) -> None:
         "advisors": lambda n: advisor(),
         "conversations": lambda n: conversation(parents.user),
         "messages": lambda n: message(parents.conversation, f"m{n}"),
+        "threadSummaries": lambda n: document("threadSummaries", "minimal", parents),
     }
     assert set(rows) == {t for t, index in UNIQUE if index.fields == ("legacyId",)}
     before = {table: await count(store, table) for table in rows}
