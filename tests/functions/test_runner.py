@@ -9,7 +9,7 @@ import pytest
 
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.catalog import build_registry
-from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx, Scheduled
+from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, Registry, action, mutation, query
 from advisor_chat.functions.runner import Runner
 from advisor_chat.schema.fields import v
@@ -26,7 +26,7 @@ async def add(ctx: MutationCtx, args: Args) -> str:
         "createdAt": 1,
         "updatedAt": 1,
     }
-    ctx.scheduler.run_after(0, "notes:count", {})
+    await ctx.scheduler.run_after(0, "notes:count", {})
     return await ctx.db.insert("users", doc)
 
 
@@ -66,13 +66,16 @@ TEST_FUNCTIONS = (add, add_then_fail, crash, count, try_write, add_twice, add.al
 
 
 @pytest.fixture
-def scheduled() -> list[Scheduled]:
-    return []
+def runner(store: Store) -> Runner:
+    return Runner(store, Registry(TEST_FUNCTIONS))
 
 
-@pytest.fixture
-def runner(store: Store, scheduled: list[Scheduled]) -> Runner:
-    return Runner(store, Registry(TEST_FUNCTIONS), lambda s, _identity: scheduled.append(s))
+async def _scheduled(runner: Runner) -> list[tuple[str, object, str]]:
+    async def read(tx: Any) -> list[Any]:
+        return await tx.query("scheduledFunctions").collect()  # type: ignore[no-any-return]
+
+    rows = (await runner.store.query(read)).value
+    return [(r["name"], r["args"], r["state"]) for r in rows]
 
 
 async def _count(runner: Runner) -> int:
@@ -80,24 +83,20 @@ async def _count(runner: Runner) -> int:
     return value
 
 
-async def test_a_mutation_commits_and_then_schedules(
-    runner: Runner, scheduled: list[Scheduled]
-) -> None:
+async def test_a_mutation_commits_with_what_it_scheduled(runner: Runner) -> None:
     result = await runner.call("notes:add", {"clerkId": "a"}, ALICE)
     assert isinstance(result.value, str)
     assert result.ts > 0
     assert await _count(runner) == 1
-    assert scheduled == [Scheduled("notes:count", {}, 0)]
+    assert await _scheduled(runner) == [("notes:count", {}, "pending")]
 
 
-async def test_a_failed_mutation_writes_and_schedules_nothing(
-    runner: Runner, scheduled: list[Scheduled]
-) -> None:
+async def test_a_failed_mutation_writes_and_schedules_nothing(runner: Runner) -> None:
     with pytest.raises(FunctionError) as caught:
         await runner.call("notes:addThenFail", {"clerkId": "a"}, ALICE)
     assert caught.value.code is Code.CONFLICT
     assert await _count(runner) == 0
-    assert scheduled == []
+    assert await _scheduled(runner) == []
 
 
 @pytest.mark.parametrize(
@@ -111,7 +110,7 @@ async def test_a_failed_mutation_writes_and_schedules_nothing(
     ],
 )
 async def test_bad_arguments_are_refused_before_the_handler_runs(
-    runner: Runner, scheduled: list[Scheduled], args: dict[str, Any], field: str, rule: str
+    runner: Runner, args: dict[str, Any], field: str, rule: str
 ) -> None:
     with pytest.raises(FunctionError) as caught:
         await runner.call("notes:add", args, ALICE)
@@ -120,7 +119,7 @@ async def test_bad_arguments_are_refused_before_the_handler_runs(
     assert caught.value.data["rule"] == rule
     assert field in caught.value.message
     assert await _count(runner) == 0
-    assert scheduled == []
+    assert await _scheduled(runner) == []
 
 
 @pytest.mark.parametrize("args", [None, [], "x", {"clerkId": float("nan")}])

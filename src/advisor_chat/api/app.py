@@ -6,6 +6,8 @@ protocol and the web client mount here as they land.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +28,7 @@ from advisor_chat.auth.webhooks import ClerkWebhooks
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.plans import limits_from
 from advisor_chat.functions.runner import Runner
+from advisor_chat.functions.scheduled import ScheduledWorker
 from advisor_chat.importers.marketplace import load_shipped
 from advisor_chat.log import get_logger
 from advisor_chat.settings import Settings
@@ -63,9 +66,16 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.clerk_webhooks = (
                 ClerkWebhooks(store, secret.get_secret_value()) if secret else None
             )
-            async with httpx.AsyncClient() as http:
-                app.state.verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
-                yield
+            worker = asyncio.create_task(ScheduledWorker(store, app.state.runner).run_forever())
+            try:
+                async with httpx.AsyncClient() as http:
+                    verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
+                    app.state.verifier = verifier
+                    yield
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
 
     app = FastAPI(title="AI Advisor Chat", version=__version__, lifespan=lifespan)
     app.include_router(http_router)

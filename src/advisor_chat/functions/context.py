@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.plans import PlanLimits
 from advisor_chat.store import Transaction
@@ -29,25 +30,50 @@ class Identity:
     def token_identifier(self) -> str:
         return f"{self.issuer}|{self.subject}"
 
+    def as_document(self) -> dict[str, str]:
+        """As stored with a scheduled call (`scheduledFunctions.identity`)."""
+        doc = {"subject": self.subject, "issuer": self.issuer}
+        optional = {"email": self.email, "name": self.name, "pictureUrl": self.picture_url}
+        return doc | {k: value for k, value in optional.items() if value is not None}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, str]) -> Identity:
+        return cls(
+            subject=doc["subject"],
+            issuer=doc["issuer"],
+            email=doc.get("email"),
+            name=doc.get("name"),
+            picture_url=doc.get("pictureUrl"),
+        )
+
 
 @dataclass(frozen=True)
-class Scheduled:
-    path: str
-    args: dict[str, Any]
-    delay_ms: float
-
-
-@dataclass
 class Scheduler:
-    """Calls a mutation asks for; they run only if, and after, it commits. A mutation
-    re-run after a conflict starts with an empty scheduler, so nothing is scheduled twice."""
+    """`ctx.scheduler` of a mutation: a scheduled call is a `scheduledFunctions` row written
+    in the mutation's own transaction, so it exists exactly when the mutation committed (a
+    failed or retried attempt schedules nothing) and survives a restart. It runs as the
+    caller who scheduled it, when due (see `functions/scheduled.py`)."""
 
-    requested: list[Scheduled] = field(default_factory=list)
+    db: Transaction
+    identity: Identity | None
 
-    def run_after(self, delay_ms: float, path: str, args: dict[str, Any]) -> None:
-        if delay_ms < 0:
+    async def run_after(self, delay_ms: float, path: str, args: dict[str, Any]) -> str:
+        """Schedule `path(args)` to run `delay_ms` after this mutation commits; returns
+        the scheduled call's id."""
+        if not delay_ms >= 0:
             raise FunctionError(Code.INVALID_ARGUMENT, "delay must not be negative")
-        self.requested.append(Scheduled(path, dict(args), delay_ms))
+        return await self.run_at(now_ms() + delay_ms, path, args)
+
+    async def run_at(self, timestamp_ms: float, path: str, args: dict[str, Any]) -> str:
+        row: dict[str, Any] = {
+            "name": path,
+            "args": dict(args),
+            "scheduledTime": float(timestamp_ms),
+            "state": "pending",
+        }
+        if self.identity is not None:
+            row["identity"] = self.identity.as_document()
+        return await self.db.insert("scheduledFunctions", row)
 
 
 @dataclass
@@ -63,8 +89,11 @@ class QueryCtx:
 
 @dataclass
 class MutationCtx(QueryCtx):
-    scheduler: Scheduler = field(default_factory=Scheduler)
     limits: Mapping[str, PlanLimits] = field(default_factory=dict)  # quotas per plan
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.db, self.identity)
 
 
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]

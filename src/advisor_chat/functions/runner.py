@@ -5,7 +5,7 @@ a stable code. This is the one place store errors become codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from advisor_chat.errors import (
     FunctionError,
     StoreError,
 )
-from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx, Scheduled
+from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx
 from advisor_chat.functions.plans import DEFAULT_LIMITS, PlanLimits
 from advisor_chat.functions.registry import Function, Kind, Registry
 from advisor_chat.log import get_logger
@@ -72,12 +72,10 @@ class Runner:
         self,
         store: Store,
         registry: Registry,
-        schedule: Callable[[Scheduled, Identity | None], None] | None = None,
         limits: Mapping[str, PlanLimits] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
-        self._schedule = schedule
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
 
     async def call(
@@ -101,17 +99,11 @@ class Runner:
             outcome = await self.store.query(read)
             return Result(outcome.value, outcome.ts, outcome.reads)
         if function.kind == "mutation":
-            contexts: list[MutationCtx] = []
 
             async def write(tx: Transaction) -> Any:
-                ctx = MutationCtx(tx, identity, limits=self.limits)
-                contexts[:] = [ctx]  # only the attempt that commits counts
-                return await function.handler(ctx, args)
+                return await function.handler(MutationCtx(tx, identity, limits=self.limits), args)
 
             committed = await self.store.mutation(write)
-            if self._schedule is not None:
-                for scheduled in contexts[0].scheduler.requested:
-                    self._schedule(scheduled, identity)
             return Result(committed.value, committed.ts, None)
 
         ctx = ActionCtx(

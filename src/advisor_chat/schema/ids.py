@@ -47,6 +47,7 @@ TABLE_NUMBERS: dict[str, int] = {
     "sessions": 13,
     "webhookEvents": 14,
     "rateLimits": 15,
+    "scheduledFunctions": 16,
 }
 
 

@@ -21,6 +21,9 @@ additions, all in the same style:
 - `webhookEvents`: ids of webhook deliveries already applied, so a replay changes nothing.
 - `rateLimits`: per-user counters of the current quota window (messages a minute,
   generations a day), one row per (user, bucket).
+- `scheduledFunctions`: calls a mutation scheduled (Convex's `_scheduled_functions`),
+  written in the mutation's own transaction so they exist exactly when it committed, and
+  run by the server's worker when due. Never readable through a function.
 
 Every table also has Convex's system fields `_id` and `_creationTime`, and the implicit
 index `by_creation_time`.
@@ -508,6 +511,32 @@ RATE_LIMITS = _table(
     on_delete=(OnDelete("userId", "users", "cascade"),),
 )
 
+SCHEDULED_FUNCTIONS = _table(
+    "scheduledFunctions",
+    {
+        "name": s(),  # the function's path, module:function
+        "args": v.any(),
+        # The verified caller who scheduled it: the call runs as them, under the same rules.
+        "identity": opt(
+            v.object(
+                {
+                    "subject": s(),
+                    "issuer": s(),
+                    "email": opt(s()),
+                    "name": opt(s()),
+                    "pictureUrl": opt(s()),
+                }
+            )
+        ),
+        "scheduledTime": n(),  # ms; due from then on
+        "state": v.literals("pending", "inProgress", "success", "failed", "canceled"),
+        "startedTime": opt(n()),
+        "completedTime": opt(n()),
+        "error": opt(s()),  # why it failed: a stable code and its message
+    },
+    [("by_state_time", ["state", "scheduledTime"])],
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -526,6 +555,7 @@ TABLES: dict[str, Table] = {
         SESSIONS,
         WEBHOOK_EVENTS,
         RATE_LIMITS,
+        SCHEDULED_FUNCTIONS,
     )
 }
 
@@ -535,6 +565,7 @@ OUR_TABLES = (
     "sessions",
     "webhookEvents",
     "rateLimits",
+    "scheduledFunctions",
 )  # beyond the seed's ten
 SEED_TABLES = tuple(name for name in TABLES if name not in OUR_TABLES)
 
