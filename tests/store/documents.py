@@ -393,6 +393,25 @@ DOCUMENTS: dict[str, Examples] = {
         lambda p: {"userId": p.user, "bucket": "messages", "windowStart": T0, "count": 1},
         lambda p: {"userId": p.user, "bucket": "generations", "windowStart": T1, "count": 99},
     ),
+    "scheduledFunctions": Examples(
+        lambda p: {"name": "chat:generate", "args": {}, "scheduledTime": T0, "state": "pending"},
+        lambda p: {
+            "name": "chat:generate",
+            "args": {"messageId": p.message, "n": [1, None, {"deep": True}]},
+            "identity": {
+                "subject": "user_1",
+                "issuer": "https://issuer.test",
+                "email": "a@example.test",
+                "name": "Ann ✓",
+                "pictureUrl": "https://img.test/a.png",
+            },
+            "scheduledTime": T0,
+            "state": "failed",
+            "startedTime": T0,
+            "completedTime": T1,
+            "error": "PROVIDER_ERROR: the model is down",
+        },
+    ),
 }
 
 
