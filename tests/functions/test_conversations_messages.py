@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.context import Identity
 from advisor_chat.functions.runner import Runner
 from advisor_chat.store import Store
 from tests.functions.world import ALICE, BOB, World, snapshot
@@ -138,4 +139,46 @@ async def test_a_bad_cursor_is_invalid_argument(runner: Runner, world: World) ->
             },
             ALICE,
         )
+    assert caught.value.code is Code.INVALID_ARGUMENT
+
+
+async def test_search_finds_only_the_callers_messages(runner: Runner, world: World) -> None:
+    async def create(who: Identity, title: str) -> str:
+        value: str = (
+            await runner.call("conversations:createConversation", {"title": title}, who)
+        ).value
+        return value
+
+    alice_two = await create(ALICE, "second")
+    bobs = await create(BOB, "bob's")
+    for who, conversation, text in [
+        (ALICE, world.conversation, "Quarterly budget review"),
+        (ALICE, alice_two, "Budgeting tools compared"),
+        (ALICE, alice_two, "Nothing relevant"),
+        (BOB, bobs, "My budget is secret"),
+    ]:
+        await runner.call(
+            "messages:sendMessage", {"conversationId": conversation, "content": text}, who
+        )
+
+    async def search(who: Identity, **args: object) -> list[str]:
+        found = (await runner.call("messages:searchMessages", args, who)).value
+        return [m["content"] for m in found]
+
+    assert set(await search(ALICE, query="budg")) == {
+        "Quarterly budget review",
+        "Budgeting tools compared",
+    }
+    assert await search(ALICE, query="budget review", conversationId=alice_two) == []
+    assert await search(ALICE, query="budg", conversationId=alice_two) == [
+        "Budgeting tools compared"
+    ]
+    assert await search(BOB, query="budget") == ["My budget is secret"]
+    assert len(await search(ALICE, query="budg", limit=1)) == 1
+    assert await search(ALICE, query="???") == []
+    with pytest.raises(FunctionError) as caught:
+        await search(BOB, query="budget", conversationId=alice_two)
+    assert caught.value.code is Code.NOT_FOUND
+    with pytest.raises(FunctionError) as caught:
+        await search(ALICE, query="budget", limit=0)
     assert caught.value.code is Code.INVALID_ARGUMENT

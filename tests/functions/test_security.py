@@ -39,6 +39,7 @@ EXAMPLES: dict[str, Example] = {
     "messages:sendMessage": lambda w: {"conversationId": w.conversation, "content": "hi"},
     "messages:appendMessage": lambda w: {"conversationId": w.conversation, "content": "hi"},
     "messages:updateMessage": lambda w: {"messageId": w.message, "content": "edited"},
+    "messages:searchMessages": lambda w: {"query": "hello", "conversationId": w.conversation},
     "messages:deleteMessage": lambda w: {"messageId": w.message},
     "advisorMemories:list": lambda w: {"conversationId": w.conversation},
     "advisorMemories:getMemoryByKey": lambda w: {

@@ -76,10 +76,38 @@ async def delete_message(ctx: MutationCtx, args: Args) -> None:
     await ctx.db.delete("messages", message["_id"])
 
 
+@query(
+    "messages:searchMessages",
+    {
+        "query": v.string(max_length=500),
+        "conversationId": v.optional(v.id("conversations")),
+        "limit": v.optional(v.number(minimum=1, maximum=100)),
+    },
+)
+async def search_messages(ctx: QueryCtx, args: Args) -> list[Document]:
+    """Messages in the caller's conversations (or one of them) having every word of the
+    query, the last as a prefix: best match first. Served by the text index, narrowed to
+    the caller's conversations inside it, so the cost follows what is found."""
+    user = await require_user(ctx)
+    if "conversationId" in args:
+        conversations = [(await own_conversation(ctx, args["conversationId"]))["_id"]]
+    else:
+        mine = await ctx.db.query("conversations", "by_user").eq("userId", user["_id"]).collect()
+        conversations = [c["_id"] for c in mine]
+    return await ctx.db.search(
+        "messages",
+        "search_content",
+        args["query"],
+        {"conversationId": conversations},
+        limit=int(args.get("limit", 20)),
+    )
+
+
 FUNCTIONS = (
     get_conversation_messages,
     send_message,
     send_message.alias("messages:appendMessage"),
     update_message,
     delete_message,
+    search_messages,
 )

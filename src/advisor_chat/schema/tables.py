@@ -10,6 +10,8 @@ additions, all in the same style:
   (the readable reason an answer ended `error`), plus the `streamDeltas` table holding the
   chunks of an answer in progress, so a stream costs O(length) bytes written.
 - `conversations.advisorIds`: the conversation's board (seed 002; mentions route within it).
+- `messages.search_content`: a full-text index over `content`, narrowed by conversation
+  (Convex's `searchIndex`), so searching a user's history costs what it finds.
 - `advisors.legacyId` / `modelConfiguration`, `persona.additionalEducation`: the advisor file
   format of DESIGN.md 4; `advisors.extensions` keeps the keys of an advisor file the schema
   does not name, and `teamTemplates.tagline` / `advisorRoles` / `details` the rest of a team
@@ -54,6 +56,16 @@ class Index:
 
 
 @dataclass(frozen=True)
+class SearchIndex:
+    """A full-text index over one string field (Convex's `searchIndex`), narrowed by
+    equality on `filter_fields`, each of which must lead some ordinary index."""
+
+    name: str
+    search_field: str
+    filter_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class OnDelete:
     """When a `parent` document is deleted, rows of this table pointing at it via `field`
     are deleted (`cascade`) or lose the field (`unset`), in the same transaction."""
@@ -69,12 +81,17 @@ class Table:
     document: Object
     indexes: tuple[Index, ...]
     on_delete: tuple[OnDelete, ...] = ()
+    search_indexes: tuple[SearchIndex, ...] = ()
     by_name: Mapping[str, Index] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        names = [i.name for i in self.indexes]
+        names = [i.name for i in self.indexes] + [s.name for s in self.search_indexes]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate index name")
+        for search in self.search_indexes:
+            for name in search.filter_fields:
+                if not any(i.fields[:1] == (name,) for i in self.indexes):
+                    raise ValueError(f"{self.name}.{search.name}: no index leads with {name}")
         object.__setattr__(self, "by_name", {i.name: i for i in self.indexes})
 
     @property
@@ -87,11 +104,12 @@ def _table(
     fields: Mapping[str, Validator],
     indexes: list[tuple[str, list[str]] | tuple[str, list[str], Literal["unique"]]],
     on_delete: tuple[OnDelete, ...] = (),
+    search: tuple[SearchIndex, ...] = (),
 ) -> Table:
     declared = [Index(CREATION_INDEX, ())]
     for entry in indexes:
         declared.append(Index(entry[0], tuple(entry[1]), unique=len(entry) == 3))
-    return Table(name, Object(fields=dict(fields)), tuple(declared), on_delete)
+    return Table(name, Object(fields=dict(fields)), tuple(declared), on_delete, search)
 
 
 opt = v.optional
@@ -372,6 +390,7 @@ MESSAGES = _table(
         ("by_legacy_id", ["legacyId"], "unique"),
     ],
     on_delete=(OnDelete("conversationId", "conversations", "cascade"),),
+    search=(SearchIndex("search_content", "content", ("conversationId",)),),
 )
 
 ADVISOR_MEMORIES = _table(
@@ -569,4 +588,13 @@ OUR_TABLES = (
 )  # beyond the seed's ten
 SEED_TABLES = tuple(name for name in TABLES if name not in OUR_TABLES)
 
-__all__ = ["SEED_TABLES", "SYSTEM_FIELDS", "TABLES", "Index", "OnDelete", "Optional", "Table"]
+__all__ = [
+    "SEED_TABLES",
+    "SYSTEM_FIELDS",
+    "TABLES",
+    "Index",
+    "OnDelete",
+    "Optional",
+    "SearchIndex",
+    "Table",
+]

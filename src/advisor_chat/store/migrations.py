@@ -21,6 +21,7 @@ from advisor_chat.errors import SchemaMismatch
 from advisor_chat.schema.derive import IndexLayout, TableLayout, table_layout
 from advisor_chat.schema.tables import TABLES, Table
 from advisor_chat.store.backend import Catalog, Connection
+from advisor_chat.store.search import create_statements, name_in_catalog
 from advisor_chat.store.sql import (
     SYSTEM_COLUMNS,
     Dialect,
@@ -143,8 +144,19 @@ async def _reconcile(
             await conn.execute(f"DROP INDEX {q(name)}", ())
         await conn.execute(definition, ())
         done.append(f"{'rebuilt' if found else 'created'} index {name}")
+    searches: set[str] = set()
+    for table in tables.values():
+        layout = table_layout(table)
+        for search_index in table.search_indexes:
+            name = name_in_catalog(d, layout, search_index)
+            searches.add(name)
+            if name in catalog.columns or name in catalog.indexes:
+                continue
+            for sql in create_statements(d, layout, search_index):
+                await conn.execute(sql, ())
+            done.append(f"created search index {layout.name}.{search_index.name}")
     for name, (owner, _, _) in catalog.indexes.items():
-        if owner in ours and "." in name and name not in desired:
+        if owner in ours and "." in name and name not in desired and name not in searches:
             await conn.execute(f"DROP INDEX {q(name)}", ())
             done.append(f"dropped index {name}")
     return done

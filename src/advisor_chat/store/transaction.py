@@ -1,4 +1,5 @@
-"""One transaction: get / insert / patch / replace / delete by `_id`, and index range reads.
+"""One transaction: get / insert / patch / replace / delete by `_id`, index range reads and
+full-text searches.
 
 Every read is recorded in `reads` (index ranges) and every write in `writes` (old and new
 index keys), which is all the live layer needs to decide what a commit touched. Every write
@@ -9,7 +10,7 @@ can only roll back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from advisor_chat.errors import DocumentInvalid, DocumentMissing, QueryInvalid, 
 from advisor_chat.schema.derive import ID_INDEX, IndexLayout, TableLayout, layout_of
 from advisor_chat.schema.ids import DocumentId, IdGenerator, is_valid_id, table_number_of
 from advisor_chat.schema.tables import SYSTEM_FIELDS, TABLES
+from advisor_chat.store import search as search_sql
 from advisor_chat.store.backend import Connection
 from advisor_chat.store.commits import Write
 from advisor_chat.store.query import IndexQuery, param
@@ -109,6 +111,47 @@ class Transaction:
             return None
         rows = await self.conn.fetch(table_statements(self.dialect, layout).get, (doc_id,))
         return orjson.loads(rows[0][0]) if rows else None
+
+    async def search(
+        self,
+        table: str,
+        index: str,
+        text: str,
+        filters: Mapping[str, Sequence[Any]],
+        limit: int = 20,
+    ) -> list[Document]:
+        """Documents whose search field has every word of `text` (the last as a prefix),
+        with each filter field equal to one of its values: best match first, at most
+        `limit` (<= MAX_RESULTS). A text without words finds nothing."""
+        layout = _layout(table)
+        self._check_usable()
+        found = next((s for s in layout.table.search_indexes if s.name == index), None)
+        if found is None:
+            raise QueryInvalid(f"{table} has no search index {index!r}")
+        unknown = set(filters) - set(found.filter_fields)
+        if unknown:
+            raise QueryInvalid(f"{table}.{index} cannot filter on {', '.join(sorted(unknown))}")
+        if not 1 <= limit <= search_sql.MAX_RESULTS:
+            raise QueryInvalid(f"limit must be between 1 and {search_sql.MAX_RESULTS}")
+        self._record_search_reads(layout, filters)
+        words = search_sql.terms(text)
+        if not words or any(len(values) == 0 for values in filters.values()):
+            return []
+        sql, params = search_sql.select(self.dialect, layout, found, words, filters, limit)
+        return [orjson.loads(row[0]) for row in await self.conn.fetch(sql, params)]
+
+    def _record_search_reads(
+        self, layout: TableLayout, filters: Mapping[str, Sequence[Any]]
+    ) -> None:
+        """A search depends on every document with its filter values (or on the whole
+        table, unfiltered): any write there may change which documents match, or how well."""
+        for name, values in filters.items():
+            leading = next(i for i in layout.table.indexes if i.fields[:1] == (name,))
+            for value in values:
+                point = Bound((value,), True)
+                self.reads.record(IndexRead(layout.name, leading.name, KeyInterval(point, point)))
+        if not filters:
+            self.reads.record(IndexRead(layout.name, "by_creation_time", KeyInterval(None, None)))
 
     # --- writes --------------------------------------------------------------------------
 
