@@ -239,3 +239,46 @@ async def test_deleting_a_user_removes_their_conversations_and_rows(store: Store
     assert await snapshot(store, TABLES_SEEN) == _expect(before, removed, unset)
     assert outcome.commit is not None
     _check_write_set(outcome.commit.writes, removed, unset)
+
+
+async def test_deleting_an_advisor_takes_it_off_every_board_and_keeps_its_answers(
+    store: Store,
+) -> None:
+    async def build(tx: Transaction) -> dict[str, DocumentId]:
+        ids: dict[str, DocumentId] = {"owner": await tx.insert("users", user("clerk-owner"))}
+        ids["gone"] = await tx.insert("advisors", advisor())
+        ids["stays"] = await tx.insert("advisors", advisor())
+        base = conversation(ids["owner"])
+        ids["active"] = await tx.insert(
+            "conversations",
+            base | {"advisorIds": [ids["gone"], ids["stays"]], "activeAdvisorId": ids["gone"]},
+        )
+        ids["member"] = await tx.insert(
+            "conversations",
+            base | {"advisorIds": [ids["stays"], ids["gone"]], "activeAdvisorId": ids["stays"]},
+        )
+        ids["other"] = await tx.insert("conversations", base | {"advisorIds": [ids["stays"]]})
+        answer = message(ids["active"]) | {"sender": "advisor", "advisorId": ids["gone"]}
+        ids["answer"] = await tx.insert("messages", answer)
+        return ids
+
+    ids = (await store.mutation(build)).value
+    before = await snapshot(store, ["conversations", "messages"])
+    outcome = await store.mutation(lambda tx: tx.delete("advisors", ids["gone"]))
+    after = await snapshot(store, ["conversations", "messages"])
+
+    active = after["conversations"][ids["active"]]
+    assert active["advisorIds"] == [ids["stays"]]
+    assert "activeAdvisorId" not in active
+    member = after["conversations"][ids["member"]]
+    assert member["advisorIds"] == [ids["stays"]]
+    assert member["activeAdvisorId"] == ids["stays"]
+    assert after["conversations"][ids["other"]] == before["conversations"][ids["other"]]
+    assert after["messages"] == before["messages"]  # the answer keeps its advisor's id
+    assert outcome.commit is not None
+    changed = {(w.table, w.id) for w in outcome.commit.writes}
+    assert changed == {
+        ("advisors", ids["gone"]),
+        ("conversations", ids["active"]),
+        ("conversations", ids["member"]),
+    }

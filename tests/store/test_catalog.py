@@ -5,6 +5,7 @@ from __future__ import annotations
 from advisor_chat.schema.derive import all_layouts
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Catalog
+from advisor_chat.store.search import name_in_catalog
 
 TAIL = ("_creationTime", "_id")
 
@@ -135,16 +136,34 @@ async def test_every_seed_index_name_is_declared(store: Store) -> None:
 
 
 async def test_the_catalog_holds_nothing_undeclared(store: Store) -> None:
-    """Tables: the declared ones, their entries tables and `_meta`. Indexes: the declared
-    ones, each entries table's lookup by `_id`, and the primary keys."""
+    """Tables: the declared ones, their entries tables, `_meta`, and on SQLite each search
+    index's FTS5 table with the shadow tables FTS5 keeps. Indexes: the declared ones,
+    each entries table's lookup by `_id`, the primary keys, and on PostgreSQL each search
+    index's GIN index."""
     catalog = await _catalog(store)
     layouts = all_layouts()
     arrays = [i for layout in layouts for i in layout.indexes.values() if i.entries_table]
     tables = {layout.name for layout in layouts} | {i.entries_table for i in arrays}
+    searches = [
+        name_in_catalog(store.backend.dialect, layout, s)
+        for layout in layouts
+        for s in layout.table.search_indexes
+    ]
+    assert searches == [
+        "messages__search_content" if _is_sqlite(store) else "messages.search_content"
+    ]
+    if _is_sqlite(store):
+        shadows = ("", "_data", "_idx", "_docsize", "_config")
+        tables |= {f"{name}{suffix}" for name in searches for suffix in shadows}
     assert set(catalog.columns) == tables | {"_meta"}
     declared = {i.sql_name for layout in layouts for i in layout.indexes.values()}
     declared |= {f"{i.entries_table}.by_doc" for i in arrays}
+    declared |= set(searches)
     for name, (_table, columns, unique) in catalog.indexes.items():
         if columns in (("_id",), ("key",)) and unique:
             continue  # a primary key (PostgreSQL lists them under its own names)
         assert name in declared, name
+
+
+def _is_sqlite(store: Store) -> bool:
+    return store.backend.dialect.name == "sqlite"

@@ -201,6 +201,7 @@ async def test_upgrade_from_an_older_declaration(backend: Backend) -> None:
             "created index advisors__by_tags.by_doc",
             "created index messages.by_legacy_id",
             "created index messages.by_sender",
+            "created search index messages.search_content",
         ]
         catalog = await _catalog(store)
         for name, expected in _declared_indexes().items():

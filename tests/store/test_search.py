@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from advisor_chat.errors import QueryInvalid
+from advisor_chat.errors import DocumentInvalid, QueryInvalid
 from advisor_chat.schema.derive import layout_of
 from advisor_chat.schema.tables import TABLES
 from advisor_chat.store import Store, Transaction
@@ -215,3 +215,15 @@ async def test_the_database_plan_uses_the_text_index(store: Store) -> None:
         assert "Seq Scan on messages" not in text, text
         assert "messages.search_content" in text or "messages.by_conversation" in text, text
     assert len(await _search(store, "topic5", ids[:2])) == 20
+
+
+async def test_nul_is_refused_in_searched_text_and_fine_elsewhere(store: Store) -> None:
+    parents = await insert_parents(store)
+
+    async def write(tx: Transaction, fields: dict[str, Any]) -> str:
+        return await tx.insert("messages", _message(parents.conversation, "x") | fields)
+
+    with pytest.raises(DocumentInvalid, match=r"messages\.content: searched text contains NUL"):
+        await store.mutation(lambda tx: write(tx, {"content": "bad\x00text"}))
+    await store.mutation(lambda tx: write(tx, {"content": "nul nearby", "contentJson": "\x00"}))
+    assert await _search(store, "nearby", [parents.conversation]) == ["nul nearby"]

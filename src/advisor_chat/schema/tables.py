@@ -16,6 +16,8 @@ additions, all in the same style:
   format of DESIGN.md 4; `advisors.extensions` keeps the keys of an advisor file the schema
   does not name, and `teamTemplates.tagline` / `advisorRoles` / `details` the rest of a team
   file (its `teamId` is the template's `id`), so an import loses nothing.
+- `conversations.by_advisor_ids` (seed 002: "advisorIds, for filtering by advisor
+  involvement"): also how a deleted advisor is taken off every board.
 - `typingIndicators.by_conversation_user` and `teamTemplates.by_template_id`: the indexes that
   carry the "one row per (conversation, user)" and "one template per id" rules.
 - `accounts` and `sessions`: local accounts (the embedded default's sign-in) and their
@@ -68,11 +70,12 @@ class SearchIndex:
 @dataclass(frozen=True)
 class OnDelete:
     """When a `parent` document is deleted, rows of this table pointing at it via `field`
-    are deleted (`cascade`) or lose the field (`unset`), in the same transaction."""
+    are deleted (`cascade`), lose the field (`unset`), or lose it from the array `field`
+    (`pull`), in the same transaction."""
 
     field: str
     parent: str
-    action: Literal["cascade", "unset"]
+    action: Literal["cascade", "unset", "pull"]
 
 
 @dataclass(frozen=True)
@@ -362,8 +365,14 @@ CONVERSATIONS = _table(
         ("by_updated_at", ["updatedAt"]),
         ("by_user_updated", ["userId", "updatedAt"]),
         ("by_legacy_id", ["legacyId"], "unique"),
+        ("by_advisor_ids", ["advisorIds"]),
     ],
-    on_delete=(OnDelete("userId", "users", "cascade"),),
+    on_delete=(
+        OnDelete("userId", "users", "cascade"),
+        # A deleted advisor leaves every board it sat on; answers it gave keep its id.
+        OnDelete("activeAdvisorId", "advisors", "unset"),
+        OnDelete("advisorIds", "advisors", "pull"),
+    ),
 )
 
 MESSAGES = _table(

@@ -19,9 +19,9 @@ import orjson
 
 from advisor_chat.errors import SchemaMismatch
 from advisor_chat.schema.derive import IndexLayout, TableLayout, table_layout
-from advisor_chat.schema.tables import TABLES, Table
+from advisor_chat.schema.tables import TABLES, SearchIndex, Table
 from advisor_chat.store.backend import Catalog, Connection
-from advisor_chat.store.search import create_statements, name_in_catalog
+from advisor_chat.store.search import create_statements, name_in_catalog, searched_text
 from advisor_chat.store.sql import (
     SYSTEM_COLUMNS,
     Dialect,
@@ -102,6 +102,16 @@ async def _backfill_entries(conn: Connection, d: Dialect, index: IndexLayout) ->
         await conn.execute_many(sql, entries)
 
 
+async def _backfill_search(
+    conn: Connection, d: Dialect, layout: TableLayout, index: SearchIndex
+) -> None:
+    rows = await conn.fetch(f"SELECT {q('_id')}, {q('doc')} FROM {q(layout.name)}", ())
+    sql = d.render(f"UPDATE {q(layout.name)} SET {q(index.name)} = ? WHERE {q('_id')} = ?")
+    updates = [[searched_text(index, orjson.loads(doc)), doc_id] for doc_id, doc in rows]
+    if updates:
+        await conn.execute_many(sql, updates)
+
+
 async def _reconcile(
     conn: Connection, d: Dialect, catalog: Catalog, tables: Mapping[str, Table]
 ) -> list[str]:
@@ -152,7 +162,11 @@ async def _reconcile(
             searches.add(name)
             if name in catalog.columns or name in catalog.indexes:
                 continue
-            for sql in create_statements(d, layout, search_index):
+            statements = create_statements(d, layout, search_index)
+            if d.name == "postgres":  # the text column, filled from the documents first
+                await conn.execute(statements.pop(0), ())
+                await _backfill_search(conn, d, layout, search_index)
+            for sql in statements:
                 await conn.execute(sql, ())
             done.append(f"created search index {layout.name}.{search_index.name}")
     for name, (owner, _, _) in catalog.indexes.items():

@@ -36,13 +36,15 @@ def _json_path(field: str) -> str:
     return "$." + field
 
 
-def _pg_text(field: str) -> str:
-    path = ",".join(field.split("."))
-    return f"coalesce(({q('doc')}::jsonb #>> '{{{path}}}'), '')"
+def searched_text(index: SearchIndex, doc: Mapping[str, Any]) -> str | None:
+    value: Any = doc
+    for part in index.search_field.split("."):
+        value = value.get(part) if type(value) is dict else None
+    return value if type(value) is str else None
 
 
-def _pg_vector(field: str) -> str:
-    return f"to_tsvector('simple'::regconfig, {_pg_text(field)})"
+def _pg_vector(index: SearchIndex) -> str:
+    return f"to_tsvector('simple'::regconfig, coalesce({q(index.name)}, ''))"
 
 
 def name_in_catalog(d: Dialect, layout: TableLayout, index: SearchIndex) -> str:
@@ -52,12 +54,14 @@ def name_in_catalog(d: Dialect, layout: TableLayout, index: SearchIndex) -> str:
 
 
 def create_statements(d: Dialect, layout: TableLayout, index: SearchIndex) -> list[str]:
-    """The statements that create the index and fill it from the rows already there."""
+    """The statements that create the index and (SQLite) fill it from the rows already
+    there; PostgreSQL's column is filled by `migrations` before its index is built."""
     if d.name == "postgres":
         name = gin_index(layout, index)
         return [
+            f"ALTER TABLE {q(layout.name)} ADD COLUMN IF NOT EXISTS {q(index.name)} text",
             f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(layout.name)} "
-            f"USING GIN ({_pg_vector(index.search_field)})"
+            f"USING GIN ({_pg_vector(index)})",
         ]
     fts = fts_table(layout, index)
     view = f"{fts}_source"
@@ -142,7 +146,7 @@ def select(
         )
     else:
         query = " & ".join([f"'{w}'" for w in words[:-1]] + [f"'{words[-1]}':*"])
-        vector = _pg_vector(index.search_field)
+        vector = _pg_vector(index)
         params.append(query)
         for name in index.filter_fields:
             params.extend(filters.get(name, ()))

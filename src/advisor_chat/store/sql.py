@@ -69,6 +69,12 @@ SQLITE = Dialect("sqlite")
 POSTGRES = Dialect("postgres")
 
 
+def search_columns(d: Dialect, layout: TableLayout) -> list[str]:
+    """Columns holding searched text: PostgreSQL only (see `store.search`); SQLite's
+    full-text index reads the text out of the document itself."""
+    return [s.name for s in layout.table.search_indexes] if d.name == "postgres" else []
+
+
 # --- DDL -----------------------------------------------------------------------------------
 
 
@@ -79,6 +85,7 @@ def create_table(d: Dialect, layout: TableLayout) -> list[str]:
         f"{q('doc')} {d.doc_type} NOT NULL",
     ]
     cols += [f"{q(c.name)} {d.column_type(c)}" for c in layout.columns]
+    cols += [f"{q(name)} text" for name in search_columns(d, layout)]
     statements = [f"CREATE TABLE IF NOT EXISTS {q(layout.name)} ({', '.join(cols)})"]
     for index in layout.entry_indexes():
         statements.append(create_entries_table(d, index))
@@ -132,11 +139,12 @@ def table_statements(d: Dialect, layout: TableLayout) -> TableStatements:
 def _table_statements(d: Dialect, table: str) -> TableStatements:
     layout = layout_of(table)
     t = q(layout.name)
-    names = ["_id", "_creationTime", "doc", *(c.name for c in layout.columns)]
+    stored = [*(c.name for c in layout.columns), *search_columns(d, layout)]
+    names = ["_id", "_creationTime", "doc", *stored]
     insert = (
         f"INSERT INTO {t} ({', '.join(q(n) for n in names)}) VALUES ({', '.join('?' * len(names))})"
     )
-    sets = ", ".join(f"{q(n)} = ?" for n in ["doc", *(c.name for c in layout.columns)])
+    sets = ", ".join(f"{q(n)} = ?" for n in ["doc", *stored])
     update = f"UPDATE {t} SET {sets} WHERE {q('_id')} = ?"
     entries_insert: dict[str, str] = {}
     entries_delete: dict[str, str] = {}

@@ -45,7 +45,7 @@ class _Child:
     table: str
     field: str
     index: str
-    action: Literal["cascade", "unset"]
+    action: Literal["cascade", "unset", "pull"]
 
 
 @cache
@@ -212,8 +212,11 @@ class Transaction:
             for row in rows:
                 if child.action == "cascade":
                     await self.delete(child.table, row["_id"])
-                else:
+                elif child.action == "unset":
                     await self.patch(child.table, row["_id"], {child.field: UNSET})
+                else:
+                    kept = [item for item in row[child.field] if item != doc_id]
+                    await self.patch(child.table, row["_id"], {child.field: kept})
         statements = table_statements(self.dialect, layout)
 
         async def run() -> None:
@@ -240,6 +243,12 @@ class Transaction:
             for item in values:
                 if type(item) is str and "\x00" in item:
                     raise DocumentInvalid(layout.name, column.name, "indexed string contains NUL")
+        for search in layout.table.search_indexes:
+            text = search_sql.searched_text(search, doc)
+            if text is not None and "\x00" in text:
+                raise DocumentInvalid(
+                    layout.name, search.search_field, "searched text contains NUL"
+                )
 
     def _check_usable(self) -> None:
         if self._failed is not None:
@@ -282,7 +291,10 @@ class Transaction:
         return payload.decode()
 
     def _column_params(self, layout: TableLayout, doc: Document) -> list[Any]:
-        return [param(c, c.extract(doc)) for c in layout.columns]
+        values = [param(c, c.extract(doc)) for c in layout.columns]
+        if self.dialect.name == "postgres":
+            values += [search_sql.searched_text(s, doc) for s in layout.table.search_indexes]
+        return values
 
     async def _insert_row(self, layout: TableLayout, doc: Document) -> None:
         statements = table_statements(self.dialect, layout)
