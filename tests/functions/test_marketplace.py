@@ -146,3 +146,33 @@ async def test_create_from_template_opens_a_conversation_with_the_team(
     assert conversation["advisorIds"] == [world.public_advisor]
     board = (await runner.call("marketplace:getUserSelectedAdvisors", {}, BOB)).value
     assert [a["_id"] for a in board] == [world.public_advisor]
+
+
+async def test_deleting_an_own_advisor_takes_it_off_the_callers_boards(
+    runner: Runner, world: World
+) -> None:
+    mine = (
+        await runner.call(
+            "advisors:createAdvisor", {"persona": {"name": "Temp", "title": "Coach"}}, BOB
+        )
+    ).value
+    board = [mine, world.public_advisor]
+    conversation = (
+        await runner.call("conversations:createConversation", {"advisorIds": board}, BOB)
+    ).value
+    await runner.call(
+        "conversations:updateConversation",
+        {"conversationId": conversation, "activeAdvisorId": mine},
+        BOB,
+    )
+    await runner.call("advisors:deleteAdvisor", {"advisorId": mine}, BOB)
+    after = (
+        await runner.call(
+            "conversations:getConversationById", {"conversationId": conversation}, BOB
+        )
+    ).value
+    assert after["advisorIds"] == [world.public_advisor]
+    assert "activeAdvisorId" not in after
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("advisors:getAdvisorById", {"advisorId": mine}, BOB)
+    assert caught.value.code is Code.NOT_FOUND

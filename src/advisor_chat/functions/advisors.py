@@ -147,7 +147,8 @@ async def archive_advisor(ctx: MutationCtx, args: Args) -> Document:
 
 @mutation("advisors:deleteAdvisor", {"advisorId": v.id("advisors")})
 async def delete_advisor(ctx: MutationCtx, args: Args) -> None:
-    """Also removes it from everyone's board selections."""
+    """Also takes it off every board it sat on (selections, conversations' advisorIds and
+    activeAdvisorId); answers it gave keep its id, as history."""
     advisor = await _own_advisor(ctx, args["advisorId"])
     await ctx.db.delete("advisors", advisor["_id"])
 
