@@ -1,4 +1,5 @@
-"""Convex's HTTP API: POST /api/query, /api/mutation, /api/action with
+"""Convex's HTTP API: POST /api/query, /api/mutation, /api/action (and /api/function, any
+kind) with
 {"path": "module:function", "args": {...} | [{...}], "format": "json"}, and
 POST /api/run/{module}/{function}. Answers {"status": "success", "value": ...}, or
 {"status": "error", "errorMessage": ..., "errorData": {"code": ...}} with status 560, the
@@ -81,7 +82,7 @@ async def _call(request: Request, path: Any, args: Any, kind: Kind | None) -> Re
     return json_response({"status": "success", "value": result.value})
 
 
-async def _by_kind(request: Request, kind: Kind) -> Response:
+async def _by_kind(request: Request, kind: Kind | None) -> Response:
     try:
         body = await json_body(request)
         if body.get("format", "json") not in ("json", "convex_encoded_json"):
@@ -104,6 +105,12 @@ async def run_mutation(request: Request) -> Response:
 @router.post("/api/action")
 async def run_action(request: Request) -> Response:
     return await _by_kind(request, "action")
+
+
+@router.post("/api/function")
+async def run_function(request: Request) -> Response:
+    """Any kind, by path (the npm client's `ConvexHttpClient.function`)."""
+    return await _by_kind(request, None)
 
 
 @router.get("/api/openapi.json")

@@ -1,0 +1,72 @@
+"""The official Convex npm client (`ConvexHttpClient`, pinned in tests/clients/npm) works
+against our server: queries, mutations, `function`, auth, and errors as `ConvexError`
+with our codes in `data`. It runs under Node; `scripts/test` installs it with `npm ci`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from advisor_chat.functions.context import Identity
+from tests.api.conftest import token_for
+from tests.services import missing_service
+
+CLIENT_DIR = Path(__file__).parents[1] / "clients" / "npm"
+
+
+def _run_client(base: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        missing_service("node is not installed (the official npm client runs under it)")
+    if not (CLIENT_DIR / "node_modules" / "convex").is_dir():
+        missing_service(f"the npm client is not installed: npm ci --prefix {CLIENT_DIR}")
+    assert node is not None
+    env = os.environ | {
+        "ADVISOR_CHAT_URL": base,
+        "ALICE_TOKEN": token_for(Identity("npm_alice", "advisor-chat", name="Alice")),
+        "BOB_TOKEN": token_for(Identity("npm_bob", "advisor-chat", name="Bob")),
+    }
+    done = subprocess.run(
+        [node, str(CLIENT_DIR / "http_client.mjs")],
+        env=env,
+        cwd=CLIENT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_the_official_http_client_queries_mutates_and_sees_our_errors(
+    served: tuple[str, str],
+) -> None:
+    base, _ = served
+    seen = _run_client(base)
+    assert seen["me"]["_id"] == seen["aliceUser"]
+    assert seen["me"]["name"] == "Alice"
+    [message] = seen["page"]["page"]
+    assert message["_id"] == seen["messageId"]
+    assert message["content"] == "Hello from the official client 🚀"
+    assert message["conversationId"] == seen["conversation"]
+    assert seen["page"]["isDone"] is True
+    assert seen["viaFunction"]["title"] == "Board meeting ✓"
+
+    def failed(name: str, code: str) -> dict[str, Any]:
+        entry: dict[str, Any] = seen[name]
+        assert entry["ok"] is False, name
+        assert entry["convexError"] is True, name
+        assert entry["data"]["code"] == code, name
+        return entry
+
+    assert "not found" in failed("bobReadsAlice", "NOT_FOUND")["message"].lower()
+    failed("anonymous", "UNAUTHENTICATED")
+    assert failed("badArgs", "INVALID_ARGUMENT")["data"]["field"] == "content"
+    failed("unknownFunction", "NOT_FOUND")
+    failed("wrongKind", "NOT_FOUND")
