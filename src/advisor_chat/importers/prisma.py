@@ -94,6 +94,12 @@ def _text(row: Row, column: str, *, required: bool = False) -> str | None:
     return value
 
 
+def _id(row: Row) -> str:
+    legacy = _text(row, "id", required=True)
+    assert legacy is not None
+    return legacy
+
+
 def _json(row: Row, column: str) -> Any:
     value = row[column]
     if isinstance(value, BadText):
@@ -131,6 +137,7 @@ class PrismaImport:
         self.messages = IdMap("messages")
         self.boards: dict[str, list[str]] = {}
         self.notes: Counter[str] = Counter()
+        self._page_notes: Counter[str] = Counter()  # this page's, kept once it commits
         self._tx: Transaction | None = None
 
     async def run(self) -> Report:
@@ -171,6 +178,7 @@ class PrismaImport:
             async def write(tx: Transaction, rows: list[Row] = rows) -> Report:
                 for ids in (self.users, self.advisors, self.conversations, self.messages):
                     ids.pending.clear()
+                self._page_notes.clear()  # a retried page counts afresh
                 done = Report()
                 for row in rows:
                     source = f"{prisma_table} {row['id']}"
@@ -188,17 +196,17 @@ class PrismaImport:
                 page_report = await transaction(self.store, write, dry_run=False)
             for ids in (self.users, self.advisors, self.conversations, self.messages):
                 ids.commit()
+            self.notes.update(self._page_notes)
             self.report.merge(page_report)
             self.progress.advance(label, len(rows))
 
     # --- one row each ----------------------------------------------------------------
 
     async def _user(self, tx: Transaction, row: Row) -> Outcome:
-        legacy = _text(row, "id", required=True)
-        assert legacy is not None
+        legacy = _id(row)
         plan = _text(row, "plan") or "free"
         if plan not in PLANS:
-            self.notes[f"users: plan {plan!r} is not known, imported as free"] += 1
+            self._page_notes[f"users: plan {plan!r} is not known, imported as free"] += 1
         fields: dict[str, Any] = {
             "clerkId": legacy,
             "legacyId": legacy,
@@ -245,20 +253,12 @@ class PrismaImport:
             "createdAt": created,
             "updatedAt": _ms(row, "updatedAt"),
         }
-        outcome, doc_id = await upsert(
-            tx,
-            "advisors",
-            "by_legacy_id",
-            {"legacyId": parsed.legacy_id},
-            fields,
-            creation_time=created,
-        )
+        outcome, doc_id = await _upsert_legacy(tx, "advisors", parsed.legacy_id, fields, created)
         self.advisors.add(parsed.legacy_id, doc_id)
         return outcome
 
     async def _conversation(self, tx: Transaction, row: Row) -> Outcome:
-        legacy = _text(row, "id", required=True)
-        assert legacy is not None
+        legacy = _id(row)
         user_id = await self.users.find(tx, row["userId"])
         if user_id is None:
             raise RowProblem(f"userId: user {row['userId']!r} was not imported")
@@ -267,7 +267,7 @@ class PrismaImport:
         if row["activeAdvisorId"] is not None:
             active = await self.advisors.find(tx, row["activeAdvisorId"])
             if active is None:
-                self.notes["conversations: active advisor not found, left unset"] += 1
+                self._page_notes["conversations: active advisor not found, left unset"] += 1
             else:
                 board.append(active)
         for advisor in self.boards.get(legacy, []):
@@ -288,20 +288,12 @@ class PrismaImport:
             fields["activeAdvisorId"] = active
         if board:
             fields["advisorIds"] = board
-        outcome, doc_id = await upsert(
-            tx,
-            "conversations",
-            "by_legacy_id",
-            {"legacyId": legacy},
-            fields,
-            creation_time=created,
-        )
+        outcome, doc_id = await _upsert_legacy(tx, "conversations", legacy, fields, created)
         self.conversations.add(legacy, doc_id)
         return outcome
 
     async def _message(self, tx: Transaction, row: Row) -> Outcome:
-        legacy = _text(row, "id", required=True)
-        assert legacy is not None
+        legacy = _id(row)
         conversation = await self.conversations.find(tx, row["conversationId"])
         if conversation is None:
             raise RowProblem(f"conversationId: {row['conversationId']!r} was not imported")
@@ -314,7 +306,9 @@ class PrismaImport:
         for mention in _list(row, "mentions"):
             found = await self.advisors.find(tx, mention)
             if found is None:
-                self.notes["messages: a mentioned advisor was not found, mention left out"] += 1
+                self._page_notes[
+                    "messages: a mentioned advisor was not found, mention left out"
+                ] += 1
             elif found not in mentions:
                 mentions.append(found)
         fields: dict[str, Any] = {
@@ -328,7 +322,7 @@ class PrismaImport:
         if row["advisorId"] is not None:
             advisor = await self.advisors.find(tx, row["advisorId"])
             if advisor is None:
-                self.notes["messages: advisor not found, advisorId left out"] += 1
+                self._page_notes["messages: advisor not found, advisorId left out"] += 1
             else:
                 fields["advisorId"] = advisor
         content_json = _json(row, "contentJson")
@@ -336,20 +330,11 @@ class PrismaImport:
             fields["contentJson"] = content_json
         if row["tokensUsed"] is not None:
             fields["tokensUsed"] = row["tokensUsed"]
-        outcome, _ = await upsert(
-            tx,
-            "messages",
-            "by_legacy_id",
-            {"legacyId": legacy},
-            fields,
-            timestamps=(),
-            creation_time=created,
-        )
+        outcome, _ = await _upsert_legacy(tx, "messages", legacy, fields, created)
         return outcome
 
     async def _summary(self, tx: Transaction, row: Row) -> Outcome:
-        legacy = _text(row, "id", required=True)
-        assert legacy is not None
+        legacy = _id(row)
         conversation = await self.conversations.find(tx, row["conversationId"])
         if conversation is None:
             raise RowProblem(f"conversationId: {row['conversationId']!r} was not imported")
@@ -365,18 +350,10 @@ class PrismaImport:
                 continue
             found = await self.messages.find(tx, row[column])
             if found is None:
-                self.notes[f"threadSummaries: {column} not found, left out"] += 1
+                self._page_notes[f"threadSummaries: {column} not found, left out"] += 1
             else:
                 fields[column] = found
-        outcome, _ = await upsert(
-            tx,
-            "threadSummaries",
-            "by_legacy_id",
-            {"legacyId": legacy},
-            fields,
-            timestamps=(),
-            creation_time=created,
-        )
+        outcome, _ = await _upsert_legacy(tx, "threadSummaries", legacy, fields, created)
         return outcome
 
     async def _memory(self, tx: Transaction, row: Row) -> Outcome:
@@ -405,6 +382,22 @@ class PrismaImport:
             creation_time=created,
         )
         return outcome
+
+
+async def _upsert_legacy(
+    tx: Transaction, table: str, legacy: str, fields: dict[str, Any], created: float
+) -> tuple[Outcome, str]:
+    """Upsert by Prisma id, the original creation time kept as `_creationTime`; every
+    timestamp comes from the row (none defaulted)."""
+    return await upsert(
+        tx,
+        table,
+        "by_legacy_id",
+        {"legacyId": legacy},
+        fields,
+        timestamps=(),
+        creation_time=created,
+    )
 
 
 async def import_prisma(
