@@ -27,7 +27,6 @@ from advisor_chat.store import Store
 from advisor_chat.store.sqlite import SqliteBackend
 
 
-
 def raw_copy(source: Path, target: Path) -> tuple[int, float]:
     """(rows, seconds) to copy the Message table into an indexed table of a new file."""
     started = time.perf_counter()
