@@ -51,17 +51,19 @@ def test_import_advisors_reports_each_file_and_exits_1_when_one_was_skipped(
     good = {"advisorId": "ok-1", "persona": {"name": "Ok One", "title": "Coach"}}
     (folder / "ok.json").write_text(json.dumps(good), encoding="utf-8")
     (folder / "bad.json").write_text(json.dumps({"persona": {"name": "X"}}), encoding="utf-8")
+    assert _run(["init"], tmp_path / "d").returncode == 0
+    shipped = _count(tmp_path / "d", "advisors")
     dry = _run(["import", "advisors", str(folder), "--dry-run"], tmp_path / "d")
     assert dry.returncode == 1
     assert "dry run: nothing was written" in dry.stdout
-    assert _count(tmp_path / "d", "advisors") == 0
+    assert _count(tmp_path / "d", "advisors") == shipped
     done = _run(["import", "advisors", str(folder)], tmp_path / "d")
     assert done.returncode == 1
     assert "imported" in done.stdout
     assert "ok.json" in done.stdout
     assert "skipped" in done.stdout
     assert "persona.title" in done.stdout
-    assert _count(tmp_path / "d", "advisors") == 1
+    assert _count(tmp_path / "d", "advisors") == shipped + 1
 
 
 def test_an_unreadable_file_exits_2_naming_it(tmp_path: Path) -> None:
@@ -91,3 +93,22 @@ def test_prisma_import_then_convex_export_and_import_elsewhere(tmp_path: Path) -
     refused = _run(["import", "convex", str(source)], tmp_path / "b")
     assert refused.returncode == 2
     assert "not a ZIP file" in refused.stdout
+
+
+def test_a_dry_run_against_a_database_init_has_not_made_changes_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "[draft] a.json").write_text(
+        json.dumps({"advisorId": "a", "persona": {"name": "A"}}), encoding="utf-8"
+    )
+    dry = _run(["import", "advisors", str(folder), "--dry-run"], tmp_path / "new")
+    assert dry.returncode == 2
+    assert "needs `advisor-chat init` first" in dry.stdout
+    assert _run(["init"], tmp_path / "new").returncode == 0
+    before = _count(tmp_path / "new", "advisors")
+    dry = _run(["import", "advisors", str(folder), "--dry-run"], tmp_path / "new")
+    assert dry.returncode == 1  # the file is skipped: no title
+    assert "[draft] a.json: advisors" not in dry.stdout  # markup would have eaten "[draft]"
+    assert "[draft] a.json" in dry.stdout
+    assert "persona.title" in dry.stdout
+    assert _count(tmp_path / "new", "advisors") == before

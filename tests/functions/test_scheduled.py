@@ -192,3 +192,15 @@ async def test_calls_left_in_progress_by_a_dead_process_are_failed_after_the_lea
     assert await worker.recover(now=now_ms() + LEASE_MS + 1) == 1
     assert all(j["state"] == "failed" for j in (await _jobs(store)).values())
     assert await worker.run_due() == 0
+
+
+async def test_ended_calls_are_kept_a_week_then_forgotten(store: Store, runner: Runner) -> None:
+    await _schedule(runner, "jobs:record", note="old")
+    await _schedule(runner, "jobs:fail")
+    await _schedule(runner, "jobs:recordLater", delay_ms=10 * 24 * 3600 * 1000, note="future")
+    worker = ScheduledWorker(store, runner)
+    assert await worker.run_due() == 2
+    assert await worker.forget_finished() == 0  # ended just now: kept as history
+    eight_days = now_ms() + 8 * 24 * 3600 * 1000
+    assert await worker.forget_finished(now=eight_days) == 2
+    assert list(await _jobs(store)) == ["jobs:recordLater"]  # pending calls are never forgotten

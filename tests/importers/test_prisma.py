@@ -295,7 +295,8 @@ def prisma_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     asyncio.run(create_database(server.database_url("postgres"), name))
     url: str = server.database_url(name)
     asyncio.run(write_postgres(url, edge_cases(sqlite=False)))
-    return url + "?schema=public"
+    # As Prisma's own .env has it: options asyncpg must not pass on to the server.
+    return url + "?schema=public&connection_limit=5&pool_timeout=10"
 
 
 async def _all(store: Store, table: str) -> list[Document]:
@@ -426,8 +427,9 @@ async def test_a_database_without_the_prisma_tables_is_refused(
         await import_prisma(store, f"file:{tmp_path / 'junk.db'}")
     with pytest.raises(SourceInvalid, match="no such SQLite database file"):
         await import_prisma(store, f"file:{tmp_path / 'missing.db'}")
-    with pytest.raises(SourceInvalid, match="expected a postgresql:// URL"):
-        await import_prisma(store, "mysql://localhost/app")
+    with pytest.raises(SourceInvalid, match="expected a postgresql:// URL") as caught:
+        await import_prisma(store, "mysql://app:s3cret@localhost/app")
+    assert "s3cret" not in str(caught.value)
     for table in TABLES:
         assert await _all(store, table) == []
 
@@ -526,3 +528,69 @@ async def test_bulk_import_reports_every_row(tmp_path: Path) -> None:
         assert report.count("messages", Outcome.IMPORTED) == 2400  # across 5 pages
         assert report.count("advisorMemories", Outcome.IMPORTED) == 6
         assert len(await _all(store, "messages")) == 2400
+
+
+async def test_what_changed_here_since_wins_over_an_older_source(
+    store: Store, prisma_url: str
+) -> None:
+    async def sign_in_later(tx: Any) -> None:
+        # Bob signed in after the Prisma data was written: Clerk gave him an email.
+        fields = {
+            "clerkId": "user_2bob",
+            "email": "bob@new.example",
+            "plan": "enterprise",
+            "createdAt": ms(at(9)),
+            "updatedAt": ms(at(9)),
+        }
+        await tx.insert("users", fields)
+
+    await store.mutation(sign_in_later)
+    await import_prisma(store, prisma_url)
+    bob = (await _by_legacy(store, "users"))["user_2bob"]
+    assert bob["email"] == "bob@new.example"  # the source's NULL did not erase it
+    assert bob["plan"] == "enterprise"  # nor its older plan replace the newer one
+    assert bob["legacyId"] == "user_2bob"  # but the import adopted the row
+
+    conversation = (await _by_legacy(store, "conversations"))["conv-a1"]
+    message = (await _by_legacy(store, "messages"))["m1"]
+
+    async def edit_here(tx: Any) -> None:
+        await tx.patch(
+            "conversations", conversation["_id"], {"title": "Renamed", "updatedAt": ms(at(30))}
+        )
+        await tx.patch("messages", message["_id"], {"content": "edited here"})
+
+    await store.mutation(edit_here)
+    again = await import_prisma(store, prisma_url)
+    assert again.changed == 0
+    assert (await _by_legacy(store, "conversations"))["conv-a1"]["title"] == "Renamed"
+    assert (await _by_legacy(store, "messages"))["m1"]["content"] == "edited here"
+
+
+async def test_odd_values_skip_their_row_only(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("advisor_chat.importers.prisma.PAGE", 2)  # pages end on bad rows
+    users = [
+        {"id": f"u{n}", "plan": "free", "createdAt": at(0), "updatedAt": at(0)} for n in range(6)
+    ]
+    users[1]["id"] = b"u1-caf\xe9"  # not UTF-8, and the last row of the first page
+    users[3]["createdAt"] = Raw("--5")
+    advisor = {
+        "id": "odd-tags",
+        "schemaVersion": "1",
+        "status": "active",
+        "persona": persona("Odd Tags"),
+        "components": [],
+        "tags": [{"k": 1}],
+        "createdAt": at(0),
+        "updatedAt": at(0),
+    }
+    path = tmp_path / "odd.db"
+    write_sqlite(path, {"User": users, "Advisor": [advisor]})
+    report = await import_prisma(store, f"file:{path}")
+    skipped = {item.source: item.reason for item in report.skipped()}
+    assert set(await _by_legacy(store, "users")) == {"u0", "u2", "u4", "u5"}
+    assert "not UTF-8" in next(r for s, r in skipped.items() if s.startswith("User b"))
+    assert "createdAt: '--5' is not a date" in skipped["User u3"]
+    assert "advisors.tags" in skipped["Advisor odd-tags"]

@@ -72,6 +72,7 @@ async def test_every_word_must_match_and_the_last_may_be_a_prefix(store: Store) 
     # Quotes, stars and operators are not syntax: only words count.
     assert len(await _search(store, '"runway"* (', [c])) == 3
     assert await _search(store, "fourteen OR zebra", [c]) == []
+    assert await _search(store, "fourteen _", [c]) == ["Our runway is fourteen months"]
     best = await _search(store, "runway", [c], limit=1)
     assert best == ["RUNWAY, runway, runway!"]  # the most relevant first
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from advisor_chat.cli.reports import Bars, show
 from advisor_chat.errors import AdvisorChatError
@@ -30,22 +31,34 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Report what would chang
 Paths = Annotated[list[Path], typer.Argument(help="Files, or folders searched for *.json.")]
 
 
-def _run(title: str, work: Callable[[Store, Progress], Awaitable[Report]]) -> Report:
-    """Open the store (creating or upgrading it), run `work` with progress bars, show the
-    report; a source that cannot be read at all exits 2 with its error, nothing written."""
+class NeedsInit(AdvisorChatError):
+    """A dry run against a database that `init` would first create or upgrade."""
+
+
+def _run(
+    title: str, work: Callable[[Store, Progress], Awaitable[Report]], *, dry_run: bool = False
+) -> Report:
+    """Open the store (creating or upgrading it, unless dry-running), run `work` with
+    progress bars, show the report; a source that cannot be read at all exits 2 with its
+    error, nothing written."""
     settings = Settings()
     configure_logging(settings)
 
     async def go() -> Report:
         async with Store.from_settings(settings) as store:
-            await store.migrate()
+            pending = await store.migrate(apply=not dry_run)
+            if dry_run and pending:
+                raise NeedsInit(
+                    f"the database needs `advisor-chat init` first ({len(pending)} change(s) "
+                    "to its tables); a dry run changes nothing"
+                )
             with Bars(console) as bars:
                 return await work(store, bars)
 
     try:
         report = asyncio.run(go())
     except (AdvisorChatError, OSError) as exc:
-        console.print(f"[red]{title} failed:[/red] {exc}")
+        console.print(f"[red]{title} failed:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     show(console, report, title)
     if report.total(Outcome.SKIPPED):
@@ -56,13 +69,19 @@ def _run(title: str, work: Callable[[Store, Progress], Awaitable[Report]]) -> Re
 @imports.command("advisors")
 def advisors(paths: Paths, dry_run: DryRun = False) -> None:
     """Advisor files (advisorSchemaVersion 1.1-base) into the marketplace, by advisorId."""
-    _run("Advisor import", lambda store, _: import_advisors(store, paths, dry_run=dry_run))
+    _run(
+        "Advisor import",
+        lambda store, _: import_advisors(store, paths, dry_run=dry_run),
+        dry_run=dry_run,
+    )
 
 
 @imports.command("teams")
 def teams(paths: Paths, dry_run: DryRun = False) -> None:
     """Team template files, their roles pointing at advisors already imported."""
-    _run("Team import", lambda store, _: import_teams(store, paths, dry_run=dry_run))
+    _run(
+        "Team import", lambda store, _: import_teams(store, paths, dry_run=dry_run), dry_run=dry_run
+    )
 
 
 @imports.command("prisma")
@@ -76,6 +95,7 @@ def prisma(
     _run(
         "Prisma import",
         lambda store, bars: import_prisma(store, database_url, dry_run=dry_run, progress=bars),
+        dry_run=dry_run,
     )
 
 
@@ -88,6 +108,7 @@ def convex_in(
     _run(
         "Convex import",
         lambda store, bars: import_convex(store, file, dry_run=dry_run, progress=bars),
+        dry_run=dry_run,
     )
 
 

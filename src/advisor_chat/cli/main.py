@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.secret import load_secret
@@ -61,7 +62,7 @@ def init() -> None:
         f"({shipped.changed} added or updated)."
     )
     for item in shipped.skipped():
-        console.print(f"  [red]skipped[/red] {item.source}: {item.reason}")
+        console.print(f"  [red]skipped[/red] {escape(item.source)}: {escape(item.reason)}")
 
 
 @app.command()

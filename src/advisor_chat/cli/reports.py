@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichBars
 from rich.table import Table
@@ -65,8 +66,8 @@ def show(console: Console, report: Report, title: str) -> None:
             console.print(f"… and {len(report.items) - shown} more")
             break
         colour = "red" if item.outcome is Outcome.SKIPPED else "green"
-        reason = f": {item.reason}" if item.reason else ""
-        console.print(f"[{colour}]{item.outcome.value}[/{colour}] {item.source}{reason}")
+        reason = f": {escape(item.reason)}" if item.reason else ""
+        console.print(f"[{colour}]{item.outcome.value}[/{colour}] {escape(item.source)}{reason}")
         shown += 1
     for note in report.notes:
-        console.print(f"[yellow]note[/yellow] {note}")
+        console.print(f"[yellow]note[/yellow] {escape(note)}")

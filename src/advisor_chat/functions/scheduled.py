@@ -5,14 +5,16 @@ Each call is claimed in a transaction (pending → inProgress) before it runs, s
 several server processes on one database a call runs once. Every call ends `success` or
 `failed` (with the error's code and message); none is left in progress: a call still
 running when the server stops is marked failed, and one whose process died is marked
-failed once its lease has passed. The worker wakes on this process's commits that
-schedule something and polls for other processes' every `poll_s`.
+failed once its lease has passed (checked every minute, by every server). Ended calls are
+kept for a week. The worker wakes on this process's commits that schedule something and
+polls for other processes' every `poll_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from advisor_chat.clock import now_ms
@@ -25,6 +27,8 @@ from advisor_chat.store import Commit, Document, Store, Transaction
 log = get_logger(__name__)
 TABLE = "scheduledFunctions"
 LEASE_MS = 15 * 60 * 1000  # a call in progress longer than this lost its process
+KEEP_MS = 7 * 24 * 3600 * 1000  # how long ended calls are kept, as history
+SWEEP_EVERY_S = 60.0  # how often lost calls are failed and old ones forgotten
 MAX_RUNNING = 16
 
 
@@ -45,10 +49,14 @@ class ScheduledWorker:
         """Until cancelled; then the calls it started are stopped and marked failed."""
         stop_listening = self.store.commits.listen(self._on_commit)
         try:
-            await self.recover()
+            swept = -float("inf")
             while True:
                 self._wake.clear()
                 try:
+                    if time.monotonic() - swept >= SWEEP_EVERY_S:
+                        await self.recover()
+                        await self.forget_finished()
+                        swept = time.monotonic()
                     await self.start_due()
                     pause = await self._until_next_due()
                 except Exception:  # e.g. the database away for a moment: try again
@@ -76,6 +84,22 @@ class ScheduledWorker:
 
         return (await self.store.mutation(sweep)).value
 
+    async def forget_finished(self, now: float | None = None) -> int:
+        """Delete calls that ended (success or failed) and were due over KEEP_MS ago, as
+        Convex keeps its scheduled functions' history for a week."""
+        cutoff = (now_ms() if now is None else now) - KEEP_MS
+
+        async def sweep(tx: Transaction) -> int:
+            gone = 0
+            for state in ("success", "failed", "canceled"):
+                q = tx.query(TABLE, "by_state_time").eq("state", state)
+                for job in await q.lt("scheduledTime", cutoff).take(1000):
+                    await tx.delete(TABLE, job["_id"])
+                    gone += 1
+            return gone
+
+        return (await self.store.mutation(sweep)).value
+
     async def start_due(self, now: float | None = None) -> list[asyncio.Task[None]]:
         """Claim every call due by `now` and start it; returns the started tasks."""
         moment = now_ms() if now is None else now
@@ -85,9 +109,15 @@ class ScheduledWorker:
             if not due:
                 return started
             for job in due:
-                if not await self._claim(job["_id"]):
+                await self._slots.acquire()  # before the claim: a claimed call always runs
+                try:
+                    claimed = await self._claim(job["_id"])
+                except BaseException:
+                    self._slots.release()
+                    raise
+                if not claimed:
+                    self._slots.release()
                     continue  # another process took it
-                await self._slots.acquire()
                 task = asyncio.create_task(self._run(job))
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)

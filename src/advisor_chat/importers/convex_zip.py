@@ -10,7 +10,8 @@ booleans, arrays, objects, null), which Convex reads without one.
 An import keeps every document's `_id` and `_creationTime`, so references between
 documents hold. It is one transaction: a ZIP that is not a Convex export or holds a line
 that is not JSON changes nothing; a document our schema refuses is reported and skipped.
-Tables we do not have are reported, not guessed at.
+Tables we do not have are reported, not guessed at. Scheduled calls are neither exported
+nor imported.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ TABLE_LIST = "_tables/documents.jsonl"
 STORAGE_LIST = "_storage/documents.jsonl"
 CONVEX_TABLE_BASE = 10000  # Convex numbers user tables from 10001
 PAGE = 1000
+#: Every table but the scheduled calls: carried to another server they would run there
+#: again, as their callers (Convex leaves its `_scheduled_functions` out too).
+EXPORTED = tuple(name for name in TABLES if name != "scheduledFunctions")
 README = """# AI Advisor Chat snapshot export
 
 This ZIP has the layout of a Convex snapshot export. `_tables/documents.jsonl` lists the
@@ -54,11 +58,11 @@ async def export_convex(store: Store, path: Path, *, progress: Progress | None =
             archive.writestr("README.md", README)
             listing = b"".join(
                 orjson.dumps({"name": name, "id": CONVEX_TABLE_BASE + TABLE_NUMBERS[name]}) + b"\n"
-                for name in TABLES
+                for name in EXPORTED
             )
             archive.writestr(TABLE_LIST, listing)
             archive.writestr(STORAGE_LIST, b"")
-            for name in TABLES:
+            for name in EXPORTED:
                 bars.start(f"export {name}", None)
                 with archive.open(f"{name}/documents.jsonl", "w") as out:
                     async for batch in _documents(tx, name):
@@ -138,7 +142,7 @@ async def import_convex(
             member = f"{name}/documents.jsonl"
             if member not in members:
                 raise SourceInvalid(label, f"{TABLE_LIST} lists {name!r} but {member} is missing")
-            if name in TABLES:
+            if name in EXPORTED:
                 ours.append(name)
                 continue
             count = sum(1 for _ in _lines(archive, member, label))

@@ -90,6 +90,15 @@ def split_unknown(value: Any, validator: Validator) -> tuple[Any, Any]:
     return value, None
 
 
+def _distinct(items: list[Any]) -> list[Any]:
+    """Each item once, in order; the schema then checks their types (a tag that is an
+    object is refused by it, naming the field, rather than crashing here)."""
+    try:
+        return list(dict.fromkeys(items))
+    except TypeError:  # an unhashable item: left for the schema to refuse
+        return items
+
+
 def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     return value if type(value) is dict else {}
@@ -133,7 +142,7 @@ def advisor_from_file(data: Mapping[str, Any], fallback_id: str) -> Parsed:
         "schemaVersion": version or DEFAULT_ADVISOR_SCHEMA,
         "status": status,
         "persona": persona,
-        "tags": list(dict.fromkeys(tags)) if type(tags) is list else tags,
+        "tags": _distinct(tags) if type(tags) is list else tags,
         "legacyId": legacy_id,
     }
     for key in ("category", "featured"):

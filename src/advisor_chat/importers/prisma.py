@@ -4,8 +4,10 @@ Tables go in dependency order (users, advisors, conversations, messages, summari
 memories), each in pages, each page one transaction. Every row is keyed by its Prisma id
 (`legacyId`; memories by their unique key), so a re-run updates in place and an import
 that died half-way is finished by running it again, with the same result as one clean
-run. A row that cannot be imported (bad value, parent missing) is reported and skipped
-whole. `--dry-run` is the same import in one transaction, rolled back.
+run. What changed here since wins over an older source (see `_upsert_legacy`). A row
+that cannot be imported (bad value, parent missing) is reported and skipped whole.
+`--dry-run` is the same import in one transaction, rolled back (on SQLite it holds the
+write lock meanwhile: dry-run against an idle server or a copy).
 
 Mapping (seed 002): the Prisma user id is the Clerk id, as the original app used it;
 DateTime becomes Unix ms; JSON columns are parsed; ids in relations (userId,
@@ -22,10 +24,10 @@ from typing import Any
 
 from advisor_chat.errors import DocumentInvalid
 from advisor_chat.importers.formats import FormatProblem, advisor_from_file
-from advisor_chat.importers.prisma_source import BadText, PrismaSource, open_source
+from advisor_chat.importers.prisma_source import POSITION, BadText, PrismaSource, open_source
 from advisor_chat.importers.report import NoProgress, Outcome, Progress, Report
 from advisor_chat.importers.values import parse_json_text, to_ms
-from advisor_chat.importers.writing import transaction, upsert
+from advisor_chat.importers.writing import Policy, transaction, upsert
 from advisor_chat.store import Store, Transaction
 
 PAGE = 500
@@ -171,9 +173,9 @@ class PrismaImport:
     ) -> None:
         label = f"{prisma_table} → {table}"
         self.progress.start(label, await self.source.count(prisma_table))
-        after: str | None = None
+        after: Any = None
         while rows := await self.source.page(prisma_table, after, PAGE):
-            after = rows[-1]["id"]
+            after = rows[-1][POSITION]
 
             async def write(tx: Transaction, rows: list[Row] = rows) -> Report:
                 for ids in (self.users, self.advisors, self.conversations, self.messages):
@@ -186,6 +188,11 @@ class PrismaImport:
                         outcome = await convert(tx, row)
                     except (RowProblem, FormatProblem, DocumentInvalid) as exc:
                         done.record(table, Outcome.SKIPPED, source, str(exc), named=True)
+                        continue
+                    except (TypeError, ValueError, OverflowError) as exc:
+                        # A value of a shape no rule above foresaw: this row only.
+                        reason = f"unreadable value ({type(exc).__name__}: {exc})"
+                        done.record(table, Outcome.SKIPPED, source, reason, named=True)
                         continue
                     done.record(table, outcome, source, named=False)
                 return done
@@ -227,6 +234,7 @@ class PrismaImport:
             {"clerkId": legacy},
             fields,
             creation_time=fields["createdAt"],
+            policy="newer",
         )
         self.users.add(legacy, doc_id)
         return outcome
@@ -380,6 +388,7 @@ class PrismaImport:
             {"conversationId": conversation, "advisorId": advisor, "key": key},
             fields,
             creation_time=created,
+            policy="newer",
         )
         return outcome
 
@@ -388,7 +397,10 @@ async def _upsert_legacy(
     tx: Transaction, table: str, legacy: str, fields: dict[str, Any], created: float
 ) -> tuple[Outcome, str]:
     """Upsert by Prisma id, the original creation time kept as `_creationTime`; every
-    timestamp comes from the row (none defaulted)."""
+    timestamp comes from the row (none defaulted). What was changed here since the last
+    run wins: documents with `updatedAt` are replaced only by a source as new; messages
+    and summaries, which the original never edited, only ever inserted."""
+    policy: Policy = "newer" if "updatedAt" in fields else "insert"
     return await upsert(
         tx,
         table,
@@ -397,6 +409,7 @@ async def _upsert_legacy(
         fields,
         timestamps=(),
         creation_time=created,
+        policy=policy,
     )
 
 

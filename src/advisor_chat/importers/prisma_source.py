@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -64,6 +64,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "updatedAt",
     ),
 }
+
+
+POSITION = "__position"
 
 
 class BadText(bytes):
@@ -119,14 +122,18 @@ class PrismaSource(ABC):
         rows = await self._fetch(f"SELECT COUNT(*) AS n FROM {self._table(table)}", ())
         return int(rows[0]["n"])
 
-    async def page(self, table: str, after: str | None, limit: int) -> list[dict[str, Any]]:
-        """The next `limit` rows of `table` by id, after the id `after`."""
+    #: What rows are read in order of: a unique key the database indexes.
+    position = _quoted("id")
+
+    async def page(self, table: str, after: Any, limit: int) -> list[dict[str, Any]]:
+        """The next `limit` rows of `table` after position `after` (None: from the start);
+        each row carries its position as `POSITION`, the cursor of the next page."""
         columns = ", ".join(_quoted(c) for c in COLUMNS[table])
-        where = f"WHERE {_quoted('id')} > {self._param(1)} " if after is not None else ""
+        where = f"WHERE {self.position} > {self._param(1)} " if after is not None else ""
         limit_param = self._param(2 if after is not None else 1)
         sql = (
-            f"SELECT {columns} FROM {self._table(table)} {where}"
-            f"ORDER BY {_quoted('id')} LIMIT {limit_param}"
+            f"SELECT {self.position} AS {_quoted(POSITION)}, {columns} "
+            f"FROM {self._table(table)} {where}ORDER BY 1 LIMIT {limit_param}"
         )
         return await self._fetch(sql, (after, limit) if after is not None else (limit,))
 
@@ -146,6 +153,10 @@ class PrismaSource(ABC):
 
 
 class SqliteSource(PrismaSource):
+    # rowid, not id: an id that is not UTF-8 comes back as bytes, and bytes sort after
+    # every text in SQLite, so paging by such an id would end the table early.
+    position = "rowid"
+
     def __init__(self, path: Path) -> None:
         super().__init__(str(path))
         self.path = path
@@ -198,9 +209,11 @@ class PostgresSource(PrismaSource):
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         self.schema = query.pop("schema", ["public"])[0]
-        rest = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
-        super().__init__(urlunsplit(parts._replace(netloc=_without_password(parts.netloc))))
-        self.url = urlunsplit(parts._replace(query=rest))
+        # Prisma's URL carries its own options (connection_limit, pool_timeout, pgbouncer…),
+        # which asyncpg would send to the server as settings; keep only libpq's.
+        kept = {k: values for k, values in query.items() if k in LIBPQ_PARAMETERS}
+        super().__init__(without_password(url))
+        self.url = urlunsplit(parts._replace(query=urlencode(kept, doseq=True)))
         self._conn: asyncpg.Connection | None = None
 
     async def open(self) -> None:
@@ -237,11 +250,33 @@ class PostgresSource(PrismaSource):
         return f"${n}"
 
 
-def _without_password(netloc: str) -> str:
-    if "@" not in netloc:
-        return netloc
-    credentials, host = netloc.rsplit("@", 1)
-    return f"{credentials.split(':', 1)[0]}@{host}"
+LIBPQ_PARAMETERS = frozenset(
+    {
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "sslpassword",
+        "passfile",
+        "target_session_attrs",
+        "application_name",
+        "host",
+        "port",
+        "user",
+        "password",
+        "dbname",
+    }
+)
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be shown: no password."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    credentials, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{credentials.split(':', 1)[0]}@{host}"))
 
 
 def open_source(url: str) -> PrismaSource:
@@ -256,4 +291,4 @@ def open_source(url: str) -> PrismaSource:
         return SqliteSource(Path(path.split("?", 1)[0]))
     if scheme == "" or len(scheme) == 1:  # a bare path (or a Windows drive letter)
         return SqliteSource(Path(url))
-    raise SourceInvalid(url, "expected a postgresql:// URL or a SQLite file: URL")
+    raise SourceInvalid(without_password(url), "expected a postgresql:// URL or a SQLite file: URL")

@@ -22,16 +22,17 @@ def to_ms(value: object) -> float | None:
         return (moment - _EPOCH) / dt.timedelta(milliseconds=1)
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return float(text)
-        try:
+    try:
+        if isinstance(value, int | float):
+            number = float(value)
+            return number if math.isfinite(number) else None
+        if isinstance(value, str):
+            text = value.strip()
+            if text.removeprefix("-").isascii() and text.removeprefix("-").isdecimal():
+                return to_ms(int(text))
             return to_ms(dt.datetime.fromisoformat(text))
-        except ValueError:
-            return None
+    except (ValueError, OverflowError):  # not a date, or far outside any calendar
+        return None
     return None
 
 

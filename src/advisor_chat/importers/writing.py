@@ -4,7 +4,7 @@ back, so it reports exactly what would change (uniqueness and validation include
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import orjson
 
@@ -16,6 +16,7 @@ from advisor_chat.store import Store, Transaction
 from advisor_chat.store.transaction import MAX_DOCUMENT_BYTES
 
 T = TypeVar("T")
+Policy = Literal["replace", "newer", "insert"]
 
 
 class _RolledBack(Exception, Generic[T]):  # control flow, never escapes this module
@@ -55,8 +56,12 @@ async def upsert(
     timestamps: tuple[str, ...] = ("createdAt", "updatedAt"),
     creation_time: float | None = None,
     id: str | None = None,
+    policy: Policy = "replace",
 ) -> tuple[Outcome, str]:
-    """Insert the document found by `key` on the unique `index`, or replace it in place.
+    """Insert the document found by `key` on the unique `index`, or bring it up to date:
+    `replace` it with `fields`; or, with `newer`, only when the source's `updatedAt` is not
+    older than the stored one's (else only the fields the stored document lacks are
+    added: what changed here since wins); or, with `insert`, leave it as it is.
 
     Timestamps the source did not give keep the stored document's values (or become now
     on insert), so re-importing an unchanged source changes nothing. The document is
@@ -76,8 +81,15 @@ async def upsert(
         doc_id = await tx.insert(table, fields, id=id, creation_time=creation_time)
         return Outcome.IMPORTED, doc_id
     current = {k: v for k, v in existing.items() if k not in SYSTEM_FIELDS}
-    if current == fields:
+    if current == fields or policy == "insert":
         return Outcome.UNCHANGED, existing["_id"]
+    if policy == "newer" and current.get("updatedAt", 0) > fields.get("updatedAt", 0):
+        gaps = {k: v for k, v in fields.items() if k not in current}
+        if not gaps:
+            return Outcome.UNCHANGED, existing["_id"]
+        check(table, current | gaps)
+        await tx.patch(table, existing["_id"], gaps)
+        return Outcome.UPDATED, existing["_id"]
     await tx.replace(table, existing["_id"], fields)
     return Outcome.UPDATED, existing["_id"]
 

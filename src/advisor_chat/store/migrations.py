@@ -10,6 +10,7 @@ transaction, so an interrupted upgrade leaves the database as it was.
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -176,7 +177,13 @@ async def _reconcile(
     return done
 
 
-async def migrate(store: Store, tables: Mapping[str, Table] = TABLES) -> list[str]:
+class _WouldDo(Exception):
+    pass
+
+
+async def migrate(
+    store: Store, tables: Mapping[str, Table] = TABLES, *, apply: bool = True
+) -> list[str]:
     backend = store.backend
     d = backend.dialect
     done: list[str] = []
@@ -215,6 +222,9 @@ async def migrate(store: Store, tables: Mapping[str, Table] = TABLES) -> list[st
             )
             if version == 0:
                 done.append(f"initialised schema version {target}")
+        if not apply:
+            raise _WouldDo
 
-    await store.mutation(run)
+    with contextlib.suppress(_WouldDo):  # rolled back: `done` says what applying would do
+        await store.mutation(run)
     return done

@@ -21,7 +21,7 @@ from advisor_chat.store.sql import Dialect, q
 MAX_TERMS = 16
 MAX_RESULTS = 256
 MAX_FTS_FILTER_VALUES = 500  # beyond this, SQLite narrows by the join alone
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" separates words, as in FTS5
 
 
 def fts_table(layout: TableLayout, index: SearchIndex) -> str:

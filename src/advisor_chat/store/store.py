@@ -73,11 +73,12 @@ class Store:
     ) -> None:
         await self.close()
 
-    async def migrate(self) -> list[str]:
-        """Create or upgrade the database in place; returns what was done."""
+    async def migrate(self, *, apply: bool = True) -> list[str]:
+        """Create or upgrade the database in place; returns what was done. With
+        `apply=False`, returns what would be done and changes nothing."""
         from advisor_chat.store.migrations import migrate
 
-        return await migrate(self)
+        return await migrate(self, apply=apply)
 
     async def mutation(self, fn: Callable[[Transaction], Awaitable[T]]) -> Outcome[T]:
         attempt = 1
