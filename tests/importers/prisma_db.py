@@ -160,14 +160,15 @@ async def write_postgres(url: str, rows: Rows) -> None:
     try:
         await conn.execute(POSTGRES_DDL)
         for table in TABLE_ORDER:
-            batch = rows.get(table, [])
-            for row in batch:
-                columns = ", ".join(f'"{c}"' for c in row)
-                marks = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-                await conn.execute(
-                    f'INSERT INTO "{table}" ({columns}) VALUES ({marks})',
-                    *[_pg_value(c, v) for c, v in row.items()],
-                )
+            shapes: dict[tuple[str, ...], list[list[Any]]] = {}
+            for row in rows.get(table, []):
+                values = [_pg_value(c, v) for c, v in row.items()]
+                shapes.setdefault(tuple(row), []).append(values)
+            for names, batch in shapes.items():  # one executemany per column set
+                columns = ", ".join(f'"{c}"' for c in names)
+                marks = ", ".join(f"${i}" for i in range(1, len(names) + 1))
+                sql = f'INSERT INTO "{table}" ({columns}) VALUES ({marks})'
+                await conn.executemany(sql, batch)
     finally:
         await conn.close()
 
