@@ -22,6 +22,7 @@ from advisor_chat.schema.derive import layout_of
 from advisor_chat.schema.ids import IdGenerator
 from advisor_chat.store import Document
 from advisor_chat.store.query import param
+from advisor_chat.store.search import searched_text
 from advisor_chat.store.sql import POSTGRES, SQLITE, Dialect, table_statements
 
 MESSAGES = layout_of("messages")
@@ -48,7 +49,9 @@ def message_fields(conversation: str, n: int) -> Document:
     }
 
 
-def message_row(ids: IdGenerator, conversation: str, n: int) -> tuple[Row, Document]:
+def message_row(
+    ids: IdGenerator, conversation: str, n: int, dialect: Dialect
+) -> tuple[Row, Document]:
     """One messages row exactly as `Transaction.insert` writes it, and its document."""
     doc: Document = {
         "_id": ids.new_id("messages"),
@@ -56,6 +59,8 @@ def message_row(ids: IdGenerator, conversation: str, n: int) -> tuple[Row, Docum
         **message_fields(conversation, n),
     }
     columns = [param(c, c.extract(doc)) for c in MESSAGES.columns]
+    if dialect.name == "postgres":  # the searched text's own column (store/search.py)
+        columns += [searched_text(s, doc) for s in MESSAGES.table.search_indexes]
     return (doc["_id"], doc["_creationTime"], orjson.dumps(doc).decode(), *columns), doc
 
 

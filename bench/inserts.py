@@ -58,7 +58,10 @@ async def bench_inserts(store: Store, driver: Driver, conversation: str, n: int)
     raw_rates: list[float] = []
     serial = 0
     for round_ in range(ROUNDS):
-        rows = [message_row(store.ids, conversation, serial + i)[0] for i in range(per_round)]
+        rows = [
+            message_row(store.ids, conversation, serial + i, driver.dialect)[0]
+            for i in range(per_round)
+        ]
         serial += per_round
         fields = [message_fields(conversation, serial + i) for i in range(per_round)]
         serial += per_round

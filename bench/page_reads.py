@@ -114,7 +114,7 @@ class MessageTable:
         batch: list[Row] = []
         for n in range(self.count, size):
             conversation = self._conversation(n)
-            row, doc = message_row(self.store.ids, conversation, n)
+            row, doc = message_row(self.store.ids, conversation, n, self.store.backend.dialect)
             batch.append(row)
             if conversation == self.target:
                 self.newest.append(doc)
