@@ -487,3 +487,26 @@ async def test_queries_cannot_write(store: Store) -> None:
     with pytest.raises(StoreError):
         await store.query(lambda tx: tx.insert("users", user("clerk-q")))
     assert await count(store, "users") == 0
+
+
+async def test_a_refused_document_leaves_the_transaction_usable(store: Store) -> None:
+    """The store's own checks run before SQL (only the database's refusals end a
+    transaction), and `check` runs them without writing: what importers rely on to skip
+    one bad row and go on."""
+    parents = await insert_parents(store)
+    before = await count(store, "messages")
+    too_big = message(parents.conversation, "x" * MAX_DOCUMENT_BYTES)
+
+    async def skip_the_bad_one(tx: Transaction) -> str:
+        with pytest.raises(DocumentInvalid, match="larger than"):
+            tx.check("messages", too_big)
+        with pytest.raises(DocumentInvalid, match="larger than"):
+            await tx.insert("messages", too_big)
+        with pytest.raises(DocumentInvalid, match="unknown field"):
+            tx.check("messages", message(parents.conversation, "ok") | {"extra": 1})
+        tx.check("messages", message(parents.conversation, "ok"))
+        return await tx.insert("messages", message(parents.conversation, "ok"))
+
+    kept = (await store.mutation(skip_the_bad_one)).value
+    assert await count(store, "messages") == before + 1
+    assert (await get(store, "messages", kept) or {}).get("content") == "ok"

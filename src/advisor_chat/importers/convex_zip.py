@@ -25,7 +25,7 @@ import orjson
 
 from advisor_chat.errors import DocumentInvalid, SourceInvalid
 from advisor_chat.importers.report import NoProgress, Outcome, Progress, Report
-from advisor_chat.importers.writing import check, transaction, unique_conflict
+from advisor_chat.importers.writing import transaction, unique_conflict
 from advisor_chat.schema.ids import TABLE_NUMBERS
 from advisor_chat.schema.tables import SYSTEM_FIELDS, TABLES
 from advisor_chat.store import Store, Transaction
@@ -184,7 +184,7 @@ async def _put(tx: Transaction, table: str, doc: Any) -> Outcome:
     if type(created) not in (int, float):
         raise DocumentInvalid(table, "_creationTime", "missing or not a number")
     fields = {k: v for k, v in doc.items() if k not in SYSTEM_FIELDS}
-    check(table, fields)
+    tx.check(table, fields)  # before the unique look-ups, which need well-typed keys
     existing = await tx.get(table, doc_id)
     conflict = await unique_conflict(tx, table, fields, doc_id)
     if conflict:

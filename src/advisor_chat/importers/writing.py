@@ -6,14 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, Literal, TypeVar, cast
 
-import orjson
-
 from advisor_chat.clock import now_ms
-from advisor_chat.errors import DocumentInvalid
 from advisor_chat.importers.report import Outcome
 from advisor_chat.schema.tables import SYSTEM_FIELDS, TABLES
 from advisor_chat.store import Store, Transaction
-from advisor_chat.store.transaction import MAX_DOCUMENT_BYTES
 
 T = TypeVar("T")
 Policy = Literal["replace", "newer", "insert"]
@@ -64,9 +60,9 @@ async def upsert(
     added: what changed here since wins); or, with `insert`, leave it as it is.
 
     Timestamps the source did not give keep the stored document's values (or become now
-    on insert), so re-importing an unchanged source changes nothing. The document is
-    checked before anything is written, so a bad one raises `DocumentInvalid` and leaves
-    the transaction usable for the next.
+    on insert), so re-importing an unchanged source changes nothing. A document the
+    schema refuses raises `DocumentInvalid` and leaves the transaction usable for the next
+    (the store checks before it writes).
     """
     q = tx.query(table, index)
     for name, value in key.items():
@@ -76,7 +72,6 @@ async def upsert(
     for name in timestamps:
         if name not in fields:
             fields[name] = existing[name] if existing and name in existing else now
-    check(table, fields)
     if existing is None:
         doc_id = await tx.insert(table, fields, id=id, creation_time=creation_time)
         return Outcome.IMPORTED, doc_id
@@ -87,18 +82,10 @@ async def upsert(
         gaps = {k: v for k, v in fields.items() if k not in current}
         if not gaps:
             return Outcome.UNCHANGED, existing["_id"]
-        check(table, current | gaps)
         await tx.patch(table, existing["_id"], gaps)
         return Outcome.UPDATED, existing["_id"]
     await tx.replace(table, existing["_id"], fields)
     return Outcome.UPDATED, existing["_id"]
-
-
-def check(table: str, fields: Mapping[str, Any]) -> None:
-    """The store's own checks of a document, without writing it."""
-    TABLES[table].document.check(fields, table, "")
-    if len(orjson.dumps(fields)) > MAX_DOCUMENT_BYTES - 256:  # room for _id, _creationTime
-        raise DocumentInvalid(table, "(document)", f"larger than {MAX_DOCUMENT_BYTES} bytes")
 
 
 async def unique_conflict(

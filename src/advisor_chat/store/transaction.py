@@ -19,7 +19,13 @@ import orjson
 
 from advisor_chat.errors import DocumentInvalid, DocumentMissing, QueryInvalid, StoreError
 from advisor_chat.schema.derive import ID_INDEX, IndexLayout, TableLayout, layout_of
-from advisor_chat.schema.ids import DocumentId, IdGenerator, is_valid_id, table_number_of
+from advisor_chat.schema.ids import (
+    ID_LENGTH,
+    DocumentId,
+    IdGenerator,
+    is_valid_id,
+    table_number_of,
+)
 from advisor_chat.schema.tables import SYSTEM_FIELDS, TABLES
 from advisor_chat.store import search as search_sql
 from advisor_chat.store.backend import Connection
@@ -155,6 +161,17 @@ class Transaction:
 
     # --- writes --------------------------------------------------------------------------
 
+    def check(self, table: str, fields: Mapping[str, Any]) -> None:
+        """Every check a write of `fields` makes before it reaches the database, without
+        writing: a refused document raises `DocumentInvalid`. (Writes run these same checks
+        first, so a refused one leaves the transaction usable; only the database's own
+        refusals, such as a uniqueness rule, end it.)"""
+        layout = _layout(table)
+        self._validate(layout, fields)
+        doc: Document = {"_id": "0" * ID_LENGTH, "_creationTime": 0.0, **fields}
+        self._check_indexable(layout, doc)
+        self._encode(layout, doc)
+
     async def insert(
         self,
         table: str,
@@ -171,7 +188,8 @@ class Transaction:
         created = self._ids.creation_time() if creation_time is None else float(creation_time)
         doc: Document = {"_id": doc_id, "_creationTime": created, **fields}
         self._check_indexable(layout, doc)
-        await self._guard(self._insert_row(layout, doc))
+        payload = self._encode(layout, doc)  # before the guard: our own check, not SQL's
+        await self._guard(self._insert_row(layout, doc, payload))
         self.writes.append(Write(table, doc_id, None, _all_keys(layout, doc)))
         return doc_id
 
@@ -296,9 +314,8 @@ class Transaction:
             values += [search_sql.searched_text(s, doc) for s in layout.table.search_indexes]
         return values
 
-    async def _insert_row(self, layout: TableLayout, doc: Document) -> None:
+    async def _insert_row(self, layout: TableLayout, doc: Document, payload: str) -> None:
         statements = table_statements(self.dialect, layout)
-        payload = self._encode(layout, doc)
         params = [doc["_id"], doc["_creationTime"], payload, *self._column_params(layout, doc)]
         await self.conn.execute(statements.insert, params)
         for index in layout.entry_indexes():
