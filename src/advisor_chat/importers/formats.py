@@ -22,27 +22,8 @@ from advisor_chat.schema.tables import PERSONA
 DEFAULT_ADVISOR_SCHEMA = "1.1-base"
 STATUSES = ("active", "inactive", "archived")
 
-# Top-level keys of an advisor file that map onto advisors fields (or are the id).
-_ADVISOR_KEYS = {
-    "advisorId",
-    "advisorSchemaVersion",
-    "schemaVersion",
-    "status",
-    "persona",
-    "roleDefinition",
-    "components",
-    "metadata",
-    "localization",
-    "modelHint",
-    "modelConfiguration",
-    "category",
-    "featured",
-    "isPublic",
-    "imageUrl",
-    "firstName",
-    "lastName",
-    "tags",
-}
+# Top-level keys of an advisor file copied as they are, and all those it maps onto
+# advisors fields (or the id); any other key is kept in `extensions`.
 _COPIED = (
     "roleDefinition",
     "components",
@@ -51,6 +32,21 @@ _COPIED = (
     "modelHint",
     "modelConfiguration",
 )
+_ADVISOR_KEYS = {
+    *_COPIED,
+    "advisorId",
+    "advisorSchemaVersion",
+    "schemaVersion",
+    "status",
+    "persona",
+    "category",
+    "featured",
+    "isPublic",
+    "imageUrl",
+    "firstName",
+    "lastName",
+    "tags",
+}
 
 
 class FormatProblem(ValueError):

@@ -7,7 +7,7 @@ Files that cannot be read at all refuse the whole import before anything is writ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,43 +53,58 @@ def _read(
     return batch
 
 
-async def write_advisors(tx: Transaction, batch: Batch[Parsed], only_missing: bool) -> Report:
+# What a parsed file becomes in this database: its fields and notes. Raises FormatProblem
+# when it cannot be written here (the file is then skipped with that reason).
+Resolve = Callable[[Transaction, P], Awaitable[tuple[dict[str, Any], list[str]]]]
+
+
+async def _write(
+    tx: Transaction,
+    table: str,
+    index: str,
+    key_field: str,
+    batch: Batch[P],
+    resolve: Resolve[P],
+    only_missing: bool,
+) -> Report:
+    """Upsert each parsed file by its key, one reported item each."""
     done = Report()
     for source, item in batch:
-        key = {"legacyId": item.legacy_id}
-        if only_missing and await _exists(tx, "advisors", "by_legacy_id", key):
-            done.record("advisors", Outcome.UNCHANGED, source, named=True)
+        key = {key_field: item.legacy_id}
+        if only_missing and await tx.query(table, index).eq(key_field, item.legacy_id).first():
+            done.record(table, Outcome.UNCHANGED, source, named=True)
             continue
-        fields = item.fields | {"isPublic": True}
         try:
-            outcome, _ = await upsert(tx, "advisors", "by_legacy_id", key, fields)
-        except DocumentInvalid as exc:
-            done.record("advisors", Outcome.SKIPPED, source, str(exc), named=True)
+            fields, notes = await resolve(tx, item)
+            outcome, _ = await upsert(tx, table, index, key, fields)
+        except (FormatProblem, DocumentInvalid) as exc:
+            done.record(table, Outcome.SKIPPED, source, str(exc), named=True)
             continue
-        done.record("advisors", outcome, source, "; ".join(item.notes), named=True)
+        done.record(table, outcome, source, "; ".join(item.notes + notes), named=True)
     return done
+
+
+async def _advisor_fields(tx: Transaction, item: Parsed) -> tuple[dict[str, Any], list[str]]:
+    return item.fields | {"isPublic": True}, []
+
+
+async def _team_fields(tx: Transaction, item: ParsedTeam) -> tuple[dict[str, Any], list[str]]:
+    board, roles, notes = resolve_roles(item, await _advisor_ids(tx, item))
+    if not board:
+        raise FormatProblem("none of its advisors is in this database (import their files first)")
+    return item.fields | {"advisorIds": board, "advisorRoles": roles}, notes
+
+
+async def write_advisors(tx: Transaction, batch: Batch[Parsed], only_missing: bool) -> Report:
+    return await _write(
+        tx, "advisors", "by_legacy_id", "legacyId", batch, _advisor_fields, only_missing
+    )
 
 
 async def write_teams(tx: Transaction, batch: Batch[ParsedTeam], only_missing: bool) -> Report:
-    done = Report()
-    for source, item in batch:
-        key = {"id": item.legacy_id}
-        if only_missing and await _exists(tx, "teamTemplates", "by_template_id", key):
-            done.record("teamTemplates", Outcome.UNCHANGED, source, named=True)
-            continue
-        board, roles, notes = resolve_roles(item, await _advisor_ids(tx, item))
-        if not board:
-            reason = "none of its advisors is in this database (import their files first)"
-            done.record("teamTemplates", Outcome.SKIPPED, source, reason, named=True)
-            continue
-        fields = item.fields | {"advisorIds": board, "advisorRoles": roles}
-        try:
-            outcome, _ = await upsert(tx, "teamTemplates", "by_template_id", key, fields)
-        except DocumentInvalid as exc:
-            done.record("teamTemplates", Outcome.SKIPPED, source, str(exc), named=True)
-            continue
-        done.record("teamTemplates", outcome, source, "; ".join(item.notes + notes), named=True)
-    return done
+    return await _write(
+        tx, "teamTemplates", "by_template_id", "id", batch, _team_fields, only_missing
+    )
 
 
 async def import_advisors(store: Store, paths: Iterable[Path], *, dry_run: bool = False) -> Report:
@@ -130,11 +145,6 @@ async def load_shipped(
 
     report.merge(await transaction(store, write, dry_run=dry_run))
     return report
-
-
-async def _exists(tx: Transaction, table: str, index: str, key: Mapping[str, str]) -> bool:
-    [(field, value)] = key.items()
-    return await tx.query(table, index).eq(field, value).first() is not None
 
 
 async def _advisor_ids(tx: Transaction, team: ParsedTeam) -> dict[str, str]:

@@ -117,45 +117,40 @@ def select(
     limit: int,
 ) -> tuple[str, list[Any]]:
     """SQL and parameters returning `doc` of the best `limit` matches."""
-    params: list[Any] = []
+    given = [
+        (i, name, list(filters[name]))
+        for i, name in enumerate(index.filter_fields)
+        if name in filters
+    ]
+    exact = [
+        f"t.{q(name)} IN ({', '.join('?' * len(values))})" if values else "0 = 1"
+        for _, name, values in given
+    ]
+    exact_params = [value for _, _, values in given for value in values]
     table = q(layout.name)
-    exact: list[str] = []
-    for name in index.filter_fields:
-        values = list(filters.get(name, ()))
-        if name in filters:
-            exact.append(f"t.{q(name)} IN ({', '.join('?' * len(values))})" if values else "0 = 1")
     if d.name == "sqlite":
         fts = q(fts_table(layout, index))
         *head, last = words
-        match = (
-            "body : ("
-            + " AND ".join([_fts_phrase(w) for w in head] + [_fts_phrase(last) + "*"])
-            + ")"
-        )
-        for i, name in enumerate(index.filter_fields):
-            values = list(filters.get(name, ()))
-            if name in filters and 0 < len(values) <= MAX_FTS_FILTER_VALUES:
+        phrases = [_fts_phrase(w) for w in head] + [_fts_phrase(last) + "*"]
+        match = "body : (" + " AND ".join(phrases) + ")"
+        for i, _, values in given:  # narrowed inside the index too, when not too many
+            if 0 < len(values) <= MAX_FTS_FILTER_VALUES:
                 match += f" AND f{i} : (" + " OR ".join(_fts_phrase(str(v)) for v in values) + ")"
-        params.append(match)
-        for name in index.filter_fields:
-            params.extend(filters.get(name, ()))
         where = " AND ".join([f"{fts} MATCH ?", *exact])
         sql = (
             f"SELECT t.{q('doc')} FROM {fts} f JOIN {table} t ON t.rowid = f.rowid "
             f"WHERE {where} ORDER BY f.rank, t.{q('_creationTime')} DESC LIMIT ?"
         )
+        params: list[Any] = [match, *exact_params]
     else:
         query = " & ".join([f"'{w}'" for w in words[:-1]] + [f"'{words[-1]}':*"])
         vector = _pg_vector(index)
-        params.append(query)
-        for name in index.filter_fields:
-            params.extend(filters.get(name, ()))
         where = " AND ".join([f"{vector} @@ to_tsquery('simple'::regconfig, ?)", *exact])
         sql = (
             f"SELECT t.{q('doc')} FROM {table} t WHERE {where} "
             f"ORDER BY ts_rank({vector}, to_tsquery('simple'::regconfig, ?)) DESC, "
             f"t.{q('_creationTime')} DESC LIMIT ?"
         )
-        params.append(query)
+        params = [query, *exact_params, query]
     params.append(limit)
     return d.render(sql), params
