@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,16 +14,10 @@ from advisor_chat.importers.marketplace import load_shipped
 from advisor_chat.importers.prisma import import_prisma
 from advisor_chat.importers.report import Outcome
 from advisor_chat.schema.tables import TABLES
-from advisor_chat.store import Document, Store
+from advisor_chat.store import Store
 from advisor_chat.store.sqlite import SqliteBackend
 from tests.importers.prisma_db import bulk, write_sqlite
-
-
-async def _all(store: Store, table: str) -> list[Document]:
-    async def read(tx: Any) -> list[Document]:
-        return await tx.query(table).collect()  # type: ignore[no-any-return]
-
-    return (await store.query(read)).value
+from tests.store.documents import documents
 
 
 def _members(path: Path) -> dict[str, bytes]:
@@ -69,7 +62,7 @@ async def test_export_then_import_into_an_empty_database_then_export_is_the_same
         assert report.total(Outcome.SKIPPED) == 0
         assert report.count("messages", Outcome.IMPORTED) == 120
         for table in EXPORTED:  # the same documents, _id and _creationTime included
-            assert await _all(empty, table) == await _all(store, table)
+            assert await documents(empty, table) == await documents(store, table)
         second = tmp_path / "second.zip"
         await export_convex(empty, second)
     again = _members(second)
@@ -125,7 +118,7 @@ async def test_documents_our_schema_refuses_are_skipped_and_foreign_tables_repor
     assert bad_user.source == "users/documents.jsonl:3"  # the blank line 2 is passed over
     assert "users.plan" in bad_user.reason
     assert any("'invoices' is not in our schema: 1 document" in n for n in report.notes)
-    [kept] = await _all(store, "users")
+    [kept] = await documents(store, "users")
     assert kept["_id"] == user["_id"]
     assert kept["_creationTime"] == 1.7e12
 
@@ -156,7 +149,7 @@ async def test_a_clash_with_a_unique_rule_is_skipped_not_fatal(
     assert report.count("users", Outcome.IMPORTED) == 1
     [clash] = report.skipped()
     assert "by_clerk_id" in clash.reason
-    assert [u["_id"] for u in await _all(store, "users")] == ["first"]
+    assert [u["_id"] for u in await documents(store, "users")] == ["first"]
 
 
 @pytest.mark.parametrize(
@@ -186,7 +179,7 @@ async def test_a_file_that_is_not_a_convex_export_changes_nothing(
         _zip(path, members)
     with pytest.raises(SourceInvalid, match=expected):
         await import_convex(store, path)
-    assert await _all(store, "users") == []
+    assert await documents(store, "users") == []
 
 
 async def test_dry_run_imports_nothing(store: Store, tmp_path: Path) -> None:
@@ -196,5 +189,5 @@ async def test_dry_run_imports_nothing(store: Store, tmp_path: Path) -> None:
     async with Store(SqliteBackend(tmp_path / "other.sqlite3")) as other:
         await other.migrate()
         report = await import_convex(other, path, dry_run=True)
-        assert report.count("advisors", Outcome.IMPORTED) == len(await _all(store, "advisors"))
-        assert await _all(other, "advisors") == []
+        assert report.count("advisors", Outcome.IMPORTED) == len(await documents(store, "advisors"))
+        assert await documents(other, "advisors") == []

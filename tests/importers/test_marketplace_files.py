@@ -18,20 +18,14 @@ from advisor_chat.importers.marketplace import (
 )
 from advisor_chat.importers.report import Outcome
 from advisor_chat.store import Document, Store
+from tests.store.documents import documents
 
 CATEGORIES = {"business", "marketing", "technical", "finance", "legal", "product"}
 
 
-async def _all(store: Store, table: str) -> list[Document]:
-    async def read(tx: Any) -> list[Document]:
-        return await tx.query(table).collect()  # type: ignore[no-any-return]
-
-    return (await store.query(read)).value
-
-
 async def _everything(store: Store) -> dict[str, list[Document]]:
     tables = ("advisors", "teamTemplates")
-    return {t: await _all(store, t) for t in tables}
+    return {t: await documents(store, t) for t in tables}
 
 
 def _write(folder: Path, name: str, data: object) -> Path:
@@ -55,7 +49,7 @@ def _advisor_file(advisor_id: str = "rhea-vance-v1", **extra: Any) -> dict[str, 
 async def test_shipped_marketplace_is_complete_and_consistent(store: Store) -> None:
     report = await load_shipped(store)
     assert report.total(Outcome.SKIPPED) == 0, list(report.skipped())
-    advisors = await _all(store, "advisors")
+    advisors = await documents(store, "advisors")
     assert len(advisors) >= 12
     by_category = Counter(a.get("category") for a in advisors)
     assert set(by_category) == CATEGORIES
@@ -71,7 +65,7 @@ async def test_shipped_marketplace_is_complete_and_consistent(store: Store) -> N
     stems = {p.stem for p in (shipped_content() / "advisors").glob("*.json")}
     assert {a["legacyId"] for a in advisors} == stems  # each file's advisorId, its name
     ids = {a["_id"] for a in advisors}
-    teams = await _all(store, "teamTemplates")
+    teams = await documents(store, "teamTemplates")
     assert len(teams) >= 3
     for team in teams:
         # Every role found its advisor: the board is the roles' advisors in priority order.
@@ -95,7 +89,7 @@ async def test_loading_the_marketplace_again_changes_nothing(store: Store) -> No
 
 async def test_only_missing_restores_deleted_items_and_keeps_edited_ones(store: Store) -> None:
     await load_shipped(store)
-    advisors = await _all(store, "advisors")
+    advisors = await documents(store, "advisors")
     edited, deleted = advisors[0], advisors[1]
 
     async def change(tx: Any) -> None:
@@ -105,7 +99,7 @@ async def test_only_missing_restores_deleted_items_and_keeps_edited_ones(store: 
     await store.mutation(change)
     report = await load_shipped(store, only_missing=True)
     assert report.count("advisors", Outcome.IMPORTED) == 1
-    after = {a["legacyId"]: a for a in await _all(store, "advisors")}
+    after = {a["legacyId"]: a for a in await documents(store, "advisors")}
     assert after[edited["legacyId"]]["featured"] is not edited.get("featured")
     assert deleted["legacyId"] in after
 
@@ -130,7 +124,7 @@ async def test_files_in_the_wild_keep_unknown_keys_and_default_what_is_derivable
     _write(tmp_path / "in", "ola-berg.json", bare)
     report = await import_advisors(store, [tmp_path / "in"])
     assert report.count("advisors", Outcome.IMPORTED) == 2
-    found = {a["legacyId"]: a for a in await _all(store, "advisors")}
+    found = {a["legacyId"]: a for a in await documents(store, "advisors")}
     one = found["wild-one"]
     assert one["status"] == "active"
     assert one["schemaVersion"] == "0.9-legacy"
@@ -161,17 +155,17 @@ async def test_a_file_that_cannot_become_an_advisor_is_skipped_with_its_reason(
     assert "persona.title" in reasons["untitled.json"]
     assert "advisors.tags" in reasons["badtags.json"]
     assert "published" in reasons["badstatus.json"]
-    assert [a["legacyId"] for a in await _all(store, "advisors")] == ["rhea-vance-v1"]
+    assert [a["legacyId"] for a in await documents(store, "advisors")] == ["rhea-vance-v1"]
 
 
 async def test_a_rerun_updates_in_place(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path, "a.json", _advisor_file())
     await import_advisors(store, [path])
-    [before] = await _all(store, "advisors")
+    [before] = await documents(store, "advisors")
     _write(tmp_path, "a.json", _advisor_file(persona={"name": "Rhea Vance", "title": "CFO"}))
     report = await import_advisors(store, [path])
     assert report.count("advisors", Outcome.UPDATED) == 1
-    [after] = await _all(store, "advisors")
+    [after] = await documents(store, "advisors")
     assert after["_id"] == before["_id"]
     assert after["persona"]["title"] == "CFO"
     assert after["createdAt"] == before["createdAt"]
@@ -194,7 +188,7 @@ async def test_an_unreadable_file_refuses_the_whole_import(
     (tmp_path / "bad.json").write_text(content, encoding="utf-8")
     with pytest.raises(SourceInvalid, match=expected):
         await import_advisors(store, [tmp_path])
-    assert await _all(store, "advisors") == []
+    assert await documents(store, "advisors") == []
 
 
 async def test_missing_paths_and_empty_folders_are_refused(store: Store, tmp_path: Path) -> None:
@@ -237,8 +231,8 @@ async def test_team_roles_whose_advisors_are_missing_are_left_out(
     outcome, note = reasons["pod.json"]
     assert outcome is Outcome.IMPORTED
     assert "Ghost: advisor 'nobody' not found" in note
-    [template] = await _all(store, "teamTemplates")
-    [advisor] = await _all(store, "advisors")
+    [template] = await documents(store, "teamTemplates")
+    [advisor] = await documents(store, "advisors")
     assert template["advisorIds"] == [advisor["_id"]]
     assert template["category"] == "general"
     assert template["details"] == {"pricing": {"tier": "free"}}

@@ -4,6 +4,7 @@ PostgreSQL, with the edge cases the wild has, imported into each of our backends
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -31,6 +32,7 @@ from tests.importers.prisma_db import (
     write_sqlite,
 )
 from tests.services import create_database
+from tests.store.documents import documents
 
 CLI = [sys.executable, "-m", "advisor_chat.cli"]
 TABLES = ("users", "advisors", "conversations", "messages", "threadSummaries", "advisorMemories")
@@ -299,15 +301,8 @@ def prisma_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url + "?schema=public&connection_limit=5&pool_timeout=10"
 
 
-async def _all(store: Store, table: str) -> list[Document]:
-    async def read(tx: Any) -> list[Document]:
-        return await tx.query(table).collect()  # type: ignore[no-any-return]
-
-    return (await store.query(read)).value
-
-
 async def _by_legacy(store: Store, table: str) -> dict[str, Document]:
-    return {d["legacyId"]: d for d in await _all(store, table)}
+    return {d["legacyId"]: d for d in await documents(store, table)}
 
 
 async def test_everything_is_imported_and_re_pointed(store: Store, prisma_url: str) -> None:
@@ -363,7 +358,9 @@ async def test_everything_is_imported_and_re_pointed(store: Store, prisma_url: s
     assert summaries["s1"]["endMessageId"] == messages["m3"]["_id"]
     assert "startMessageId" not in summaries["s2"]
 
-    memories = {(m["conversationId"], m["key"]): m for m in await _all(store, "advisorMemories")}
+    memories = {
+        (m["conversationId"], m["key"]): m for m in await documents(store, "advisorMemories")
+    }
     assert memories[(a1["_id"], "runway")]["value"] == {"months": 14}
     assert memories[(a2["_id"], "runway")]["value"] == []
     assert len(memories) == 2
@@ -384,11 +381,11 @@ async def test_everything_is_imported_and_re_pointed(store: Store, prisma_url: s
 
 async def test_a_rerun_changes_nothing(store: Store, prisma_url: str) -> None:
     await import_prisma(store, prisma_url)
-    before = {t: await _all(store, t) for t in TABLES}
+    before = {t: await documents(store, t) for t in TABLES}
     again = await import_prisma(store, prisma_url)
     assert again.changed == 0
     assert again.total(Outcome.UNCHANGED) == sum(len(v) for v in before.values())
-    assert {t: await _all(store, t) for t in TABLES} == before
+    assert {t: await documents(store, t) for t in TABLES} == before
 
 
 async def test_dry_run_writes_nothing(store: Store, prisma_url: str) -> None:
@@ -396,7 +393,7 @@ async def test_dry_run_writes_nothing(store: Store, prisma_url: str) -> None:
     assert report.count("messages", Outcome.IMPORTED) == 5  # children saw their parents
     assert report.count("threadSummaries", Outcome.IMPORTED) == 2
     for table in TABLES:
-        assert await _all(store, table) == []
+        assert await documents(store, table) == []
 
 
 async def test_a_user_who_signed_in_before_the_import_is_adopted(
@@ -408,7 +405,7 @@ async def test_a_user_who_signed_in_before_the_import_is_adopted(
 
     bob = (await store.mutation(sign_in)).value
     await import_prisma(store, prisma_url)
-    users = [u for u in await _all(store, "users") if u["clerkId"] == "user_2bob"]
+    users = [u for u in await documents(store, "users") if u["clerkId"] == "user_2bob"]
     assert [u["_id"] for u in users] == [bob]
     assert users[0]["legacyId"] == "user_2bob"
 
@@ -431,17 +428,14 @@ async def test_a_database_without_the_prisma_tables_is_refused(
         await import_prisma(store, "mysql://app:s3cret@localhost/app")
     assert "s3cret" not in str(caught.value)
     for table in TABLES:
-        assert await _all(store, table) == []
+        assert await documents(store, table) == []
 
 
 def _normalised(db: Path) -> dict[str, list[Any]]:
     """Every imported document with our ids replaced by the Prisma ids they stand for, so
     two runs (which mint different ids) can be compared."""
     conn = sqlite3.connect(db)
-    docs = {
-        t: [__import__("json").loads(r[0]) for r in conn.execute(f'SELECT doc FROM "{t}"')]
-        for t in TABLES
-    }
+    docs = {t: [json.loads(r[0]) for r in conn.execute(f'SELECT doc FROM "{t}"')] for t in TABLES}
     conn.close()
     names = {d["_id"]: d.get("legacyId") for table in docs.values() for d in table}
 
@@ -463,6 +457,18 @@ def _cli_env(data_dir: Path) -> dict[str, str]:
     return env | {"ADVISOR_CHAT_DATA_DIR": str(data_dir)}
 
 
+def _import_to_the_end(url: str, data_dir: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "import", "prisma", url],
+        env=_cli_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def _messages_in(db: Path) -> int:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
@@ -481,15 +487,7 @@ def test_an_import_killed_half_way_then_rerun_equals_one_clean_run(tmp_path: Pat
     url = f"file:{source}"
 
     clean_dir, crash_dir = tmp_path / "clean", tmp_path / "crash"
-    clean = subprocess.run(
-        [*CLI, "import", "prisma", url],
-        env=_cli_env(clean_dir),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert clean.returncode == 0, clean.stdout + clean.stderr
+    _import_to_the_end(url, clean_dir)
 
     crash_db = crash_dir / "advisor-chat.sqlite3"
     victim = subprocess.Popen(
@@ -506,15 +504,7 @@ def test_an_import_killed_half_way_then_rerun_equals_one_clean_run(tmp_path: Pat
     half = _messages_in(crash_db)
     assert 0 < half < 10_000, f"the kill should land mid-import, found {half} messages"
 
-    rerun = subprocess.run(
-        [*CLI, "import", "prisma", url],
-        env=_cli_env(crash_dir),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    _import_to_the_end(url, crash_dir)
     assert _messages_in(crash_db) == 10_000
     assert _normalised(crash_db) == _normalised(clean_dir / "advisor-chat.sqlite3")
 
@@ -527,7 +517,7 @@ async def test_bulk_import_reports_every_row(tmp_path: Path) -> None:
         report = await import_prisma(store, f"file:{source}")
         assert report.count("messages", Outcome.IMPORTED) == 2400  # across 5 pages
         assert report.count("advisorMemories", Outcome.IMPORTED) == 6
-        assert len(await _all(store, "messages")) == 2400
+        assert len(await documents(store, "messages")) == 2400
 
 
 async def test_what_changed_here_since_wins_over_an_older_source(

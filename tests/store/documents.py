@@ -612,6 +612,15 @@ async def count(store: Store, table: str) -> int:
     return (await store.query(read)).value
 
 
+async def documents(store: Store, table: str) -> list[Doc]:
+    """Every document of `table` in creation order, in one fresh query."""
+
+    async def read(tx: Transaction) -> list[Doc]:
+        return await tx.query(table).collect()
+
+    return (await store.query(read)).value
+
+
 async def snapshot(store: Store, tables: list[str]) -> dict[str, dict[str, Doc]]:
     """Every document of `tables`, by table and id, in one fresh query."""
 
