@@ -14,14 +14,16 @@ import contextlib
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from advisor_chat.errors import SchemaMismatch
-from advisor_chat.schema.derive import IndexLayout, TableLayout, table_layout
-from advisor_chat.schema.tables import TABLES, SearchIndex, Table
+from advisor_chat.schema.derive import Column, IndexLayout, TableLayout, table_layout
+from advisor_chat.schema.tables import TABLES, Table
 from advisor_chat.store.backend import Catalog, Connection
+from advisor_chat.store.query import param
 from advisor_chat.store.search import create_statements, name_in_catalog, searched_text
 from advisor_chat.store.sql import (
     SYSTEM_COLUMNS,
@@ -68,26 +70,24 @@ def _desired_indexes(
     return desired
 
 
-async def _backfill_columns(
-    conn: Connection, d: Dialect, layout: TableLayout, names: list[str]
+async def _backfill(
+    conn: Connection, d: Dialect, table: str, values: Mapping[str, Callable[[Any], Any]]
 ) -> None:
-    columns = [c for c in layout.columns if c.name in names]
-    rows = await conn.fetch(f"SELECT {q('_id')}, {q('doc')} FROM {q(layout.name)}", ())
-    sets = ", ".join(f"{q(c.name)} = ?" for c in columns)
-    sql = d.render(f"UPDATE {q(layout.name)} SET {sets} WHERE {q('_id')} = ?")
-    updates: list[list[Any]] = []
+    """Fill stored columns of every row from its document: `values` maps each column to
+    how its value is read from the document."""
+    rows = await conn.fetch(f"SELECT {q('_id')}, {q('doc')} FROM {q(table)}", ())
+    sets = ", ".join(f"{q(name)} = ?" for name in values)
+    sql = d.render(f"UPDATE {q(table)} SET {sets} WHERE {q('_id')} = ?")
+    updates = []
     for doc_id, payload in rows:
         doc = orjson.loads(payload)
-        values = [c.extract(doc) for c in columns]
-        updates.append(
-            [
-                float(v) if c.kind == "number" and v is not None else v
-                for c, v in zip(columns, values, strict=True)
-            ]
-            + [doc_id]
-        )
+        updates.append([read(doc) for read in values.values()] + [doc_id])
     if updates:
         await conn.execute_many(sql, updates)
+
+
+def _column_value(column: Column, doc: Any) -> Any:
+    return param(column, column.extract(doc))
 
 
 async def _backfill_entries(conn: Connection, d: Dialect, index: IndexLayout) -> None:
@@ -101,16 +101,6 @@ async def _backfill_entries(conn: Connection, d: Dialect, index: IndexLayout) ->
     entries = [list(key) for payload in rows for key in index.keys(orjson.loads(payload[0]))]
     if entries:
         await conn.execute_many(sql, entries)
-
-
-async def _backfill_search(
-    conn: Connection, d: Dialect, layout: TableLayout, index: SearchIndex
-) -> None:
-    rows = await conn.fetch(f"SELECT {q('_id')}, {q('doc')} FROM {q(layout.name)}", ())
-    sql = d.render(f"UPDATE {q(layout.name)} SET {q(index.name)} = ? WHERE {q('_id')} = ?")
-    updates = [[searched_text(index, orjson.loads(doc)), doc_id] for doc_id, doc in rows]
-    if updates:
-        await conn.execute_many(sql, updates)
 
 
 async def _reconcile(
@@ -135,7 +125,8 @@ async def _reconcile(
                     f"ALTER TABLE {q(layout.name)} ADD COLUMN {q(column.name)} {kind}", ()
                 )
             if missing:
-                await _backfill_columns(conn, d, layout, [c.name for c in missing])
+                readers = {c.name: partial(_column_value, c) for c in missing}
+                await _backfill(conn, d, layout.name, readers)
                 done.append(f"added columns {', '.join(c.name for c in missing)} to {layout.name}")
             for index in layout.entry_indexes():
                 assert index.entries_table is not None
@@ -166,7 +157,8 @@ async def _reconcile(
             statements = create_statements(d, layout, search_index)
             if d.name == "postgres":  # the text column, filled from the documents first
                 await conn.execute(statements.pop(0), ())
-                await _backfill_search(conn, d, layout, search_index)
+                text = partial(searched_text, search_index)
+                await _backfill(conn, d, layout.name, {search_index.name: text})
             for sql in statements:
                 await conn.execute(sql, ())
             done.append(f"created search index {layout.name}.{search_index.name}")
