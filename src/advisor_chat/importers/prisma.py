@@ -137,6 +137,7 @@ class PrismaImport:
         self.advisors = IdMap("advisors")
         self.conversations = IdMap("conversations")
         self.messages = IdMap("messages")
+        self.id_maps = (self.users, self.advisors, self.conversations, self.messages)
         self.boards: dict[str, list[str]] = {}
         self.notes: Counter[str] = Counter()
         self._page_notes: Counter[str] = Counter()  # this page's, kept once it commits
@@ -178,7 +179,7 @@ class PrismaImport:
             after = rows[-1][POSITION]
 
             async def write(tx: Transaction, rows: list[Row] = rows) -> Report:
-                for ids in (self.users, self.advisors, self.conversations, self.messages):
+                for ids in self.id_maps:
                     ids.pending.clear()
                 self._page_notes.clear()  # a retried page counts afresh
                 done = Report()
@@ -201,7 +202,7 @@ class PrismaImport:
                 page_report = await write(self._tx)
             else:
                 page_report = await transaction(self.store, write, dry_run=False)
-            for ids in (self.users, self.advisors, self.conversations, self.messages):
+            for ids in self.id_maps:
                 ids.commit()
             self.notes.update(self._page_notes)
             self.report.merge(page_report)
