@@ -13,7 +13,7 @@ from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, Que
 from advisor_chat.functions.registry import Args, Registry, action, mutation, query
 from advisor_chat.functions.runner import Runner
 from advisor_chat.schema.fields import v
-from advisor_chat.store import Store
+from advisor_chat.store import Commit, Store
 
 ALICE = Identity(subject="user_alice", issuer="https://issuer.test")
 
@@ -89,6 +89,27 @@ async def test_a_mutation_commits_with_what_it_scheduled(runner: Runner) -> None
     assert result.ts > 0
     assert await _count(runner) == 1
     assert await _scheduled(runner) == [("notes:count", {}, "pending")]
+
+
+async def test_a_broken_commit_listener_never_turns_a_commit_into_a_failure(
+    runner: Runner,
+) -> None:
+    """The commit happened, so the caller hears success: a failure would make a client
+    retry and store the write twice. Listeners after the broken one still hear of it."""
+    heard: list[int] = []
+
+    def broken(commit: Commit) -> None:
+        raise RuntimeError("listener bug")
+
+    stops = [
+        runner.store.commits.listen(broken),
+        runner.store.commits.listen(lambda commit: heard.append(commit.ts)),
+    ]
+    result = await runner.call("notes:add", {"clerkId": "once"}, ALICE)
+    for stop in stops:
+        stop()
+    assert heard == [result.ts]
+    assert await _count(runner) == 1
 
 
 async def test_a_failed_mutation_writes_and_schedules_nothing(runner: Runner) -> None:

@@ -13,7 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from advisor_chat.log import get_logger
 from advisor_chat.store.reads import Key
+
+log = get_logger(__name__)
 
 HISTORY = 4096  # commits kept for a listener that catches up from a timestamp
 
@@ -40,7 +43,9 @@ Listener = Callable[[Commit], Any]
 
 class CommitLog:
     """In-process sequence of commits. Listeners are called synchronously, in commit order,
-    right after the database commit returns; they must not block."""
+    right after the database commit returns; they must not block. A listener that raises is
+    logged and skipped: the commit has happened, so the mutation's caller must still be told
+    it committed (a failure answer would make a client retry, duplicating the write)."""
 
     def __init__(self) -> None:
         self._latest = time.time_ns()
@@ -60,7 +65,10 @@ class CommitLog:
         commit = Commit(ts, tuple(writes))
         self._history.append(commit)
         for listener in tuple(self._listeners):
-            listener(commit)
+            try:
+                listener(commit)
+            except Exception:  # the commit stands; one broken listener must not undo the answer
+                log.exception("commit_listener_failed", listener=repr(listener), ts=ts)
         return commit
 
     def since(self, ts: int) -> list[Commit]:
