@@ -27,6 +27,7 @@ class Code(enum.StrEnum):
     CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
     PROVIDER_ERROR = "PROVIDER_ERROR"
+    TIMEOUT = "TIMEOUT"  # work stopped at its time limit (a scheduled call, say)
     INTERNAL = "INTERNAL"
 
 

@@ -394,7 +394,13 @@ DOCUMENTS: dict[str, Examples] = {
         lambda p: {"userId": p.user, "bucket": "generations", "windowStart": T1, "count": 99},
     ),
     "scheduledFunctions": Examples(
-        lambda p: {"name": "chat:generate", "args": {}, "scheduledTime": T0, "state": "pending"},
+        lambda p: {
+            "name": "chat:generate",
+            "args": {},
+            "scheduledTime": T0,
+            "state": "pending",
+            "lane": "short",
+        },
         lambda p: {
             "name": "chat:generate",
             "args": {"messageId": p.message, "n": [1, None, {"deep": True}]},
@@ -407,9 +413,13 @@ DOCUMENTS: dict[str, Examples] = {
             },
             "scheduledTime": T0,
             "state": "failed",
+            "lane": "long",
             "startedTime": T0,
             "completedTime": T1,
             "error": "PROVIDER_ERROR: the model is down",
+            "worker": "w_0123456789abcdef",
+            "leaseUntil": T1,
+            "cancelRequested": True,
         },
     ),
 }

@@ -17,6 +17,7 @@ HTTP_STATUS = {
     Code.NOT_FOUND: 404,
     Code.CONFLICT: 409,
     Code.RATE_LIMITED: 429,
+    Code.TIMEOUT: 504,
 }
 
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.plans import PlanLimits
-from advisor_chat.store import Transaction
+from advisor_chat.store import UNSET, Transaction
+
+if TYPE_CHECKING:
+    from advisor_chat.functions.registry import Registry
+
+SCHEDULED = "scheduledFunctions"
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,12 @@ class Scheduler:
     """`ctx.scheduler` of a mutation: a scheduled call is a `scheduledFunctions` row written
     in the mutation's own transaction, so it exists exactly when the mutation committed (a
     failed or retried attempt schedules nothing) and survives a restart. It runs as the
-    caller who scheduled it, when due (see `functions/scheduled.py`)."""
+    caller who scheduled it, when due, in the lane its declaration names (see
+    `functions/scheduled.py`)."""
 
     db: Transaction
     identity: Identity | None
+    registry: Registry | None = None
 
     async def run_after(self, delay_ms: float, path: str, args: dict[str, Any]) -> str:
         """Schedule `path(args)` to run `delay_ms` after this mutation commits; returns
@@ -65,15 +72,30 @@ class Scheduler:
         return await self.run_at(now_ms() + delay_ms, path, args)
 
     async def run_at(self, timestamp_ms: float, path: str, args: dict[str, Any]) -> str:
+        declared = self.registry.find(path) if self.registry is not None else None
         row: dict[str, Any] = {
             "name": path,
             "args": dict(args),
             "scheduledTime": float(timestamp_ms),
             "state": "pending",
+            "lane": declared.lane if declared is not None else "short",
         }
         if self.identity is not None:
             row["identity"] = self.identity.as_document()
-        return await self.db.insert("scheduledFunctions", row)
+        return await self.db.insert(SCHEDULED, row)
+
+    async def cancel(self, call_id: str) -> None:
+        """Cancel a scheduled call: one not yet started never starts; a running one is
+        stopped promptly by its worker (it sees the request through its heartbeat, at
+        once in the same process) and ends `canceled`. An ended call is left as it is."""
+        call = await self.db.get(SCHEDULED, call_id)
+        if call is None:
+            return
+        if call["state"] == "pending":
+            fields = {"state": "canceled", "completedTime": now_ms(), "leaseUntil": UNSET}
+            await self.db.patch(SCHEDULED, call_id, fields)
+        elif call["state"] == "inProgress" and not call.get("cancelRequested"):
+            await self.db.patch(SCHEDULED, call_id, {"cancelRequested": True})
 
 
 @dataclass
@@ -90,10 +112,11 @@ class QueryCtx:
 @dataclass
 class MutationCtx(QueryCtx):
     limits: Mapping[str, PlanLimits] = field(default_factory=dict)  # quotas per plan
+    registry: Registry | None = None  # to schedule a function in its declared lane
 
     @property
     def scheduler(self) -> Scheduler:
-        return Scheduler(self.db, self.identity)
+        return Scheduler(self.db, self.identity, self.registry)
 
 
 Call = Callable[[str, dict[str, Any]], Awaitable[Any]]

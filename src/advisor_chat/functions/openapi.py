@@ -32,7 +32,7 @@ _SUCCESS = {
 
 def openapi_document(registry: Registry) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for function in sorted(registry, key=lambda f: f.path):
+    for function in sorted(registry.public(), key=lambda f: f.path):
         route = "/api/run/" + function.path.replace(":", "/")
         paths[route] = {
             "post": {

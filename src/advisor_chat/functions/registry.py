@@ -7,6 +7,14 @@ and every transport (HTTP, sync protocol) and the OpenAPI document read that dec
 A module lists what it declares in `FUNCTIONS`; `Registry` is built from those lists by
 the app, so there is no module-level mutable state. Seed 002's names are aliases of the
 same declarations, not copies.
+
+A declaration also says how the function behaves when scheduled (see
+`functions/scheduled.py`): its lane (`long` for work that streams for minutes, such as an
+advisor's turn, so it never takes the slots of short jobs), its time limit, and `on_lost`,
+a mutation handler run with the call's arguments in the transaction that ends the call
+`failed` when it did not end by itself (its server stopped or died), so its data is left
+consistent (an answer marked stopped, not left generating). `internal` functions are
+called only by other functions and the scheduler, never by a client.
 """
 
 from __future__ import annotations
@@ -19,8 +27,11 @@ from advisor_chat.errors import Code, FunctionError
 from advisor_chat.schema.fields import Object, Validator
 
 Kind = Literal["query", "mutation", "action"]
+Lane = Literal["short", "long"]
 Args = dict[str, Any]
 Handler = Callable[[Any, Args], Awaitable[Any]]
+
+TIME_LIMIT_S: dict[Lane, float] = {"short": 60.0, "long": 15 * 60.0}  # defaults per lane
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,15 @@ class Function:
     kind: Kind
     args: Object
     handler: Handler
+    internal: bool = False  # callable by functions and the scheduler only
+    lane: Lane = "short"
+    time_limit_s: float | None = None  # None: the lane's default
+    on_lost: Handler | None = None  # a mutation handler (MutationCtx, args)
+
+    @property
+    def time_limit(self) -> float:
+        """Seconds a scheduled run of this function may take before it is stopped."""
+        return self.time_limit_s if self.time_limit_s is not None else TIME_LIMIT_S[self.lane]
 
     @property
     def module(self) -> str:
@@ -43,27 +63,52 @@ class Function:
         return replace(self, path=path)
 
 
-def _declare(kind: Kind, path: str, args: Mapping[str, Validator]) -> Callable[[Handler], Function]:
+def _declare(
+    kind: Kind,
+    path: str,
+    args: Mapping[str, Validator],
+    **options: Any,
+) -> Callable[[Handler], Function]:
     module, _, name = path.partition(":")
     if not module or not name:
         raise ValueError(f"function path must be 'module:name', not {path!r}")
 
     def wrap(handler: Handler) -> Function:
-        return Function(path, kind, Object(fields=dict(args)), handler)
+        return Function(path, kind, Object(fields=dict(args)), handler, **options)
 
     return wrap
 
 
-def query(path: str, args: Mapping[str, Validator]) -> Callable[[Handler], Function]:
-    return _declare("query", path, args)
+def query(
+    path: str, args: Mapping[str, Validator], *, internal: bool = False
+) -> Callable[[Handler], Function]:
+    return _declare("query", path, args, internal=internal)
 
 
-def mutation(path: str, args: Mapping[str, Validator]) -> Callable[[Handler], Function]:
-    return _declare("mutation", path, args)
+def mutation(
+    path: str, args: Mapping[str, Validator], *, internal: bool = False
+) -> Callable[[Handler], Function]:
+    return _declare("mutation", path, args, internal=internal)
 
 
-def action(path: str, args: Mapping[str, Validator]) -> Callable[[Handler], Function]:
-    return _declare("action", path, args)
+def action(
+    path: str,
+    args: Mapping[str, Validator],
+    *,
+    internal: bool = False,
+    lane: Lane = "short",
+    time_limit_s: float | None = None,
+    on_lost: Handler | None = None,
+) -> Callable[[Handler], Function]:
+    return _declare(
+        "action",
+        path,
+        args,
+        internal=internal,
+        lane=lane,
+        time_limit_s=time_limit_s,
+        on_lost=on_lost,
+    )
 
 
 class Registry:
@@ -77,18 +122,35 @@ class Registry:
             by_path[function.path] = function
         self._by_path = by_path
 
-    def get(self, path: str, kind: Kind | None = None) -> Function:
-        """The function at `path` (Convex also accepts `module.js:name` and `module/name`)."""
+    def get(self, path: str, kind: Kind | None = None, *, internal: bool = False) -> Function:
+        """The function at `path` (Convex also accepts `module.js:name` and `module/name`).
+        Internal functions are found only with `internal=True`; to a client they are
+        missing, exactly as a path nobody declared."""
         normal = (
             path.replace(".js:", ":").replace("/", ":")
             if ":" not in path or ".js:" in path
             else path
         )
         function = self._by_path.get(normal)
-        if function is None or (kind is not None and function.kind != kind):
+        if (
+            function is None
+            or (kind is not None and function.kind != kind)
+            or (function.internal and not internal)
+        ):
             what = f"public {kind}" if kind else "public function"
             raise FunctionError(Code.NOT_FOUND, f"Could not find {what} for '{path}'", path=path)
         return function
+
+    def find(self, path: str) -> Function | None:
+        """The declaration at `path`, internal ones included, or None."""
+        try:
+            return self.get(path, internal=True)
+        except FunctionError:
+            return None
+
+    def public(self) -> Iterator[Function]:
+        """What clients may call: every function but the internal ones."""
+        return (f for f in self._by_path.values() if not f.internal)
 
     def __iter__(self) -> Iterator[Function]:
         return iter(self._by_path.values())

@@ -79,14 +79,26 @@ class Runner:
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
 
     async def call(
-        self, path: str, args: Any, identity: Identity | None, kind: Kind | None = None
+        self,
+        path: str,
+        args: Any,
+        identity: Identity | None,
+        kind: Kind | None = None,
+        *,
+        internal: bool = False,
     ) -> Result:
-        function = self.registry.get(path, kind)
+        """Run `path` as `identity`. A client's call (`internal=False`, every transport)
+        cannot reach internal functions; functions and the scheduler can."""
+        function = self.registry.get(path, kind, internal=internal)
         checked = check_args(function, args)
         try:
             return await self._run(function, checked, identity)
         except Exception as exc:  # every failure leaves here as a FunctionError, once
             raise as_function_error(exc, function.path) from exc
+
+    def mutation_ctx(self, tx: Transaction, identity: Identity | None) -> MutationCtx:
+        """The context a mutation's handler gets (also for the scheduler's own runs)."""
+        return MutationCtx(tx, identity, limits=self.limits, registry=self.registry)
 
     async def _run(
         self, function: Function, args: dict[str, Any], identity: Identity | None
@@ -101,7 +113,7 @@ class Runner:
         if function.kind == "mutation":
 
             async def write(tx: Transaction) -> Any:
-                return await function.handler(MutationCtx(tx, identity, limits=self.limits), args)
+                return await function.handler(self.mutation_ctx(tx, identity), args)
 
             committed = await self.store.mutation(write)
             return Result(committed.value, committed.ts, None)
@@ -116,4 +128,4 @@ class Runner:
         return Result(value, self.store.commits.latest_ts, None)
 
     async def _value(self, path: str, args: Any, identity: Identity | None, kind: Kind) -> Any:
-        return (await self.call(path, args, identity, kind)).value
+        return (await self.call(path, args, identity, kind, internal=True)).value

@@ -1,127 +1,179 @@
 """Running scheduled calls: the server's worker takes `scheduledFunctions` rows when due,
 runs each as the caller who scheduled it, and records how it ended.
 
-Each call is claimed in a transaction (pending → inProgress) before it runs, so with
-several server processes on one database a call runs once. Every call ends `success` or
-`failed` (with the error's code and message); none is left in progress: a call still
-running when the server stops is marked failed, and one whose process died is marked
-failed once its lease has passed (checked every minute, by every server). Ended calls are
-kept for a week. The worker wakes on this process's commits that schedule something and
-polls for other processes' every `poll_s`.
+    pending → inProgress → success | failed | canceled;   pending → canceled
+
+- Lanes. Each lane has its own slots and its own claim loop, so a flood of `long` calls
+  (advisor turns that stream for minutes) never delays a `short` one (summaries, sweeps,
+  cleanup batches) by a moment. A call's lane is its function's declaration.
+- A scheduled mutation runs exactly once: its claim, its handler and its end are one
+  transaction. One that fails rolls back whole, and a second transaction ends it `failed`.
+- An action is claimed (pending → inProgress) with a lease, then run. The worker's
+  heartbeat renews the lease of what it runs; once a lease lapses (its process died), any
+  worker's sweep ends the call `failed` within `LEASE_MS + SWEEP_S`, running the
+  declaration's `on_lost` in that same transaction. A lost action is never run again: it
+  may have had effects outside the database (Convex's actions are at most once, too).
+- Cancel (`Scheduler.cancel`): a pending call never starts; a running one is cancelled
+  (its task sees `CancelledError`) at once when the request commits in this process, at the
+  next heartbeat when it commits in another, and ends `canceled`.
+- A time limit per call (its declaration's): past it the call is cancelled and ends
+  `failed` with TIMEOUT.
+- Stopping the server cancels what runs and ends it `failed` (interrupted), with `on_lost`.
+
+Other processes' commits are not seen here, so each lane also polls its due range every
+`poll_s`: a call another process schedules starts within about that. Ended calls are kept
+for a week, as history.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from advisor_chat.clock import now_ms
-from advisor_chat.errors import FunctionError
-from advisor_chat.functions.context import Identity
-from advisor_chat.functions.runner import Runner, as_function_error
+from advisor_chat.errors import Code
+from advisor_chat.functions.context import SCHEDULED, Identity
+from advisor_chat.functions.registry import TIME_LIMIT_S, Function, Lane
+from advisor_chat.functions.runner import Runner, as_function_error, check_args
 from advisor_chat.log import get_logger
-from advisor_chat.store import Commit, Document, Store, Transaction
+from advisor_chat.store import UNSET, Commit, Document, Store, Transaction
 
 log = get_logger(__name__)
-TABLE = "scheduledFunctions"
-LEASE_MS = 15 * 60 * 1000  # a call in progress longer than this lost its process
+TABLE = SCHEDULED
+LEASE_MS = 8_000  # a running call whose lease is this old lost its process
+HEARTBEAT_S = 1.0  # how often running calls are checked (cancel) and leases renewed
+SWEEP_S = 1.0  # how often lapsed leases are looked for
+FORGET_EVERY_S = 60.0
 KEEP_MS = 7 * 24 * 3600 * 1000  # how long ended calls are kept, as history
-SWEEP_EVERY_S = 60.0  # how often lost calls are failed and old ones forgotten
-MAX_RUNNING = 16
+SWEEP_BATCH = 100  # lost calls ended per sweep transaction
+LANE_SLOTS: Mapping[Lane, int] = {"short": 8, "long": 32}  # calls running at once, per lane
+INTERRUPTED = f"{Code.INTERNAL}: interrupted (its server stopped)"
+
+Ending = Literal["canceled", "interrupted", "lost", "finishing"]
+
+
+@dataclass
+class _Running:
+    job: Document
+    lane: Lane
+    task: asyncio.Task[None]
+    leased: bool  # an action's claim; a mutation holds no lease (it is one transaction)
+    ending: Ending | None = None  # why this worker cancelled it ("finishing": it no longer can)
 
 
 class ScheduledWorker:
-    def __init__(self, store: Store, runner: Runner, *, poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runner: Runner,
+        *,
+        poll_s: float = 0.5,
+        lanes: Mapping[Lane, int] = LANE_SLOTS,
+        lease_ms: float = LEASE_MS,
+        heartbeat_s: float = HEARTBEAT_S,
+        sweep_s: float = SWEEP_S,
+    ) -> None:
         self.store = store
         self.runner = runner
         self.poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(MAX_RUNNING)
+        self.lease_ms = lease_ms
+        self.heartbeat_s = heartbeat_s
+        self.sweep_s = sweep_s
+        self.id = f"w_{secrets.token_hex(8)}"
+        self._lanes = dict(lanes)
+        self._slots = {lane: asyncio.Semaphore(n) for lane, n in lanes.items()}
+        self._wake = {lane: asyncio.Event() for lane in lanes}
+        self._running: dict[str, _Running] = {}
+        # Commits touching a running call's row, not yet looked at (a cancel request).
+        self._touched: set[int] = set()
+        self._touched_event = asyncio.Event()
 
-    def _on_commit(self, commit: Commit) -> None:
-        if any(w.table == TABLE and w.new_keys is not None for w in commit.writes):
-            self._wake.set()
+    @property
+    def running(self) -> int:
+        """Calls this worker runs now."""
+        return len(self._running)
+
+    # --- the loops -----------------------------------------------------------------------
 
     async def run_forever(self) -> None:
-        """Until cancelled; then the calls it started are stopped and marked failed."""
+        """Until cancelled; then the calls it runs are stopped and ended `failed`."""
         stop_listening = self.store.commits.listen(self._on_commit)
         try:
-            swept = -float("inf")
-            while True:
-                self._wake.clear()
-                try:
-                    if time.monotonic() - swept >= SWEEP_EVERY_S:
-                        await self.recover()
-                        await self.forget_finished()
-                        swept = time.monotonic()
-                    await self.start_due()
-                    pause = await self._until_next_due()
-                except Exception:  # e.g. the database away for a moment: try again
-                    log.exception("scheduled_poll_failed")
-                    pause = self.poll_s
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=pause)
+            async with asyncio.TaskGroup() as group:
+                for lane in self._lanes:
+                    group.create_task(self._lane_loop(lane))
+                group.create_task(self._heartbeat_loop())
+                group.create_task(self._sweep_loop())
         finally:
             stop_listening()
-            for task in self._running:
-                task.cancel()
+            for running in list(self._running.values()):
+                self._stop(running, "interrupted")
             if self._running:
-                await asyncio.gather(*self._running, return_exceptions=True)
+                tasks = [r.task for r in self._running.values()]
+                await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def recover(self, now: float | None = None) -> int:
-        """Mark failed the calls left in progress by a process that died (lease passed)."""
-        cutoff = (now_ms() if now is None else now) - LEASE_MS
+    def _on_commit(self, commit: Commit) -> None:
+        for write in commit.writes:
+            if write.table != TABLE:
+                continue
+            if write.id in self._running:
+                self._touched.add(commit.ts)
+                self._touched_event.set()
+            for key in (write.new_keys or {}).get("by_lane_state_time", ()):
+                lane, state = key[0], key[1]
+                if state == "pending" and lane in self._wake:
+                    self._wake[lane].set()
 
-        async def sweep(tx: Transaction) -> int:
-            stale = await tx.query(TABLE, "by_state_time").eq("state", "inProgress").collect()
-            lost = [job for job in stale if job.get("startedTime", 0) < cutoff]
-            for job in lost:
-                await _finish(tx, job["_id"], "INTERNAL: interrupted (its server stopped)")
-            return len(lost)
+    async def _lane_loop(self, lane: Lane) -> None:
+        while True:
+            self._wake[lane].clear()
+            try:
+                await self._start_due_in(lane, now_ms())
+                pause = await self._until_next_due(lane)
+            except Exception:  # e.g. the database away for a moment: try again
+                log.exception("scheduled_poll_failed", lane=lane)
+                pause = self.poll_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake[lane].wait(), timeout=pause)
 
-        return (await self.store.mutation(sweep)).value
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._touched_event.wait(), timeout=self.heartbeat_s)
+            self._touched.clear()
+            self._touched_event.clear()
+            try:
+                await self.heartbeat()
+            except Exception:
+                log.exception("scheduled_heartbeat_failed")
 
-    async def forget_finished(self, now: float | None = None) -> int:
-        """Delete calls that ended (success or failed) and were due over KEEP_MS ago, as
-        Convex keeps its scheduled functions' history for a week."""
-        cutoff = (now_ms() if now is None else now) - KEEP_MS
+    async def _sweep_loop(self) -> None:
+        forgotten = time.monotonic()
+        while True:
+            try:
+                await self.recover()
+                if time.monotonic() - forgotten >= FORGET_EVERY_S:
+                    await self.forget_finished()
+                    forgotten = time.monotonic()
+            except Exception:
+                log.exception("scheduled_sweep_failed")
+            await asyncio.sleep(self.sweep_s)
 
-        async def sweep(tx: Transaction) -> int:
-            gone = 0
-            for state in ("success", "failed", "canceled"):
-                q = tx.query(TABLE, "by_state_time").eq("state", state)
-                for job in await q.lt("scheduledTime", cutoff).take(1000):
-                    await tx.delete(TABLE, job["_id"])
-                    gone += 1
-            return gone
-
-        return (await self.store.mutation(sweep)).value
+    # --- starting calls ------------------------------------------------------------------
 
     async def start_due(self, now: float | None = None) -> list[asyncio.Task[None]]:
-        """Claim every call due by `now` and start it; returns the started tasks."""
+        """Start every call due by `now` that a slot of its lane can take; returns the
+        started tasks."""
         moment = now_ms() if now is None else now
         started: list[asyncio.Task[None]] = []
-        while True:
-            due = await self._due(moment)
-            if not due:
-                return started
-            for job in due:
-                await self._slots.acquire()  # before the claim: a claimed call always runs
-                try:
-                    claimed = await self._claim(job["_id"])
-                except BaseException:
-                    self._slots.release()
-                    raise
-                if not claimed:
-                    self._slots.release()
-                    continue  # another process took it
-                task = asyncio.create_task(self._run(job))
-                self._running.add(task)
-                task.add_done_callback(self._running.discard)
-                started.append(task)
+        for lane in self._lanes:
+            started += await self._start_due_in(lane, moment)
+        return started
 
     async def run_due(self, now: float | None = None) -> int:
         """Run every call due by `now` to its end (tests and one-off use)."""
@@ -129,16 +181,37 @@ class ScheduledWorker:
         await asyncio.gather(*tasks)
         return len(tasks)
 
-    async def _due(self, moment: float) -> list[Document]:
+    async def _start_due_in(self, lane: Lane, moment: float) -> list[asyncio.Task[None]]:
+        started: list[asyncio.Task[None]] = []
+        while True:
+            mine = sum(1 for r in self._running.values() if r.lane == lane)
+            due = await self._due(lane, moment, self._lanes[lane] + mine)
+            fresh = [job for job in due if job["_id"] not in self._running]
+            if not fresh:
+                return started
+            for job in fresh:
+                await self._slots[lane].acquire()  # before the claim: a claimed call runs
+                try:
+                    task = await self._start(job, lane)
+                except BaseException:
+                    self._slots[lane].release()
+                    raise
+                if task is None:
+                    self._slots[lane].release()  # another worker took it
+                else:
+                    started.append(task)
+
+    async def _due(self, lane: Lane, moment: float, limit: int) -> list[Document]:
         async def read(tx: Transaction) -> list[Document]:
-            q = tx.query(TABLE, "by_state_time").eq("state", "pending")
-            return await q.lte("scheduledTime", moment).take(MAX_RUNNING)
+            q = tx.query(TABLE, "by_lane_state_time").eq("lane", lane).eq("state", "pending")
+            return await q.lte("scheduledTime", moment).take(limit)
 
         return (await self.store.query(read)).value
 
-    async def _until_next_due(self) -> float:
+    async def _until_next_due(self, lane: Lane) -> float:
         async def read(tx: Transaction) -> Document | None:
-            return await tx.query(TABLE, "by_state_time").eq("state", "pending").first()
+            q = tx.query(TABLE, "by_lane_state_time").eq("lane", lane).eq("state", "pending")
+            return await q.first()
 
         upcoming = (await self.store.query(read)).value
         if upcoming is None:
@@ -146,44 +219,258 @@ class ScheduledWorker:
         due_in = (float(upcoming["scheduledTime"]) - now_ms()) / 1000
         return min(self.poll_s, max(0.0, due_in))
 
+    async def _start(self, job: Document, lane: Lane) -> asyncio.Task[None] | None:
+        function = self.runner.registry.find(job["name"])
+        leased = function is None or function.kind != "mutation"
+        if leased and not await self._claim(job["_id"]):
+            return None
+        if function is not None and function.kind == "mutation":
+            task = asyncio.create_task(self._run_mutation(job, function))
+        else:
+            task = asyncio.create_task(self._run_call(job, function))
+        self._running[job["_id"]] = _Running(job, lane, task, leased)
+
+        def done(_: asyncio.Task[None], job_id: str = job["_id"]) -> None:
+            self._running.pop(job_id, None)
+            self._slots[lane].release()
+
+        task.add_done_callback(done)
+        return task
+
     async def _claim(self, job_id: str) -> bool:
         async def claim(tx: Transaction) -> bool:
             job = await tx.get(TABLE, job_id)
             if job is None or job["state"] != "pending":
                 return False
-            await tx.patch(TABLE, job_id, {"state": "inProgress", "startedTime": now_ms()})
+            now = now_ms()
+            fields = {
+                "state": "inProgress",
+                "startedTime": now,
+                "worker": self.id,
+                "leaseUntil": now + self.lease_ms,
+            }
+            await tx.patch(TABLE, job_id, fields)
             return True
 
         return (await self.store.mutation(claim)).value
 
-    async def _run(self, job: Document) -> None:
+    # --- running calls -------------------------------------------------------------------
+
+    async def _run_mutation(self, job: Document, function: Function) -> None:
+        """Claim, handler and end in one transaction: it runs once or not at all."""
+        identity = _identity(job)
+        args: dict[str, Any] = {}
+
+        async def run(tx: Transaction) -> None:
+            row = await tx.get(TABLE, job["_id"])
+            if row is None or row["state"] != "pending":
+                return  # canceled, or another worker ran it
+            started = now_ms()
+            await function.handler(self.runner.mutation_ctx(tx, identity), args)
+            fields = {"state": "success", "startedTime": started, "completedTime": now_ms()}
+            await tx.patch(TABLE, job["_id"], fields | {"worker": self.id})
+
         error: str | None = None
         try:
-            identity = Identity.from_document(job["identity"]) if "identity" in job else None
-            await self.runner.call(job["name"], job["args"], identity)
+            args = check_args(function, job["args"])
+            async with asyncio.timeout(function.time_limit):
+                await self.store.mutation(run)
+        except TimeoutError:
+            error = _timeout(function.time_limit)
         except asyncio.CancelledError:
-            error = "INTERNAL: interrupted (the server stopped)"
-            raise
+            raise  # rolled back, so still pending: it runs when a worker next starts
         except Exception as exc:
-            failure = exc if isinstance(exc, FunctionError) else as_function_error(exc, job["name"])
+            failure = as_function_error(exc, job["name"])
             error = f"{failure.code}: {failure.message}"
-        finally:
-            self._slots.release()
-            await asyncio.shield(self._record(job, error))
+        if error is not None:
+            await asyncio.shield(self._fail_pending(job, error))
 
-    async def _record(self, job: Document, error: str | None) -> None:
-        async def finish(tx: Transaction) -> None:
-            await _finish(tx, job["_id"], error)
+    async def _fail_pending(self, job: Document, error: str) -> None:
+        async def fail(tx: Transaction) -> None:
+            row = await tx.get(TABLE, job["_id"])
+            if row is not None and row["state"] == "pending":
+                fields = {"state": "failed", "error": error, "completedTime": now_ms()}
+                await tx.patch(TABLE, job["_id"], fields | {"startedTime": now_ms()})
 
         try:
-            await self.store.mutation(finish)
-        except Exception:  # the store is gone: the lease marks it failed on next start
+            await self.store.mutation(fail)
+        except Exception:  # left pending: it is tried again
             log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
+        log.warning("scheduled_failed", id=job["_id"], name=job["name"], error=error)
+
+    async def _run_call(self, job: Document, function: Function | None) -> None:
+        limit = function.time_limit if function is not None else TIME_LIMIT_S["short"]
+        state: Literal["success", "failed", "canceled"] = "success"
+        error: str | None = None
+        try:
+            async with asyncio.timeout(limit):
+                await self.runner.call(job["name"], job["args"], _identity(job), internal=True)
+        except TimeoutError:
+            state, error = "failed", _timeout(limit)
+        except asyncio.CancelledError:
+            running = self._running.get(job["_id"])
+            ending = running.ending if running is not None else None
+            if ending == "canceled":
+                state = "canceled"
+            elif ending == "lost":
+                return  # another worker ended it after our lease lapsed
+            else:
+                await asyncio.shield(self._end(job, "failed", INTERRUPTED, function))
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # our own cancel, handled: the task ends normally
+        except Exception as exc:
+            failure = as_function_error(exc, job["name"])
+            state, error = "failed", f"{failure.code}: {failure.message}"
+        running = self._running.get(job["_id"])
+        if running is not None and running.ending is None:
+            running.ending = "finishing"  # a late cancel would only cut the record short
+        await asyncio.shield(self._end(job, state, error, function))
+
+    async def _end(
+        self,
+        job: Document,
+        state: Literal["success", "failed", "canceled"],
+        error: str | None,
+        function: Function | None,
+    ) -> None:
+        """End a call this worker claimed (unless another ended it since); an interrupted
+        one also runs its declaration's `on_lost`, in the same transaction."""
+        recover = function.on_lost if function is not None and error == INTERRUPTED else None
+        ended = await self._end_in_tx(job, state, error, recover, owner=self.id)
         if error is not None:
             log.warning("scheduled_failed", id=job["_id"], name=job["name"], error=error)
+        if not ended:
+            log.info("scheduled_end_skipped", id=job["_id"], name=job["name"], state=state)
+
+    async def _end_in_tx(
+        self,
+        job: Document,
+        state: Literal["success", "failed", "canceled"],
+        error: str | None,
+        recover: Any,
+        *,
+        owner: str | None = None,
+        lapsed_by: float | None = None,
+    ) -> bool:
+        """One transaction: the call still in progress (held by `owner`, or with its lease
+        lapsed by `lapsed_by`) is ended; `recover` runs in it. If `recover` fails, the call
+        is ended without it rather than left in progress."""
+
+        async def end(tx: Transaction, with_recover: bool) -> bool:
+            row = await tx.get(TABLE, job["_id"])
+            if row is None or row["state"] != "inProgress":
+                return False
+            if owner is not None and row.get("worker") != owner:
+                return False
+            if lapsed_by is not None and row.get("leaseUntil", 0) >= lapsed_by:
+                return False
+            fields: dict[str, Any] = {"state": state, "completedTime": now_ms()}
+            fields |= {"leaseUntil": UNSET, "cancelRequested": UNSET}
+            if error is not None:
+                fields["error"] = error
+            await tx.patch(TABLE, job["_id"], fields)
+            if with_recover and recover is not None:
+                await recover(self.runner.mutation_ctx(tx, _identity(row)), row["args"])
+            return True
+
+        try:
+            return (await self.store.mutation(lambda tx: end(tx, True))).value
+        except Exception:
+            if recover is None:
+                log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
+                return False
+            log.exception("scheduled_on_lost_failed", id=job["_id"], name=job["name"])
+        try:
+            return (await self.store.mutation(lambda tx: end(tx, False))).value
+        except Exception:  # the store is gone: the lease ends it later
+            log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
+            return False
+
+    def _stop(self, running: _Running, why: Ending) -> None:
+        if running.ending is None and not running.task.done():
+            running.ending = why
+            running.task.cancel()
+
+    # --- leases, cancel requests, lost calls -----------------------------------------------
+
+    async def heartbeat(self) -> None:
+        """Look at every call this worker runs: stop the ones asked to cancel or ended by
+        someone else, and renew the leases that are half spent."""
+        leased = {job_id: r for job_id, r in self._running.items() if r.leased}
+        if not leased:
+            return
+
+        async def read(tx: Transaction) -> dict[str, Document | None]:
+            return {job_id: await tx.get(TABLE, job_id) for job_id in leased}
+
+        rows = (await self.store.query(read)).value
+        renew: list[str] = []
+        now = now_ms()
+        for job_id, row in rows.items():
+            running = leased[job_id]
+            if row is None or row["state"] != "inProgress" or row.get("worker") != self.id:
+                self._stop(running, "lost")
+            elif row.get("cancelRequested"):
+                self._stop(running, "canceled")
+            elif row.get("leaseUntil", 0) - now < self.lease_ms / 2:
+                renew.append(job_id)
+        if not renew:
+            return
+
+        async def extend(tx: Transaction) -> None:
+            until = now_ms() + self.lease_ms
+            for job_id in renew:
+                row = await tx.get(TABLE, job_id)
+                if row is not None and row["state"] == "inProgress" and row["worker"] == self.id:
+                    await tx.patch(TABLE, job_id, {"leaseUntil": until})
+
+        outcome = await self.store.mutation(extend)
+        if outcome.commit is not None:  # our own write is no cancel request
+            self._touched.discard(outcome.commit.ts)
+            if not self._touched:
+                self._touched_event.clear()
+
+    async def recover(self, now: float | None = None) -> int:
+        """End `failed` the calls whose lease lapsed (their process died), each with its
+        declaration's `on_lost`; returns how many."""
+        moment = now_ms() if now is None else now
+
+        async def read(tx: Transaction) -> list[Document]:
+            q = tx.query(TABLE, "by_state_lease").eq("state", "inProgress")
+            return await q.lt("leaseUntil", moment).take(SWEEP_BATCH)
+
+        lost = (await self.store.query(read)).value
+        ended = 0
+        for job in lost:
+            function = self.runner.registry.find(job["name"])
+            recover = function.on_lost if function is not None else None
+            if await self._end_in_tx(job, "failed", INTERRUPTED, recover, lapsed_by=moment):
+                ended += 1
+                log.warning("scheduled_lost", id=job["_id"], name=job["name"])
+        return ended
+
+    async def forget_finished(self, now: float | None = None) -> int:
+        """Delete calls that ended (success, failed or canceled) and were due over KEEP_MS
+        ago, as Convex keeps its scheduled functions' history for a week."""
+        cutoff = (now_ms() if now is None else now) - KEEP_MS
+
+        async def sweep(tx: Transaction) -> int:
+            gone = 0
+            for state in ("success", "failed", "canceled"):
+                q = tx.query(TABLE, "by_state_time").eq("state", state)
+                for job in await q.lt("scheduledTime", cutoff).take(SWEEP_BATCH):
+                    await tx.delete(TABLE, job["_id"])
+                    gone += 1
+            return gone
+
+        return (await self.store.mutation(sweep)).value
 
 
-async def _finish(tx: Transaction, job_id: str, error: str | None) -> None:
-    fields: dict[str, Any] = {"completedTime": now_ms()}
-    fields |= {"state": "failed", "error": error} if error else {"state": "success"}
-    await tx.patch(TABLE, job_id, fields)
+def _identity(job: Document) -> Identity | None:
+    return Identity.from_document(job["identity"]) if "identity" in job else None
+
+
+def _timeout(limit: float) -> str:
+    return f"{Code.TIMEOUT}: ran past its time limit of {limit:g} s"

@@ -557,12 +557,23 @@ SCHEDULED_FUNCTIONS = _table(
             )
         ),
         "scheduledTime": n(),  # ms; due from then on
+        # pending → inProgress → success | failed | canceled; pending → canceled
         "state": v.literals("pending", "inProgress", "success", "failed", "canceled"),
+        "lane": v.literals("short", "long"),  # long: work that runs for minutes (turns)
         "startedTime": opt(n()),
         "completedTime": opt(n()),
         "error": opt(s()),  # why it failed: a stable code and its message
+        # While in progress: the worker running it and until when its lease holds. The
+        # worker's heartbeat renews the lease; once it lapses, any worker ends the call.
+        "worker": opt(s()),
+        "leaseUntil": opt(n()),
+        "cancelRequested": opt(b()),  # asked to stop while running (the stop button)
     },
-    [("by_state_time", ["state", "scheduledTime"])],
+    [
+        ("by_state_time", ["state", "scheduledTime"]),
+        ("by_lane_state_time", ["lane", "state", "scheduledTime"]),
+        ("by_state_lease", ["state", "leaseUntil"]),
+    ],
 )
 
 TABLES: dict[str, Table] = {

@@ -1,0 +1,129 @@
+"""Functions for the scheduled-work tests, shared by the in-process tests and the worker
+processes they start (`python -m tests.functions.scheduled_worker`). Each leaves a users
+row whose clerkId says what happened (`<subject>:<note>`), so a test reads the outcome
+from the database, whichever process ran the call."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx
+from advisor_chat.functions.registry import Args, Registry, action, mutation
+from advisor_chat.schema.fields import v
+from advisor_chat.store import Document, Store, Transaction
+
+ALICE = Identity(subject="user_alice", issuer="https://issuer.test", email="a@example.com")
+GATE: dict[str, asyncio.Event] = {}  # in-process tests release jobs:wait through it
+
+
+@mutation("jobs:schedule", {"path": v.string(), "delayMs": v.number(), "args": v.any()})
+async def schedule(ctx: MutationCtx, args: Args) -> str:
+    return await ctx.scheduler.run_after(args["delayMs"], args["path"], args["args"])
+
+
+@mutation("jobs:cancel", {"id": v.string()})
+async def cancel(ctx: MutationCtx, args: Args) -> None:
+    await ctx.scheduler.cancel(args["id"])
+
+
+@mutation("jobs:record", {"note": v.string()})
+async def record(ctx: MutationCtx, args: Args) -> str:
+    who = ctx.require_identity().subject
+    doc = {"clerkId": f"{who}:{args['note']}", "plan": "free", "createdAt": 1, "updatedAt": 1}
+    return await ctx.db.insert("users", doc)
+
+
+@mutation("jobs:recordThenFail", {"note": v.string()})
+async def record_then_fail(ctx: MutationCtx, args: Args) -> None:
+    await record.handler(ctx, args)
+    raise FunctionError(Code.CONFLICT, "changed my mind")
+
+
+@mutation("jobs:internalRecord", {"note": v.string()}, internal=True)
+async def internal_record(ctx: MutationCtx, args: Args) -> str:
+    result: str = await record.handler(ctx, args)
+    return result
+
+
+@action("jobs:recordLater", {"note": v.string()})
+async def record_later(ctx: ActionCtx, args: Args) -> None:
+    await ctx.run_mutation("jobs:record", {"note": args["note"]})
+
+
+@action("jobs:fail", {})
+async def fail(ctx: ActionCtx, args: Args) -> None:
+    raise FunctionError(Code.PROVIDER_ERROR, "the model is down")
+
+
+@action("jobs:crash", {})
+async def crash(ctx: ActionCtx, args: Args) -> None:
+    raise ZeroDivisionError("a bug")
+
+
+@action("jobs:wait", {})
+async def wait(ctx: ActionCtx, args: Args) -> None:
+    await GATE.setdefault("wait", asyncio.Event()).wait()
+
+
+async def _lost(ctx: MutationCtx, args: Args) -> None:
+    """What a turn does when its process died: leave its data consistent."""
+    await record.handler(ctx, {"note": f"lost:{args['note']}"})
+
+
+async def _block(ctx: ActionCtx, args: Args) -> None:
+    """Runs until stopped; on a cancel it records that it cleaned up, as a turn ends its
+    answer `stopped`."""
+    await ctx.run_mutation("jobs:record", {"note": f"started:{args['note']}"})
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        cleanup = ctx.run_mutation("jobs:record", {"note": f"stopped:{args['note']}"})
+        await asyncio.shield(cleanup)
+        raise
+
+
+block = action("jobs:block", {"note": v.string()}, lane="long", on_lost=_lost)(_block)
+block_short = action("jobs:blockShort", {"note": v.string()}, on_lost=_lost)(_block)
+slow = action("jobs:slow", {"note": v.string()}, time_limit_s=0.3)(_block)
+
+REGISTRY = Registry(
+    [
+        schedule,
+        cancel,
+        record,
+        record_then_fail,
+        internal_record,
+        record_later,
+        fail,
+        crash,
+        wait,
+        block,
+        block_short,
+        slow,
+    ]
+)
+
+
+async def jobs(store: Store) -> dict[str, Document]:
+    """Every scheduled call, by id."""
+
+    async def read(tx: Transaction) -> list[Document]:
+        return await tx.query("scheduledFunctions").collect()
+
+    return {j["_id"]: j for j in (await store.query(read)).value}
+
+
+async def notes(store: Store) -> list[str]:
+    """What the calls recorded, in order."""
+
+    async def read(tx: Transaction) -> list[str]:
+        return [u["clerkId"] for u in await tx.query("users").collect()]
+
+    return [n.removeprefix(f"{ALICE.subject}:") for n in (await store.query(read)).value]
+
+
+def call(path: str, delay_ms: float = 0, **args: Any) -> dict[str, Any]:
+    """Arguments of jobs:schedule."""
+    return {"path": path, "delayMs": delay_ms, "args": args}
