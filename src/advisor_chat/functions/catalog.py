@@ -12,6 +12,7 @@ from advisor_chat.functions import (
     messages,
     realtime,
     summaries,
+    system,
     teams,
     users,
 )
@@ -27,6 +28,7 @@ MODULES = (
     memories,
     summaries,
     realtime,
+    system,
 )
 
 

@@ -11,9 +11,7 @@ can only roll back.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
@@ -26,9 +24,16 @@ from advisor_chat.schema.ids import (
     is_valid_id,
     table_number_of,
 )
-from advisor_chat.schema.tables import SYSTEM_FIELDS, TABLES
+from advisor_chat.schema.tables import SYSTEM_FIELDS
 from advisor_chat.store import search as search_sql
 from advisor_chat.store.backend import Connection
+from advisor_chat.store.cascade import (
+    INLINE_ROWS,
+    Child,
+    child_rule,
+    children_of,
+    deferred_call,
+)
 from advisor_chat.store.commits import Write
 from advisor_chat.store.query import IndexQuery, param
 from advisor_chat.store.reads import Bound, IndexRead, Key, KeyInterval, ReadSet
@@ -44,27 +49,6 @@ class _Unset:
 
 
 UNSET: Any = _Unset()  # `patch(..., {"field": UNSET})` removes an optional field
-
-
-@dataclass(frozen=True)
-class _Child:
-    table: str
-    field: str
-    index: str
-    action: Literal["cascade", "unset", "pull"]
-
-
-@cache
-def _children(parent: str) -> tuple[_Child, ...]:
-    """Rows that point at a `parent` document, and the index that finds them."""
-    found = []
-    for table in TABLES.values():
-        for rule in table.on_delete:
-            if rule.parent != parent:
-                continue
-            index = next(i for i in table.indexes if i.fields and i.fields[0] == rule.field)
-            found.append(_Child(table.name, rule.field, index.name, rule.action))
-    return tuple(found)
 
 
 def _layout(table: str) -> TableLayout:
@@ -94,6 +78,7 @@ class Transaction:
         self.writes: list[Write] = []
         self._ids = ids
         self._failed: StoreError | None = None
+        self._cascade_room = INLINE_ROWS  # children this transaction may still take inline
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -219,22 +204,15 @@ class Transaction:
         return new
 
     async def delete(self, table: str, doc_id: str) -> None:
-        """Delete a document and, in this same transaction, what points at it (see
-        `OnDelete` in the schema): a conversation takes its messages, memories, summaries
-        and typing rows with it."""
+        """Delete a document and what points at it (see `OnDelete` in the schema): a
+        conversation takes its messages, memories, summaries and typing rows with it. In
+        this transaction while they are few; beyond that, in durable batches that this
+        transaction schedules (see `store/cascade.py`)."""
         layout = _layout(table)
         self._check_writable()
         old = await self._existing(layout, doc_id)
-        for child in _children(table):
-            rows = await self.query(child.table, child.index).eq(child.field, doc_id).collect()
-            for row in rows:
-                if child.action == "cascade":
-                    await self.delete(child.table, row["_id"])
-                elif child.action == "unset":
-                    await self.patch(child.table, row["_id"], {child.field: UNSET})
-                else:
-                    kept = [item for item in row[child.field] if item != doc_id]
-                    await self.patch(child.table, row["_id"], {child.field: kept})
+        for child in children_of(table):
+            await self._cascade(child, doc_id)
         statements = table_statements(self.dialect, layout)
 
         async def run() -> None:
@@ -244,6 +222,44 @@ class Transaction:
 
         await self._guard(run())
         self.writes.append(Write(table, doc_id, _all_keys(layout, old), None))
+
+    async def cascade_batch(self, table: str, field: str, parent_id: str) -> int:
+        """One deferred batch: up to a batch of rows of `table` following `parent_id` by
+        `field` (BATCH_ROWS, fewer for rows that have children of their own) are removed
+        or updated, per the rule, and the next batch is scheduled if rows may remain.
+        Returns how many rows this batch took."""
+        child = child_rule(table, field)
+        if child is None:
+            raise QueryInvalid(f"no delete rule follows {table}.{field}")
+        self._check_writable()
+        found = self.query(child.table, child.index).eq(child.field, parent_id)
+        rows = await found.take(child.batch)
+        for row in rows:
+            await self._follow(child, row, parent_id)
+        if len(rows) == child.batch:
+            await self.insert("scheduledFunctions", deferred_call(child, parent_id))
+        return len(rows)
+
+    async def _cascade(self, child: Child, parent_id: str) -> None:
+        fits = self._cascade_room // child.cost
+        found = self.query(child.table, child.index).eq(child.field, parent_id)
+        rows = await found.take(fits + 1)
+        if len(rows) > fits:  # too many for one transaction: batches take them all
+            self._cascade_room = max(0, self._cascade_room - 1)
+            await self.insert("scheduledFunctions", deferred_call(child, parent_id))
+            return
+        self._cascade_room -= len(rows) * child.cost
+        for row in rows:
+            await self._follow(child, row, parent_id)
+
+    async def _follow(self, child: Child, row: Document, parent_id: str) -> None:
+        if child.action == "cascade":
+            await self.delete(child.table, row["_id"])
+        elif child.action == "unset":
+            await self.patch(child.table, row["_id"], {child.field: UNSET})
+        else:
+            kept = [item for item in row[child.field] if item != parent_id]
+            await self.patch(child.table, row["_id"], {child.field: kept})
 
     # --- internals -----------------------------------------------------------------------
 
