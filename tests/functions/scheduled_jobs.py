@@ -13,9 +13,11 @@ from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx
 from advisor_chat.functions.registry import Args, Registry, action, mutation
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document, Store, Transaction
+from advisor_chat.store.backend import TransactionConflict
 
 ALICE = Identity(subject="user_alice", issuer="https://issuer.test", email="a@example.com")
 GATE: dict[str, asyncio.Event] = {}  # in-process tests release jobs:wait through it
+CONTENDED: dict[str, int] = {}  # attempts of jobs:contended still to lose, by note
 
 
 @mutation("jobs:schedule", {"path": v.string(), "delayMs": v.number(), "args": v.any()})
@@ -39,6 +41,18 @@ async def record(ctx: MutationCtx, args: Args) -> str:
 async def record_then_fail(ctx: MutationCtx, args: Args) -> None:
     await record.handler(ctx, args)
     raise FunctionError(Code.CONFLICT, "changed my mind")
+
+
+@mutation("jobs:contended", {"note": v.string()})
+async def contended(ctx: MutationCtx, args: Args) -> str:
+    """Loses to contention (as the store reports a serialization failure) while
+    CONTENDED says so, then records."""
+    left = CONTENDED.get(args["note"], 0)
+    if left:
+        CONTENDED[args["note"]] = left - 1
+        raise TransactionConflict("could not serialize access")
+    result: str = await record.handler(ctx, args)
+    return result
 
 
 @mutation("jobs:internalRecord", {"note": v.string()}, internal=True)
@@ -94,6 +108,7 @@ REGISTRY = Registry(
         cancel,
         record,
         record_then_fail,
+        contended,
         internal_record,
         record_later,
         fail,

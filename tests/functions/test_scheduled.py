@@ -16,13 +16,15 @@ from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.runner import Runner
 from advisor_chat.functions.scheduled import ScheduledWorker
 from advisor_chat.store import Commit, Store
-from tests.functions.scheduled_jobs import ALICE, GATE, REGISTRY, call, jobs, notes
+from advisor_chat.store.store import MAX_ATTEMPTS
+from tests.functions.scheduled_jobs import ALICE, CONTENDED, GATE, REGISTRY, call, jobs, notes
 from tests.waiting import until
 
 
 @pytest.fixture
 def runner(store: Store) -> Runner:
     GATE.clear()
+    CONTENDED.clear()
     return Runner(store, REGISTRY)
 
 
@@ -117,6 +119,22 @@ async def test_a_scheduled_mutation_is_claimed_run_and_ended_in_one_commit(
     assert ("scheduledFunctions", job_id) in written
     assert any(table == "users" for table, _ in written)
     assert await _state(store, job_id) == "success"
+
+
+async def test_a_mutation_that_loses_to_contention_past_its_retries_is_tried_again(
+    store: Store, runner: Runner
+) -> None:
+    CONTENDED["x"] = MAX_ATTEMPTS  # every attempt of the first run loses
+    job_id = await _schedule(runner, "jobs:contended", note="x")
+    worker = ScheduledWorker(store, runner)
+    assert await worker.run_due() == 1
+    job = (await jobs(store))[job_id]
+    assert job["state"] == "pending"  # nothing written, nothing given up
+    assert job["scheduledTime"] > now_ms()
+    assert await worker.run_due() == 0  # not before its new time
+    assert await worker.run_due(now=now_ms() + 2_000) == 1
+    assert await _state(store, job_id) == "success"
+    assert await notes(store) == ["x"]
 
 
 async def test_workers_racing_for_the_same_mutations_run_each_exactly_once(

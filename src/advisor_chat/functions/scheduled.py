@@ -7,7 +7,8 @@ runs each as the caller who scheduled it, and records how it ended.
   (advisor turns that stream for minutes) never delays a `short` one (summaries, sweeps,
   cleanup batches) by a moment. A call's lane is its function's declaration.
 - A scheduled mutation runs exactly once: its claim, its handler and its end are one
-  transaction. One that fails rolls back whole, and a second transaction ends it `failed`.
+  transaction. One that fails rolls back whole, and a second transaction ends it `failed`;
+  one that lost to contention past the store's retries stays pending and is tried again.
 - An action is claimed (pending → inProgress) with a lease, then run. The worker's
   heartbeat renews the lease of what it runs; once a lease lapses (its process died), any
   worker's sweep ends the call `failed` within `LEASE_MS + SWEEP_S`, running the
@@ -42,6 +43,7 @@ from advisor_chat.functions.registry import TIME_LIMIT_S, Function, Lane
 from advisor_chat.functions.runner import Runner, as_function_error, check_args
 from advisor_chat.log import get_logger
 from advisor_chat.store import UNSET, Commit, Document, Store, Transaction
+from advisor_chat.store.backend import TransactionConflict
 
 log = get_logger(__name__)
 TABLE = SCHEDULED
@@ -51,6 +53,7 @@ SWEEP_S = 1.0  # how often lapsed leases are looked for
 FORGET_EVERY_S = 60.0
 KEEP_MS = 7 * 24 * 3600 * 1000  # how long ended calls are kept, as history
 SWEEP_BATCH = 100  # lost calls ended per sweep transaction
+RETRY_MS = 1_000  # a scheduled mutation that lost to contention is tried again this later
 LANE_SLOTS: Mapping[Lane, int] = {"short": 8, "long": 32}  # calls running at once, per lane
 INTERRUPTED = f"{Code.INTERNAL}: interrupted (its server stopped)"
 
@@ -279,11 +282,28 @@ class ScheduledWorker:
             error = _timeout(function.time_limit)
         except asyncio.CancelledError:
             raise  # rolled back, so still pending: it runs when a worker next starts
+        except TransactionConflict:
+            # Contention outlasted the store's retries: nothing was written and the call is
+            # still pending, so try it again shortly rather than give up (a cleanup batch
+            # that ended `failed` would leave its rows behind for good).
+            await asyncio.shield(self._retry_later(job))
         except Exception as exc:
             failure = as_function_error(exc, job["name"])
             error = f"{failure.code}: {failure.message}"
         if error is not None:
             await asyncio.shield(self._fail_pending(job, error))
+
+    async def _retry_later(self, job: Document) -> None:
+        async def later(tx: Transaction) -> None:
+            row = await tx.get(TABLE, job["_id"])
+            if row is not None and row["state"] == "pending":
+                await tx.patch(TABLE, job["_id"], {"scheduledTime": now_ms() + RETRY_MS})
+
+        try:
+            await self.store.mutation(later)
+        except Exception:  # still pending either way
+            log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
+        log.warning("scheduled_conflict_retry", id=job["_id"], name=job["name"])
 
     async def _fail_pending(self, job: Document, error: str) -> None:
         async def fail(tx: Transaction) -> None:
