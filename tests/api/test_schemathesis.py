@@ -19,7 +19,7 @@ def test_no_input_makes_the_server_fail(served: tuple[str, str]) -> None:
     api = schemathesis.openapi.from_url(f"{base}/api/openapi.json")
     auth = {"Authorization": f"Bearer {token}"}
     operations = [r.ok() for r in api.get_all_operations() if isinstance(r, Ok)]
-    assert len(operations) == len(build_registry())  # every function has its operation
+    assert len(operations) == len(list(build_registry().public()))  # every public function
 
     for operation in operations:
         _fuzzer(operation, base, auth)()
