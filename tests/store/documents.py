@@ -379,11 +379,11 @@ DOCUMENTS: dict[str, Examples] = {
     ),
     "accounts": Examples(
         lambda p: account(p.user, "minimal@example.test"),
-        lambda p: account(p.user, "maximal@example.test") | {"updatedAt": T1},
+        lambda p: account(p.user, "maximal@example.test") | {"updatedAt": T1, "sessionEpoch": 2},
     ),
     "sessions": Examples(
         lambda p: session(p.user, "sha256-minimal"),
-        lambda p: session(p.user, "sha256-maximal") | {"revokedAt": T1},
+        lambda p: session(p.user, "sha256-maximal") | {"revokedAt": T1, "epoch": 2},
     ),
     "webhookEvents": Examples(
         lambda p: {"eventId": "msg_minimal", "source": "clerk", "receivedAt": T0},

@@ -497,6 +497,9 @@ ACCOUNTS = _table(
         "email": s(),  # lower-cased; the sign-in name of a local account
         "passwordHash": s(),  # scrypt, see auth/passwords.py; never leaves the server
         "userId": v.id("users"),
+        # Raised by a password change: sessions of a lower epoch are signed out, so the
+        # change writes one row however many sessions there are. Absent: 0.
+        "sessionEpoch": opt(n()),
         "createdAt": n(),
         "updatedAt": n(),
     },
@@ -512,6 +515,7 @@ SESSIONS = _table(
         "expiresAt": n(),
         "createdAt": n(),
         "revokedAt": opt(n()),
+        "epoch": opt(n()),  # the account's sessionEpoch when issued; absent: 0
     },
     [("by_user", ["userId"]), ("by_refresh_hash", ["refreshHash"], "unique")],
     on_delete=(OnDelete("userId", "users", "cascade"),),
