@@ -143,3 +143,31 @@ async def test_a_refresh_racing_a_password_change_keeps_no_session(accounts: Acc
             seen["refused"] += 1
         await _refused(accounts.refresh(created.refresh_token))
     assert set(seen) == {"refreshed", "refused"}, seen
+
+
+async def test_a_sign_out_racing_a_refresh_of_the_same_token_ends_the_session(
+    accounts: Accounts,
+) -> None:
+    """Two tabs sharing a refresh token: one refreshes while the other signs out. Whichever
+    commits first, the user is signed out: the refreshed token, if any, is refused."""
+    created = await accounts.create("sign-out@example.test", OLD)
+    seen: Counter[str] = Counter()
+    for n in range(ROUNDS):
+        token = (await accounts.sign_in("sign-out@example.test", OLD)).refresh_token
+        lead_s = (n - ROUNDS / 2) * 0.0005  # > 0: the sign-out starts later
+        refreshed, signed_out = await asyncio.gather(
+            _after(max(-lead_s, 0), accounts.refresh(token)),
+            _after(max(lead_s, 0), accounts.sign_out(token)),
+            return_exceptions=True,
+        )
+        assert signed_out is None
+        if isinstance(refreshed, Tokens):
+            seen["refreshed first"] += 1
+            await _refused(accounts.refresh(refreshed.refresh_token))
+        else:
+            assert isinstance(refreshed, FunctionError), refreshed
+            assert refreshed.code is Code.UNAUTHENTICATED
+            seen["signed out first"] += 1
+        await _refused(accounts.refresh(token))
+    assert set(seen) == {"refreshed first", "signed out first"}, seen
+    await accounts.refresh(created.refresh_token)  # another sign-in's session lives on

@@ -86,7 +86,8 @@ async def _session(tx: Transaction, refresh_token: str) -> Document | None:
 
 
 async def _prune(tx: Transaction, user_id: str, epoch: int) -> None:
-    """Delete the dead sessions among the user's PRUNE_PAGE oldest."""
+    """Delete the dead sessions among the user's PRUNE_PAGE oldest. Spent sessions stay
+    until they expire: a spent token still finds its sign-in to sign it out."""
     now = now_ms()
     oldest = await tx.query("sessions", "by_user").eq("userId", user_id).take(PRUNE_PAGE)
     for session in oldest:
@@ -109,8 +110,11 @@ class Accounts:
         self.store = store
         self.tokens = tokens
 
-    async def _issue(self, tx: Transaction, user: Document, account: Document) -> Tokens:
-        """A new session of the account's current epoch."""
+    async def _issue(
+        self, tx: Transaction, user: Document, account: Document, sign_in_id: str | None = None
+    ) -> Tokens:
+        """A new session of the account's current epoch. `sign_in_id`: the first session of
+        the sign-in this one continues (a refresh)."""
         epoch = _epoch(account)
         await _prune(tx, user["_id"], epoch)
         refresh = secrets.token_urlsafe(32)
@@ -122,6 +126,8 @@ class Accounts:
             "createdAt": now,
             "epoch": epoch,
         }
+        if sign_in_id is not None:
+            session["signInId"] = sign_in_id
         await tx.insert("sessions", session)
         access = self.tokens.issue(_identity(user))
         return Tokens(access, refresh, ACCESS_TTL_S, user["_id"])
@@ -217,14 +223,26 @@ class Accounts:
             if user is None or account is None or session.get("epoch", 0) != _epoch(account):
                 raise invalid  # signed out by a password change
             await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
-            return await self._issue(tx, user, account)
+            return await self._issue(tx, user, account, session.get("signInId", session["_id"]))
 
         return (await self.store.mutation(rotate)).value
 
     async def sign_out(self, refresh_token: str) -> None:
+        """Ends the sign-in the token belongs to, even when the token was spent by a refresh
+        (another tab's, say, racing this sign-out): its unspent successor is revoked."""
+
         async def revoke(tx: Transaction) -> None:
             session = await _session(tx, refresh_token)
-            if session is not None and "revokedAt" not in session:
+            if session is not None and "revokedAt" in session:
+                # A refresh spends one session and adds the next in one transaction, so a
+                # sign-in has at most one unspent session.
+                session = (
+                    await tx.query("sessions", "by_sign_in")
+                    .eq("signInId", session.get("signInId", session["_id"]))
+                    .eq("revokedAt", None)
+                    .first()
+                )
+            if session is not None:
                 await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
 
         await self.store.mutation(revoke)

@@ -516,8 +516,16 @@ SESSIONS = _table(
         "createdAt": n(),
         "revokedAt": opt(n()),
         "epoch": opt(n()),  # the account's sessionEpoch when issued; absent: 0
+        # A refresh spends a session and adds the next one: each row after a sign-in's
+        # first names that first row, so any token of the sign-in finds its one unspent
+        # session (by_sign_in, revokedAt absent) to sign it out.
+        "signInId": opt(v.id("sessions")),
     },
-    [("by_user", ["userId"]), ("by_refresh_hash", ["refreshHash"], "unique")],
+    [
+        ("by_user", ["userId"]),
+        ("by_refresh_hash", ["refreshHash"], "unique"),
+        ("by_sign_in", ["signInId", "revokedAt"]),
+    ],
     on_delete=(OnDelete("userId", "users", "cascade"),),
 )
 
