@@ -29,7 +29,7 @@ from advisor_chat.schema.fields import (
     String,
     Validator,
 )
-from advisor_chat.schema.ids import DocumentId
+from advisor_chat.schema.ids import DocumentId, IdGenerator
 from advisor_chat.schema.tables import SYSTEM_FIELDS, TABLES
 from advisor_chat.store import Store, Transaction
 
@@ -353,6 +353,11 @@ def account(user_id: str, email: str) -> Doc:
     }
 
 
+# A sign-in's first session, already deleted (pruned once expired) while the sessions its
+# refreshes added live on and still name it: an id pointing at no document, by design.
+PRUNED_SESSION = IdGenerator().new_id("sessions")
+
+
 def session(user_id: str, refresh_hash: str) -> Doc:
     return {
         "userId": user_id,
@@ -379,11 +384,14 @@ DOCUMENTS: dict[str, Examples] = {
     ),
     "accounts": Examples(
         lambda p: account(p.user, "minimal@example.test"),
-        lambda p: account(p.user, "maximal@example.test") | {"updatedAt": T1},
+        lambda p: account(p.user, "maximal@example.test") | {"updatedAt": T1, "sessionEpoch": 2},
     ),
     "sessions": Examples(
         lambda p: session(p.user, "sha256-minimal"),
-        lambda p: session(p.user, "sha256-maximal") | {"revokedAt": T1},
+        lambda p: (
+            session(p.user, "sha256-maximal")
+            | {"revokedAt": T1, "epoch": 2, "signInId": PRUNED_SESSION}
+        ),
     ),
     "webhookEvents": Examples(
         lambda p: {"eventId": "msg_minimal", "source": "clerk", "receivedAt": T0},

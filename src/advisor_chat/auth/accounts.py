@@ -4,6 +4,14 @@ as SHA-256, rotated on every use, and all revoked by a password change.
 
 Each signed-in account has a users row like any Clerk user's, whose `clerkId` is the
 account's token subject (`local_<random>`), so every function treats both alike.
+
+A password is checked (scrypt, tens of milliseconds, on a worker thread) outside any
+transaction, so every write that rests on a check is a compare-and-set: the transaction
+re-reads the account and goes ahead only if the password hash is still the one checked.
+A password change raises the account's `sessionEpoch`; a session is good only while its
+`epoch` equals it. So a sign-in or refresh that commits before a change is signed out by
+it, one that commits after sees the new hash or epoch, on either backend, and a change
+writes one row however many sessions the account has.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import partial
 
 from advisor_chat.auth.passwords import (
     MAX_PASSWORD,
@@ -27,6 +36,11 @@ from advisor_chat.functions.context import Identity
 from advisor_chat.store import Document, Store, Transaction
 
 REFRESH_TTL_S = 30 * 24 * 3600
+MAX_VERIFY = 3  # a sign-in checks again once per password change landing meanwhile, then fails
+# Oldest sessions of a user a new session looks through for dead ones (expired or of an
+# older epoch) to delete. Each issue adds one row and may remove this many, so dead rows
+# never pile up and the page keeps every transaction small.
+PRUNE_PAGE = 8
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{1,63}")
 PLANS = ("free", "pro", "enterprise")
 
@@ -59,6 +73,28 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _epoch(account: Document) -> int:
+    return int(account.get("sessionEpoch", 0))
+
+
+async def _session(tx: Transaction, refresh_token: str) -> Document | None:
+    return (
+        await tx.query("sessions", "by_refresh_hash")
+        .eq("refreshHash", _hash_token(refresh_token))
+        .unique()
+    )
+
+
+async def _prune(tx: Transaction, user_id: str, epoch: int) -> None:
+    """Delete the dead sessions among the user's PRUNE_PAGE oldest. Spent sessions stay
+    until they expire: a spent token still finds its sign-in to sign it out."""
+    now = now_ms()
+    oldest = await tx.query("sessions", "by_user").eq("userId", user_id).take(PRUNE_PAGE)
+    for session in oldest:
+        if session["expiresAt"] < now or session.get("epoch", 0) != epoch:
+            await tx.delete("sessions", session["_id"])
+
+
 def _identity(user: Document) -> Identity:
     return Identity(
         subject=user["clerkId"],
@@ -74,18 +110,25 @@ class Accounts:
         self.store = store
         self.tokens = tokens
 
-    async def _issue(self, tx: Transaction, user: Document) -> Tokens:
+    async def _issue(
+        self, tx: Transaction, user: Document, account: Document, sign_in_id: str | None = None
+    ) -> Tokens:
+        """A new session of the account's current epoch. `sign_in_id`: the first session of
+        the sign-in this one continues (a refresh)."""
+        epoch = _epoch(account)
+        await _prune(tx, user["_id"], epoch)
         refresh = secrets.token_urlsafe(32)
         now = now_ms()
-        await tx.insert(
-            "sessions",
-            {
-                "userId": user["_id"],
-                "refreshHash": _hash_token(refresh),
-                "expiresAt": now + REFRESH_TTL_S * 1000,
-                "createdAt": now,
-            },
-        )
+        session = {
+            "userId": user["_id"],
+            "refreshHash": _hash_token(refresh),
+            "expiresAt": now + REFRESH_TTL_S * 1000,
+            "createdAt": now,
+            "epoch": epoch,
+        }
+        if sign_in_id is not None:
+            session["signInId"] = sign_in_id
+        await tx.insert("sessions", session)
         access = self.tokens.issue(_identity(user))
         return Tokens(access, refresh, ACCESS_TTL_S, user["_id"])
 
@@ -114,7 +157,7 @@ class Accounts:
             if name:
                 user_fields["name"] = name
             user_id = await tx.insert("users", user_fields)
-            await tx.insert(
+            account_id = await tx.insert(
                 "accounts",
                 {
                     "email": email,
@@ -125,8 +168,10 @@ class Accounts:
                 },
             )
             user = await tx.get("users", user_id)
+            account = await tx.get("accounts", account_id)
             assert user is not None
-            return await self._issue(tx, user)
+            assert account is not None
+            return await self._issue(tx, user, account)
 
         return (await self.store.mutation(create)).value
 
@@ -141,55 +186,73 @@ class Accounts:
                 lambda tx: tx.query("accounts", "by_email").eq("email", email).unique()
             )
         ).value
-        ok = await verify_password_async(
-            password, account["passwordHash"] if account else dummy_hash()
-        )
-        if account is None or not ok:
+        if account is None:
+            await verify_password_async(password, dummy_hash())  # costs what a wrong one does
             raise wrong
 
-        async def issue(tx: Transaction) -> Tokens:
+        async def issue(tx: Transaction, verified: str) -> Tokens | str:
+            """Tokens if the password is still the one verified, else its new hash."""
+            current = await tx.get("accounts", account["_id"])
             user = await tx.get("users", account["userId"])
-            if user is None:
+            if current is None or user is None:
                 raise wrong
-            return await self._issue(tx, user)
+            if current["passwordHash"] != verified:
+                return str(current["passwordHash"])
+            return await self._issue(tx, user, current)
 
-        return (await self.store.mutation(issue)).value
+        stored: str = account["passwordHash"]
+        for _ in range(MAX_VERIFY):
+            if not await verify_password_async(password, stored):
+                raise wrong
+            outcome = (await self.store.mutation(partial(issue, verified=stored))).value
+            if isinstance(outcome, Tokens):
+                return outcome
+            stored = outcome  # changed since it was read: check the password against it
+        raise wrong
 
     async def refresh(self, refresh_token: str) -> Tokens:
         """A new access token and a new refresh token; the old refresh token is spent."""
         invalid = FunctionError(Code.UNAUTHENTICATED, "refresh token is not valid")
 
         async def rotate(tx: Transaction) -> Tokens:
-            session = (
-                await tx.query("sessions", "by_refresh_hash")
-                .eq("refreshHash", _hash_token(refresh_token))
-                .unique()
-            )
+            session = await _session(tx, refresh_token)
             if session is None or "revokedAt" in session or session["expiresAt"] < now_ms():
                 raise invalid
-            await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
             user = await tx.get("users", session["userId"])
-            if user is None:
-                raise invalid
-            return await self._issue(tx, user)
+            account = await tx.query("accounts", "by_user").eq("userId", session["userId"]).unique()
+            if user is None or account is None or session.get("epoch", 0) != _epoch(account):
+                raise invalid  # signed out by a password change
+            await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
+            return await self._issue(tx, user, account, session.get("signInId", session["_id"]))
 
         return (await self.store.mutation(rotate)).value
 
     async def sign_out(self, refresh_token: str) -> None:
+        """Ends the sign-in the token belongs to, even when the token was spent by a refresh
+        (another tab's, say, racing this sign-out): its unspent successor is revoked."""
+
         async def revoke(tx: Transaction) -> None:
-            session = (
-                await tx.query("sessions", "by_refresh_hash")
-                .eq("refreshHash", _hash_token(refresh_token))
-                .unique()
-            )
-            if session is not None and "revokedAt" not in session:
+            session = await _session(tx, refresh_token)
+            if session is not None and "revokedAt" in session:
+                # A refresh spends one session and adds the next in one transaction, so a
+                # sign-in has at most one unspent session.
+                session = (
+                    await tx.query("sessions", "by_sign_in")
+                    .eq("signInId", session.get("signInId", session["_id"]))
+                    .eq("revokedAt", None)
+                    .first()
+                )
+            if session is not None:
                 await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
 
         await self.store.mutation(revoke)
 
     async def change_password(self, identity: Identity, old: str, new: str) -> None:
-        """Also signs out every session of the account."""
+        """Also signs out every session of the account. Made only if the password is still
+        the one `old` was checked against: of two changes from the same old password one
+        wins, the other is refused (CONFLICT), never silently overwriting the first."""
         _check_password(new, "newPassword")
+        wrong = FunctionError(Code.UNAUTHENTICATED, "wrong password", field="oldPassword")
 
         async def find(tx: Transaction) -> Document | None:
             user = await tx.query("users", "by_clerk_id").eq("clerkId", identity.subject).unique()
@@ -199,21 +262,32 @@ class Accounts:
 
         account = (await self.store.query(find)).value
         if account is None or not await verify_password_async(old, account["passwordHash"]):
-            raise FunctionError(Code.UNAUTHENTICATED, "wrong password", field="oldPassword")
+            raise wrong
         new_hash = await hash_password_async(new)
 
-        async def change(tx: Transaction) -> None:
+        async def change(tx: Transaction) -> bool:
+            current = await tx.get("accounts", account["_id"])
+            if current is None:
+                raise wrong
+            if current["passwordHash"] != account["passwordHash"]:
+                return False
             await tx.patch(
-                "accounts", account["_id"], {"passwordHash": new_hash, "updatedAt": now_ms()}
+                "accounts",
+                current["_id"],
+                {
+                    "passwordHash": new_hash,
+                    "sessionEpoch": _epoch(current) + 1,
+                    "updatedAt": now_ms(),
+                },
             )
-            now = now_ms()
-            for session in (
-                await tx.query("sessions", "by_user").eq("userId", account["userId"]).collect()
-            ):
-                if "revokedAt" not in session:
-                    await tx.patch("sessions", session["_id"], {"revokedAt": now})
+            return True
 
-        await self.store.mutation(change)
+        if not (await self.store.mutation(change)).value:
+            raise FunctionError(
+                Code.CONFLICT,
+                "the password was changed meanwhile; sign in with the new one",
+                field="oldPassword",
+            )
 
     async def token_for(self, email: str) -> str:
         """An access token for an existing account, for scripts and admins (CLI)."""

@@ -497,6 +497,9 @@ ACCOUNTS = _table(
         "email": s(),  # lower-cased; the sign-in name of a local account
         "passwordHash": s(),  # scrypt, see auth/passwords.py; never leaves the server
         "userId": v.id("users"),
+        # Raised by a password change: sessions of a lower epoch are signed out, so the
+        # change writes one row however many sessions there are. Absent: 0.
+        "sessionEpoch": opt(n()),
         "createdAt": n(),
         "updatedAt": n(),
     },
@@ -512,8 +515,17 @@ SESSIONS = _table(
         "expiresAt": n(),
         "createdAt": n(),
         "revokedAt": opt(n()),
+        "epoch": opt(n()),  # the account's sessionEpoch when issued; absent: 0
+        # A refresh spends a session and adds the next one: each row after a sign-in's
+        # first names that first row, so any token of the sign-in finds its one unspent
+        # session (by_sign_in, revokedAt absent) to sign it out.
+        "signInId": opt(v.id("sessions")),
     },
-    [("by_user", ["userId"]), ("by_refresh_hash", ["refreshHash"], "unique")],
+    [
+        ("by_user", ["userId"]),
+        ("by_refresh_hash", ["refreshHash"], "unique"),
+        ("by_sign_in", ["signInId", "revokedAt"]),
+    ],
     on_delete=(OnDelete("userId", "users", "cascade"),),
 )
 
