@@ -137,7 +137,7 @@ class ScheduledWorker:
             self._wake[lane].clear()
             try:
                 await self._start_due_in(lane, now_ms())
-                pause = await self._until_next_due(lane)
+                pause = await self._pause(lane)
             except Exception:  # e.g. the database away for a moment: try again
                 log.exception("scheduled_poll_failed", lane=lane)
                 pause = self.poll_s
@@ -187,9 +187,7 @@ class ScheduledWorker:
     async def _start_due_in(self, lane: Lane, moment: float) -> list[asyncio.Task[None]]:
         started: list[asyncio.Task[None]] = []
         while True:
-            mine = sum(1 for r in self._running.values() if r.lane == lane)
-            due = await self._due(lane, moment, self._lanes[lane] + mine)
-            fresh = [job for job in due if job["_id"] not in self._running]
+            fresh = [j for j in await self._pending(lane) if j["scheduledTime"] <= moment]
             if not fresh:
                 return started
             for job in fresh:
@@ -204,28 +202,31 @@ class ScheduledWorker:
                 else:
                     started.append(task)
 
-    async def _due(self, lane: Lane, moment: float, limit: int) -> list[Document]:
+    async def _pending(self, lane: Lane) -> list[Document]:
+        """The lane's earliest pending calls not already running here (a scheduled
+        mutation stays pending until its one transaction commits), soonest first."""
+        mine = sum(1 for r in self._running.values() if r.lane == lane)
+
         async def read(tx: Transaction) -> list[Document]:
             q = tx.query(TABLE, "by_lane_state_time").eq("lane", lane).eq("state", "pending")
-            return await q.lte("scheduledTime", moment).take(limit)
+            return await q.take(self._lanes[lane] + mine)
 
-        return (await self.store.query(read)).value
+        rows = (await self.store.query(read)).value
+        return [job for job in rows if job["_id"] not in self._running]
 
-    async def _until_next_due(self, lane: Lane) -> float:
-        async def read(tx: Transaction) -> Document | None:
-            q = tx.query(TABLE, "by_lane_state_time").eq("lane", lane).eq("state", "pending")
-            return await q.first()
-
-        upcoming = (await self.store.query(read)).value
-        if upcoming is None:
+    async def _pause(self, lane: Lane) -> float:
+        """Until the lane's next call is due, at most `poll_s` (a call another process
+        schedules is seen only by polling). A call ending here wakes the lane at once."""
+        upcoming = await self._pending(lane)
+        if not upcoming:
             return self.poll_s
-        due_in = (float(upcoming["scheduledTime"]) - now_ms()) / 1000
+        due_in = (float(upcoming[0]["scheduledTime"]) - now_ms()) / 1000
         return min(self.poll_s, max(0.0, due_in))
 
     async def _start(self, job: Document, lane: Lane) -> asyncio.Task[None] | None:
         function = self.runner.registry.find(job["name"])
         leased = function is None or function.kind != "mutation"
-        if leased and not await self._claim(job["_id"]):
+        if leased and not await self._claim(job):
             return None
         if function is not None and function.kind == "mutation":
             task = asyncio.create_task(self._run_mutation(job, function))
@@ -236,14 +237,14 @@ class ScheduledWorker:
         def done(_: asyncio.Task[None], job_id: str = job["_id"]) -> None:
             self._running.pop(job_id, None)
             self._slots[lane].release()
+            self._wake[lane].set()  # a slot is free, and what waited behind it may be due
 
         task.add_done_callback(done)
         return task
 
-    async def _claim(self, job_id: str) -> bool:
+    async def _claim(self, job: Document) -> bool:
         async def claim(tx: Transaction) -> bool:
-            job = await tx.get(TABLE, job_id)
-            if job is None or job["state"] != "pending":
+            if not _startable(await tx.get(TABLE, job["_id"]), job):
                 return False
             now = now_ms()
             fields = {
@@ -252,7 +253,7 @@ class ScheduledWorker:
                 "worker": self.id,
                 "leaseUntil": now + self.lease_ms,
             }
-            await tx.patch(TABLE, job_id, fields)
+            await tx.patch(TABLE, job["_id"], fields)
             return True
 
         return (await self.store.mutation(claim)).value
@@ -266,8 +267,8 @@ class ScheduledWorker:
 
         async def run(tx: Transaction) -> None:
             row = await tx.get(TABLE, job["_id"])
-            if row is None or row["state"] != "pending":
-                return  # canceled, or another worker ran it
+            if not _startable(row, job):
+                return  # canceled, run by another worker, or put off since it was read
             started = now_ms()
             await function.handler(self.runner.mutation_ctx(tx, identity), args)
             fields = {"state": "success", "startedTime": started, "completedTime": now_ms()}
@@ -486,6 +487,16 @@ class ScheduledWorker:
             return gone
 
         return (await self.store.mutation(sweep)).value
+
+
+def _startable(row: Document | None, seen: Document) -> bool:
+    """Still pending and due as when it was read: not canceled, started elsewhere, or put
+    off (a snapshot read before a retry moved its time may offer it again)."""
+    return (
+        row is not None
+        and row["state"] == "pending"
+        and row["scheduledTime"] <= max(seen["scheduledTime"], now_ms())
+    )
 
 
 def _identity(job: Document) -> Identity | None:
