@@ -14,10 +14,11 @@ from advisor_chat.importers.marketplace import load_shipped
 from advisor_chat.importers.prisma import import_prisma
 from advisor_chat.importers.report import Outcome
 from advisor_chat.schema.tables import TABLES
-from advisor_chat.store import Store
+from advisor_chat.store import Store, Transaction
+from advisor_chat.store.cascade import INLINE_ROWS
 from advisor_chat.store.sqlite import SqliteBackend
 from tests.importers.prisma_db import bulk, write_sqlite
-from tests.store.documents import documents
+from tests.store.documents import conversation, count, documents, message, user
 
 
 def _members(path: Path) -> dict[str, bytes]:
@@ -73,6 +74,32 @@ async def test_export_then_import_into_an_empty_database_then_export_is_the_same
     # Importing the same export again changes nothing.
     repeat = await import_convex(store, first)
     assert repeat.changed == 0
+
+
+async def test_an_export_leaves_out_what_a_large_delete_has_yet_to_remove(
+    store: Store, tmp_path: Path
+) -> None:
+    """The children a delete left to its batches belong to nothing: an export taken
+    meanwhile must not carry them to a database with no batch to remove them."""
+
+    async def fill(tx: Transaction) -> tuple[str, str]:
+        user_id = await tx.insert("users", user("clerk-ada"))
+        gone = await tx.insert("conversations", conversation(user_id))
+        kept = await tx.insert("conversations", conversation(user_id))
+        for i in range(INLINE_ROWS + 5):
+            await tx.insert("messages", message(gone, f"gone {i}"))
+        await tx.insert("messages", message(kept, "kept"))
+        return gone, kept
+
+    gone, kept = (await store.mutation(fill)).value
+    await store.mutation(lambda tx: tx.delete("conversations", gone))
+    assert await count(store, "messages") == INLINE_ROWS + 6  # the batches have not run
+    path = tmp_path / "meanwhile.zip"
+    report = await export_convex(store, path)
+    exported = [json.loads(x) for x in _members(path)["messages/documents.jsonl"].splitlines()]
+    assert [m["conversationId"] for m in exported] == [kept]
+    assert report.count("messages", Outcome.EXPORTED) == 1
+    assert any(f"{INLINE_ROWS + 5} messages" in note for note in report.notes)
 
 
 async def test_a_failed_export_leaves_no_file(store: Store, tmp_path: Path) -> None:

@@ -62,14 +62,23 @@ async def export_convex(store: Store, path: Path, *, progress: Progress | None =
             )
             archive.writestr(TABLE_LIST, listing)
             archive.writestr(STORAGE_LIST, b"")
+            alive = _Alive(tx)
             for name in EXPORTED:
                 bars.start(f"export {name}", None)
+                left_out = 0
                 with archive.open(f"{name}/documents.jsonl", "w") as out:
                     async for batch in _documents(tx, name):
-                        out.write(b"".join(orjson.dumps(doc) + b"\n" for doc in batch))
-                        for _ in batch:
+                        kept = [doc for doc in batch if await alive.parents_of(name, doc)]
+                        left_out += len(batch) - len(kept)
+                        out.write(b"".join(orjson.dumps(doc) + b"\n" for doc in kept))
+                        for _ in kept:
                             report.record(name, Outcome.EXPORTED, named=False)
                         bars.advance(f"export {name}", len(batch))
+                if left_out:
+                    report.notes.append(
+                        f"{left_out} {name} document(s) left out: what they belong to was "
+                        "deleted and they are being removed"
+                    )
 
     try:
         await store.query(read)
@@ -77,6 +86,32 @@ async def export_convex(store: Store, path: Path, *, progress: Progress | None =
     finally:
         partial.unlink(missing_ok=True)
     return report
+
+
+class _Alive:
+    """Whether a document's parents (the schema's cascading `OnDelete` rules) still exist,
+    and theirs: a large delete leaves its children to batches (store/cascade.py), and an
+    export taken meanwhile must not carry them to a database that has no batch to remove
+    them. Answers are cached per parent, so a conversation is looked up once."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._known: dict[tuple[str, str], bool] = {}
+
+    async def parents_of(self, table: str, doc: dict[str, Any]) -> bool:
+        for rule in TABLES[table].on_delete:
+            parent_id = doc.get(rule.field)
+            cascades = rule.action == "cascade" and isinstance(parent_id, str)
+            if cascades and not await self._exists(rule.parent, str(parent_id)):
+                return False
+        return True
+
+    async def _exists(self, table: str, doc_id: str) -> bool:
+        key = (table, doc_id)
+        if key not in self._known:
+            doc = await self._tx.get(table, doc_id)
+            self._known[key] = doc is not None and await self.parents_of(table, doc)
+        return self._known[key]
 
 
 async def _documents(tx: Transaction, table: str) -> AsyncIterator[list[dict[str, Any]]]:
