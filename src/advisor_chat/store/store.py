@@ -8,6 +8,9 @@
 A mutation is one serializable transaction; when the database reports a conflict the whole
 function is run again (so it must not have effects outside the transaction). A query runs
 on a read-only snapshot. Both return what they read, for the live layer.
+
+Mutations given the same `key` (the caller, from the function runner) run one at a time,
+so one user's calls never conflict with each other.
 """
 
 from __future__ import annotations
@@ -91,11 +94,16 @@ class Store:
 
         return await migrate(self, apply=apply)
 
-    async def mutation(self, fn: Callable[[Transaction], Awaitable[T]]) -> Outcome[T]:
+    async def mutation(
+        self, fn: Callable[[Transaction], Awaitable[T]], *, key: str | None = None
+    ) -> Outcome[T]:
+        """Run `fn` in one serializable transaction, again while the database reports a
+        conflict (up to MAX_ATTEMPTS, then `TransactionConflict`). Mutations with the same
+        `key` run one after another, each beginning after the one before it ended."""
         attempt = 1
         while True:
             try:
-                outcome = await self._attempt(fn)
+                outcome = await self._attempt(fn, key)
             except TransactionConflict:
                 if attempt == MAX_ATTEMPTS:
                     self.stats.gave_up += 1
@@ -108,7 +116,9 @@ class Store:
                 self.stats.commits += 1
                 return outcome
 
-    async def _attempt(self, fn: Callable[[Transaction], Awaitable[T]]) -> Outcome[T]:
+    async def _attempt(
+        self, fn: Callable[[Transaction], Awaitable[T]], key: str | None
+    ) -> Outcome[T]:
         committed: list[Commit] = []
         writes: list[Write] = []
 
@@ -116,7 +126,7 @@ class Store:
             if writes:
                 committed.append(self.commits.append(writes))
 
-        async with self.backend.write(publish) as conn:
+        async with self.backend.write(publish, key) as conn:
             tx = Transaction(conn, self.backend.dialect, self.ids, readonly=False)
             writes = tx.writes
             value = await fn(tx)
