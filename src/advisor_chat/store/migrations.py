@@ -185,6 +185,8 @@ async def migrate(
         conn = tx.conn
         if d.name == "postgres":
             await conn.execute(d.render("SELECT pg_advisory_xact_lock(?)"), (_LOCK_KEY,))
+            # Backfills read whole tables; the pool's connections otherwise avoid that.
+            await conn.execute("SET LOCAL enable_seqscan = on", ())
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {q(META)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)", ()
         )

@@ -6,7 +6,10 @@ answers by re-running the whole mutation.
 Conflicts are kept from arising where they are not real. One caller's writes queue (an
 asyncio lock per caller in this process, a session advisory lock across processes, both
 taken before BEGIN so the snapshot is taken after the wait): two of them would otherwise
-collide on the rows they both touch (the caller's quota counter, their conversation).
+collide on the rows they both touch (the caller's quota counter, their conversation). And
+sequential scans are off on the pool's connections: a sequential scan takes a predicate
+lock on the whole table, so once ANALYZE finds a table small, every write to it would
+conflict with every concurrent reader. Every read the store makes walks an index anyway.
 """
 
 from __future__ import annotations
@@ -149,6 +152,7 @@ class PostgresBackend(Backend):
             max_size=self.pool_size,
             command_timeout=60,
             reset=_no_session_reset,
+            server_settings={"enable_seqscan": "off"},  # see the module's docstring
         )
 
     async def close(self) -> None:
