@@ -48,6 +48,7 @@ class Catalog:
     columns: dict[str, list[str]] = field(default_factory=dict)  # table -> column names
     indexes: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=dict)
     # index name -> (table, columns in order, unique)
+    fillfactors: dict[str, int] = field(default_factory=dict)  # tables not at the default
 
 
 class Backend(ABC):

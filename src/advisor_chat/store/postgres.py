@@ -238,4 +238,16 @@ class PostgresBackend(Backend):
         )
         for index, table, unique, columns in rows:
             catalog.indexes[index] = (table, tuple(columns), bool(unique))
+        rows = await conn.fetch(
+            """
+            SELECT c.relname, substr(o.option, length('fillfactor=') + 1)::int
+            FROM pg_class c
+            JOIN pg_namespace ns ON ns.oid = c.relnamespace
+            CROSS JOIN unnest(c.reloptions) o(option)
+            WHERE ns.nspname = current_schema() AND c.relkind = 'r'
+              AND o.option LIKE 'fillfactor=%'
+            """,
+            (),
+        )
+        catalog.fillfactors.update((table, fillfactor) for table, fillfactor in rows)
         return catalog
