@@ -1,8 +1,8 @@
-"""`messages:sendMessage` under contention, called through the runner by a real signed-in
-user: many senders in one conversation all succeed, with every message stored exactly
-once and the quota counter equal to the sends (quotas high, but counted). A call still
-conflicting after the store's retries answers CONFLICT, retryable, and leaves nothing
-behind."""
+"""`messages:sendMessage` under contention, called through the runner by real signed-in
+users: many users at once, and many senders in one conversation, all succeed, with every
+message stored exactly once and each quota counter equal to the sends (quotas high, but
+counted). A call still conflicting after the store's retries answers CONFLICT, retryable,
+and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.loop_errors import loop_errors
 from tests.store.documents import count, user
 
 UNLIMITED = {plan: PlanLimits(10**6, 10**6) for plan in DEFAULT_LIMITS}
+USERS, PER_USER = 6, 5  # all 30 calls at once
 SENDERS, PER_SENDER = 8, 4  # one user, one conversation; the senders at once
 
 
@@ -62,6 +63,24 @@ async def _stored(store: Store, who: Identity, conversation: str) -> tuple[Any, 
     return sorted(m["content"] for m in messages), quota["count"], thread["updatedAt"] == newest
 
 
+async def test_many_users_sending_at_once_all_succeed(store: Store, runner: Runner) -> None:
+    people = [await _person(runner, n) for n in range(USERS)]
+    with loop_errors() as errors:
+        sent = await asyncio.gather(
+            *(
+                _send(runner, who, conversation, f"{n}: message {m}")
+                for n, (who, conversation) in enumerate(people)
+                for m in range(PER_USER)
+            )
+        )
+    assert len(set(sent)) == USERS * PER_USER
+    for n, (who, conversation) in enumerate(people):
+        expected = sorted(f"{n}: message {m}" for m in range(PER_USER))
+        assert await _stored(store, who, conversation) == (expected, PER_USER, True)
+    assert store.stats.gave_up == 0
+    assert errors == []
+
+
 async def test_many_senders_in_one_conversation_all_succeed_without_conflict(
     store: Store, runner: Runner
 ) -> None:
@@ -79,6 +98,21 @@ async def test_many_senders_in_one_conversation_all_succeed_without_conflict(
     assert await _stored(store, who, conversation) == (expected, SENDERS * PER_SENDER, True)
     assert store.stats.retries == retries
     assert errors == []
+
+
+async def test_a_message_to_someone_elses_conversation_leaves_nothing(
+    store: Store, runner: Runner
+) -> None:
+    """The conversation is checked last (see send_message): what was written before is
+    rolled back, the quota counter included."""
+    _, theirs = await _person(runner, 0)
+    me, mine = await _person(runner, 1)
+    await _send(runner, me, mine, "counted")
+    with pytest.raises(FunctionError) as caught:
+        await _send(runner, me, theirs, "not yours")
+    assert caught.value.code is Code.NOT_FOUND
+    assert await _stored(store, me, mine) == (["counted"], 1, True)
+    assert await count(store, "messages") == 1
 
 
 async def test_a_call_conflicting_past_the_retries_answers_conflict(store: Store) -> None:

@@ -1,11 +1,13 @@
 """Contention: a mutation whose retries run out rolls back cleanly and reports a conflict;
 one caller's mutations queue instead of colliding (across pools too, as across processes);
-a write cut off by cancellation leaves no transaction and no lock on a pooled connection."""
+mutations that end in the commit turn do not collide over the index pages they share; a
+write cut off by cancellation leaves no transaction and no lock on a pooled connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -115,11 +117,53 @@ async def test_one_callers_mutations_queue_instead_of_conflicting(
 
 
 @pytest.mark.postgres
+async def test_mutations_ending_in_the_commit_turn_do_not_collide(pg_store: Store) -> None:
+    """Each writes, then reads its conversation and moves its `updatedAt`. The
+    conversations' ids share index pages, so without the turn the reads and rewrites
+    overlap and PostgreSQL's page-level check refuses most of them."""
+    owner = await _new_user(pg_store)
+
+    async def conversations(tx: Transaction) -> list[str]:
+        return [await tx.insert("conversations", conversation(owner)) for _ in range(24)]
+
+    ids = (await pg_store.mutation(conversations)).value
+
+    async def send(conversation_id: str, tx: Transaction) -> None:
+        await tx.insert("messages", message(conversation_id))
+        await tx.commit_in_turn()
+        doc = await tx.get("conversations", conversation_id)
+        assert doc is not None
+        await tx.patch("conversations", conversation_id, {"updatedAt": doc["updatedAt"] + 1})
+
+    await asyncio.gather(*(pg_store.mutation(functools.partial(send, c)) for c in ids))
+    assert pg_store.stats.retries == 0
+    assert await count(pg_store, "messages") == len(ids)
+
+
+async def test_the_commit_turn_is_given_back_when_a_mutation_fails(store: Store) -> None:
+    async def fails_in_turn(tx: Transaction) -> None:
+        await tx.commit_in_turn()
+        await tx.insert("users", user("rolled-back"))
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        await store.mutation(fails_in_turn)
+
+    async def takes_turn(tx: Transaction) -> str:
+        await tx.commit_in_turn()
+        return await tx.insert("users", user("committed"))
+
+    async with asyncio.timeout(10):
+        await store.mutation(takes_turn)
+    assert await count(store, "users") == 1
+
+
+@pytest.mark.postgres
 async def test_cancelled_writes_leave_no_transaction_or_lock_behind(
     pg_store: Store, fresh_postgres_url: str
 ) -> None:
     """Mutations cancelled at every point of their life (waiting for the caller's lock,
-    BEGIN, a statement, COMMIT): none hands the pool a connection inside a
+    BEGIN, a statement, the turn, COMMIT): none hands the pool a connection inside a
     transaction or still holding the caller's advisory lock."""
     target = await _new_user(pg_store)
     thread = await pg_store.mutation(lambda tx: tx.insert("conversations", conversation(target)))
@@ -127,6 +171,7 @@ async def test_cancelled_writes_leave_no_transaction_or_lock_behind(
 
     async def write(tx: Transaction) -> None:
         await _increment(target, tx)
+        await tx.commit_in_turn()
         await tx.insert("messages", message(thread_id))
 
     cancelled: list[bool] = []

@@ -10,7 +10,8 @@ function is run again (so it must not have effects outside the transaction). A q
 on a read-only snapshot. Both return what they read, for the live layer.
 
 Mutations given the same `key` (the caller, from the function runner) run one at a time,
-so one user's calls never conflict with each other.
+so one user's calls never conflict with each other; `Transaction.commit_in_turn` orders
+the ends of mutations that rewrite rows many of them read (see there).
 """
 
 from __future__ import annotations
@@ -51,12 +52,31 @@ class Outcome(Generic[T]):
     ts: int  # the commit's timestamp, or the snapshot's for a query
 
 
+class _Turn:
+    """One attempt's claim on the store's commit turn, given back when it has ended."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+        self._held = False
+
+    async def take(self) -> None:
+        if not self._held:
+            await self._lock.acquire()
+            self._held = True
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+
 class Store:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.commits = CommitLog()
         self.ids = IdGenerator()
         self.stats = MutationStats()
+        self._turn = asyncio.Lock()  # see `Transaction.commit_in_turn`
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -126,11 +146,17 @@ class Store:
             if writes:
                 committed.append(self.commits.append(writes))
 
-        async with self.backend.write(publish, key) as conn:
-            tx = Transaction(conn, self.backend.dialect, self.ids, readonly=False)
-            writes = tx.writes
-            value = await fn(tx)
-            tx.raise_if_failed()  # it caught a refused write: roll back, do not commit
+        turn = _Turn(self._turn)
+        try:
+            async with self.backend.write(publish, key) as conn:
+                tx = Transaction(
+                    conn, self.backend.dialect, self.ids, readonly=False, take_turn=turn.take
+                )
+                writes = tx.writes
+                value = await fn(tx)
+                tx.raise_if_failed()  # it caught a refused write: roll back, do not commit
+        finally:
+            turn.give_back()  # after COMMIT (or ROLLBACK) has returned
         commit = committed[0] if committed else None
         ts = commit.ts if commit else self.commits.latest_ts
         return Outcome(value, tx.reads, commit, ts)
