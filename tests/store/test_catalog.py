@@ -6,6 +6,7 @@ from advisor_chat.schema.derive import all_layouts
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Catalog
 from advisor_chat.store.search import name_in_catalog
+from advisor_chat.store.sql import table_fillfactor
 
 TAIL = ("_creationTime", "_id")
 
@@ -29,6 +30,20 @@ async def test_every_declared_index_exists_with_its_fields_in_order(store: Store
             )
             count += 1
     assert count == sum(len(layout.indexes) for layout in all_layouts())
+
+
+async def test_every_table_has_its_declared_fillfactor(store: Store) -> None:
+    """PostgreSQL: the quota counters keep room for in-place (HOT) updates, every other
+    table is at the default; SQLite has no such setting."""
+    catalog = await _catalog(store)
+    dialect = store.backend.dialect
+    declared = {
+        layout.name: fillfactor
+        for layout in all_layouts()
+        if (fillfactor := table_fillfactor(dialect, layout)) is not None
+    }
+    assert catalog.fillfactors == declared
+    assert declared == ({} if _is_sqlite(store) else {"rateLimits": 50})
 
 
 # The seed's indexes, written out by hand so a wrong derivation cannot pass by construction.

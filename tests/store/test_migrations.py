@@ -307,3 +307,16 @@ async def test_concurrent_first_migrations_both_succeed(backend: Backend) -> Non
         assert await one.migrate() == []
         catalog = await _catalog(one)
         assert "messages.by_conversation_created" in catalog.indexes
+
+
+async def test_upgrade_in_place_sets_the_declared_fillfactor(store: Store) -> None:
+    """A database made before the quota counters kept room for in-place updates gets it
+    (PostgreSQL; SQLite has no such setting and reports nothing)."""
+    postgres = store.backend.dialect.name == "postgres"
+    if postgres:
+        await _sql(store, 'ALTER TABLE "rateLimits" RESET (fillfactor)')
+        assert "rateLimits" not in (await _catalog(store)).fillfactors
+    done = await store.migrate()
+    assert done == (["set fillfactor 50 on rateLimits"] if postgres else [])
+    assert (await _catalog(store)).fillfactors == ({"rateLimits": 50} if postgres else {})
+    assert await store.migrate() == []

@@ -41,9 +41,13 @@ def not_found(table: str, doc_id: Any) -> FunctionError:
     return FunctionError(Code.NOT_FOUND, f"{noun} not found", id=doc_id)
 
 
-async def own_conversation(ctx: QueryCtx, conversation_id: str) -> Document:
-    """The caller's conversation, or NOT_FOUND (also when it is someone else's)."""
-    user = await require_user(ctx)
+async def own_conversation(
+    ctx: QueryCtx, conversation_id: str, user: Document | None = None
+) -> Document:
+    """The caller's conversation, or NOT_FOUND (also when it is someone else's). `user`:
+    the caller's users row, when already read."""
+    if user is None:
+        user = await require_user(ctx)
     conversation = await ctx.db.get("conversations", conversation_id)
     if conversation is None or conversation["userId"] != user["_id"]:
         raise not_found("conversations", conversation_id)

@@ -40,16 +40,22 @@ async def get_conversation_messages(ctx: QueryCtx, args: Args) -> dict[str, Any]
     {"conversationId": v.id("conversations"), "content": CONTENT, "mentions": MENTIONS},
 )
 async def send_message(ctx: MutationCtx, args: Args) -> str:
-    """Store the caller's message; it is durable when this returns."""
-    conversation = await own_conversation(ctx, args["conversationId"])
+    """Store the caller's message; it is durable when this returns.
+
+    The conversation is read (for ownership) and its `updatedAt` bumped last, in the
+    store's commit turn: the bump adds entries to every conversations index, where
+    concurrent senders look up their own conversations (see `commit_in_turn`). Before it,
+    a message to someone else's conversation has only been written inside this
+    transaction, which NOT_FOUND then rolls back."""
+    user = await require_user(ctx)
     if not args["content"].strip():
         raise FunctionError(Code.INVALID_ARGUMENT, "a message cannot be empty", field="content")
-    await consume(ctx, await require_user(ctx), "messages")
+    await consume(ctx, user, "messages")
     now = now_ms()
     message_id = await ctx.db.insert(
         "messages",
         {
-            "conversationId": conversation["_id"],
+            "conversationId": args["conversationId"],
             "sender": "user",
             "content": args["content"],
             "mentions": args.get("mentions", []),
@@ -57,6 +63,8 @@ async def send_message(ctx: MutationCtx, args: Args) -> str:
             "status": "complete",
         },
     )
+    await ctx.db.commit_in_turn()
+    conversation = await own_conversation(ctx, args["conversationId"], user)
     await ctx.db.patch("conversations", conversation["_id"], {"updatedAt": now})
     return message_id
 

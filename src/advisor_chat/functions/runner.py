@@ -22,6 +22,7 @@ from advisor_chat.functions.plans import DEFAULT_LIMITS, PlanLimits
 from advisor_chat.functions.registry import Function, Kind, Registry
 from advisor_chat.log import get_logger
 from advisor_chat.store import ReadSet, Store, Transaction
+from advisor_chat.store.backend import TransactionConflict
 
 log = get_logger(__name__)
 MAX_ARGS_BYTES = 1 << 20  # as Convex: arguments over 1 MiB are refused before any work
@@ -61,6 +62,11 @@ def as_function_error(exc: Exception, path: str) -> FunctionError:
         return exc
     if isinstance(exc, DocumentInvalid):
         return FunctionError(exc.code, str(exc), table=exc.table, field=exc.field, rule=exc.rule)
+    if isinstance(exc, TransactionConflict):  # rolled back: nothing was written
+        log.warning("function_conflicted", function=path)
+        return FunctionError(
+            Code.CONFLICT, "too many changes to the same data at once; try again", retryable=True
+        )
     if isinstance(exc, StoreError) and exc.code is not Code.INTERNAL:
         return FunctionError(exc.code, str(exc))
     log.error("function_failed", function=path, exc_info=exc)
@@ -115,7 +121,9 @@ class Runner:
             async def write(tx: Transaction) -> Any:
                 return await function.handler(self.mutation_ctx(tx, identity), args)
 
-            committed = await self.store.mutation(write)
+            # One caller's mutations queue rather than conflict with each other.
+            key = identity.token_identifier if identity is not None else None
+            committed = await self.store.mutation(write, key=key)
             return Result(committed.value, committed.ts, None)
 
         ctx = ActionCtx(

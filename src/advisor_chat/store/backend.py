@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor_chat.errors import StoreError
+from advisor_chat.errors import Code, StoreError
 from advisor_chat.schema.derive import TableLayout, all_layouts
 from advisor_chat.store.sql import Dialect
 
@@ -22,7 +22,10 @@ Row = Sequence[Any]
 
 class TransactionConflict(StoreError):
     """A concurrent transaction won (serialization failure, deadlock, a busy SQLite file).
-    The store re-runs the mutation; callers see this only when retries run out."""
+    The store re-runs the mutation; callers see this only when retries run out, as
+    CONFLICT: nothing was written, and the same call may succeed if made again."""
+
+    code = Code.CONFLICT
 
 
 class Connection(ABC):
@@ -45,6 +48,7 @@ class Catalog:
     columns: dict[str, list[str]] = field(default_factory=dict)  # table -> column names
     indexes: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=dict)
     # index name -> (table, columns in order, unique)
+    fillfactors: dict[str, int] = field(default_factory=dict)  # tables not at the default
 
 
 class Backend(ABC):
@@ -61,10 +65,13 @@ class Backend(ABC):
         """A read-only snapshot."""
 
     @abstractmethod
-    def write(self, on_commit: Callable[[], None]) -> AbstractAsyncContextManager[Connection]:
+    def write(
+        self, on_commit: Callable[[], None], key: str | None = None
+    ) -> AbstractAsyncContextManager[Connection]:
         """A serializable read-write transaction. `on_commit` runs right after the database
         commit returns, before any other write can commit in this process, so commit
-        timestamps follow commit order."""
+        timestamps follow commit order. Writes with the same `key` (a caller) run one at a
+        time, each beginning after the one before it ended."""
 
     @abstractmethod
     async def catalog(self, conn: Connection) -> Catalog: ...

@@ -33,6 +33,8 @@ from advisor_chat.store.sql import (
     entries_id_index,
     index_definition,
     q,
+    set_fillfactor,
+    table_fillfactor,
 )
 from advisor_chat.store.transaction import Transaction
 
@@ -134,6 +136,10 @@ async def _reconcile(
                     await conn.execute(create_entries_table(d, index), ())
                     await _backfill_entries(conn, d, index)
                     done.append(f"created entries of {index.sql_name}")
+            fillfactor = table_fillfactor(d, layout)
+            if catalog.fillfactors.get(layout.name) != fillfactor:
+                await conn.execute(set_fillfactor(d, layout), ())
+                done.append(f"set fillfactor {fillfactor or 100} on {layout.name}")
         for index in layout.entry_indexes():
             assert index.entries_table is not None
             ours.add(index.entries_table)
@@ -185,6 +191,8 @@ async def migrate(
         conn = tx.conn
         if d.name == "postgres":
             await conn.execute(d.render("SELECT pg_advisory_xact_lock(?)"), (_LOCK_KEY,))
+            # Backfills read whole tables; the pool's connections otherwise avoid that.
+            await conn.execute("SET LOCAL enable_seqscan = on", ())
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {q(META)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)", ()
         )

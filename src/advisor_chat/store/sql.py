@@ -86,10 +86,25 @@ def create_table(d: Dialect, layout: TableLayout) -> list[str]:
     ]
     cols += [f"{q(c.name)} {d.column_type(c)}" for c in layout.columns]
     cols += [f"{q(name)} text" for name in search_columns(d, layout)]
-    statements = [f"CREATE TABLE IF NOT EXISTS {q(layout.name)} ({', '.join(cols)})"]
+    create = f"CREATE TABLE IF NOT EXISTS {q(layout.name)} ({', '.join(cols)})"
+    if (fillfactor := table_fillfactor(d, layout)) is not None:
+        create += f" WITH (fillfactor = {fillfactor})"
+    statements = [create]
     for index in layout.entry_indexes():
         statements.append(create_entries_table(d, index))
     return statements
+
+
+def table_fillfactor(d: Dialect, layout: TableLayout) -> int | None:
+    """The table's declared fillfactor where it is not the default (PostgreSQL only)."""
+    return layout.fillfactor if d.name == "postgres" and layout.fillfactor != 100 else None
+
+
+def set_fillfactor(d: Dialect, layout: TableLayout) -> str:
+    """Bring an existing table to its declared fillfactor (pages written from now on)."""
+    if (fillfactor := table_fillfactor(d, layout)) is None:
+        return f"ALTER TABLE {q(layout.name)} RESET (fillfactor)"
+    return f"ALTER TABLE {q(layout.name)} SET (fillfactor = {fillfactor})"
 
 
 def create_entries_table(d: Dialect, index: IndexLayout) -> str:

@@ -127,7 +127,10 @@ class SqliteBackend(Backend):
                 db.close()
 
     @contextlib.asynccontextmanager
-    async def write(self, on_commit: Callable[[], None]) -> AsyncIterator[Connection]:
+    async def write(
+        self, on_commit: Callable[[], None], key: str | None = None
+    ) -> AsyncIterator[Connection]:
+        """`key` needs nothing here: every write already runs alone."""
         db = self._writer
         if db is None:
             raise StoreError("store is closed")

@@ -10,7 +10,7 @@ can only roll back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -69,7 +69,13 @@ class Transaction:
     """A store transaction. Obtain one from `Store.query` or `Store.mutation`."""
 
     def __init__(
-        self, conn: Connection, dialect: Dialect, ids: IdGenerator, *, readonly: bool
+        self,
+        conn: Connection,
+        dialect: Dialect,
+        ids: IdGenerator,
+        *,
+        readonly: bool,
+        take_turn: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.conn = conn
         self.dialect = dialect
@@ -79,6 +85,23 @@ class Transaction:
         self._ids = ids
         self._failed: StoreError | None = None
         self._cascade_room = INLINE_ROWS  # children this transaction may still take inline
+        self._take_turn = take_turn
+
+    async def commit_in_turn(self) -> None:
+        """From here until it has committed (or rolled back), this transaction runs alone
+        among the process's mutations that called this too: they read, write and commit
+        one after another, in the order they got here.
+
+        For the end of a mutation that rewrites a row whose indexed fields change, such as
+        a conversation's `updatedAt`. That rewrite adds entries to every index of the
+        table, on the index pages where other transactions look up their own rows, and
+        PostgreSQL's serializable check tracks index reads by page: two senders in
+        different conversations would conflict whenever one's read of its conversation
+        and the other's rewrite overlapped. So read such a row, and rewrite it, after this
+        call; the turn lasts a few round trips."""
+        if self._take_turn is None:
+            raise StoreError("a query cannot write; use a mutation")
+        await self._take_turn()
 
     # --- reads ---------------------------------------------------------------------------
 
