@@ -277,8 +277,9 @@ class ScheduledWorker:
         error: str | None = None
         try:
             args = check_args(function, job["args"])
+            key = identity.token_identifier if identity is not None else None
             async with asyncio.timeout(function.time_limit):
-                await self.store.mutation(run)
+                await self.store.mutation(run, key=key)  # queued with the caller's own
         except TimeoutError:
             error = _timeout(function.time_limit)
         except asyncio.CancelledError:
