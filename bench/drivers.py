@@ -27,6 +27,7 @@ from advisor_chat.store.sql import POSTGRES, SQLITE, Dialect, table_statements
 
 MESSAGES = layout_of("messages")
 INSERT_COLUMNS = ("_id", "_creationTime", "doc", *(c.name for c in MESSAGES.columns))
+SEARCHED_COLUMNS = tuple(s.name for s in MESSAGES.table.search_indexes)  # PostgreSQL's
 CREATED_AT_BASE = 1_700_000_000_000  # ms; message n is created at BASE + n
 
 SYNCHRONOUS = {"0": "off", "1": "normal", "2": "full", "3": "extra"}  # PRAGMA's numbers
@@ -171,7 +172,9 @@ class PostgresDriver(Driver):
             return [tuple(r) for r in await self.conn.fetch(sql, *params)]
 
     async def bulk(self, rows: Sequence[Row]) -> None:
-        await self.conn.copy_records_to_table("messages", records=rows, columns=INSERT_COLUMNS)
+        # Every column `message_row` fills: COPY would leave one it is not told of NULL.
+        columns = INSERT_COLUMNS + SEARCHED_COLUMNS
+        await self.conn.copy_records_to_table("messages", records=rows, columns=columns)
 
     async def scalar(self, sql: str) -> Any:
         return await self.conn.fetchval(sql)

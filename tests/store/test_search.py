@@ -12,7 +12,12 @@ from advisor_chat.errors import DocumentInvalid, QueryInvalid
 from advisor_chat.schema.derive import layout_of
 from advisor_chat.schema.tables import TABLES
 from advisor_chat.store import Store, Transaction
-from advisor_chat.store.search import MAX_RESULTS, create_statements
+from advisor_chat.store.search import (
+    MAX_CANDIDATES,
+    MAX_FTS_FILTER_VALUES,
+    MAX_RESULTS,
+    create_statements,
+)
 from tests.store.documents import insert_parents
 
 
@@ -75,6 +80,64 @@ async def test_every_word_must_match_and_the_last_may_be_a_prefix(store: Store) 
     assert await _search(store, "fourteen _", [c]) == ["Our runway is fourteen months"]
     best = await _search(store, "runway", [c], limit=1)
     assert best == ["RUNWAY, runway, runway!"]  # the most relevant first
+
+
+async def test_a_common_word_is_ranked_among_capped_candidates_of_the_callers(
+    store: Store,
+) -> None:
+    """More matches than MAX_CANDIDATES in the caller's conversation: the best of the
+    candidates come back, all the caller's (another conversation's newer and better
+    matches do not use up the cap), and a best match outside the candidates does not.
+    The two best are the oldest and the newest: SQLite takes the newest candidates,
+    PostgreSQL the first its index yields, so exactly one of them is a candidate."""
+    parents = await insert_parents(store)
+    weak = "runway, once, in a longer message about hiring and pricing"
+
+    async def load(tx: Transaction) -> tuple[str, str]:
+        mine, theirs = await _conversation(tx, parents.user), await _conversation(tx, parents.user)
+        await tx.insert("messages", _message(mine, "runway " * 8 + "oldest", 0))
+        for n in range(1, MAX_CANDIDATES):
+            await tx.insert("messages", _message(mine, "runway runway" if n == 500 else weak, n))
+        await tx.insert("messages", _message(mine, "runway " * 8 + "newest", MAX_CANDIDATES))
+        for n in range(MAX_CANDIDATES + 50):
+            await tx.insert("messages", _message(theirs, "runway " * 9, 10**6 + n))
+        return mine, theirs
+
+    mine, theirs = (await store.mutation(load)).value
+
+    async def run(tx: Transaction) -> list[dict[str, Any]]:
+        return await tx.search("messages", "search_content", "runw", {"conversationId": [mine]})
+
+    found = [d["content"] for d in (await store.query(run)).value]
+    assert len(found) == 20
+    best = {"runway " * 8 + "oldest", "runway " * 8 + "newest"}
+    assert found[0] in best
+    assert found[1] == "runway runway"
+    assert not best <= set(found)  # without the cap both would be found, first
+    assert set(found[2:]) == {weak}
+    assert theirs
+
+
+async def test_many_filter_values_still_narrow_inside_the_text_index(store: Store) -> None:
+    """Past MAX_FTS_FILTER_VALUES the filter is split into groups, each narrowed in the
+    index and capped alone; the groups' candidates merge newest first."""
+    parents = await insert_parents(store)
+    count = MAX_FTS_FILTER_VALUES + 40
+
+    async def load(tx: Transaction) -> list[str]:
+        ids = [await _conversation(tx, parents.user) for _ in range(count)]
+        other = await _conversation(tx, parents.user)
+        for n, c in enumerate(ids):
+            await tx.insert("messages", _message(c, f"budget line {n}", n))
+        for n in range(MAX_CANDIDATES + 10):  # newer matches elsewhere
+            await tx.insert("messages", _message(other, "budget budget", 10**6 + n))
+        return ids
+
+    ids = (await store.mutation(load)).value
+    found = await _search(store, "budget", ids)
+    # Equal ranks, so newest first: the last 20 written, all in the second group.
+    assert found == [f"budget line {n}" for n in range(count - 1, count - 21, -1)]
+    assert await _search(store, "budget", ids[:3]) == [f"budget line {n}" for n in (2, 1, 0)]
 
 
 async def test_filters_are_exact_even_for_ids_that_contain_each_other(store: Store) -> None:
@@ -209,12 +272,17 @@ async def test_the_database_plan_uses_the_text_index(store: Store) -> None:
         return "\n".join(" ".join(str(c) for c in row) for row in rows)
 
     text = (await store.query(plan)).value
+    # The rows ranked are capped inside the statement: a LIMIT below the ranking's own.
+    assert params.count(MAX_CANDIDATES) == 1
+    assert params[-1] == 20
     if d.name == "sqlite":
         assert "VIRTUAL TABLE INDEX" in text, text
         assert "SCAN t" not in text, text
+        assert "MATERIALIZE f" in text, text  # the capped candidates, ranked alone
     else:
         assert "Seq Scan on messages" not in text, text
         assert "messages.search_content" in text or "messages.by_conversation" in text, text
+        assert text.count("Limit") == 2, text
     assert len(await _search(store, "topic5", ids[:2])) == 20
 
 

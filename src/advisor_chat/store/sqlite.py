@@ -1,8 +1,39 @@
 """SQLite: one file in the data directory, WAL, one writer.
 
-Statements run inline on the event loop's thread. That is deliberate: every statement the
-store issues walks an index range and takes microseconds, less than a hop to a worker
-thread costs (measured here: ~95 us a hop against ~35 us for a whole insert transaction).
+Statements run inline on the event loop's thread, in slices. Inline, because every
+statement the store issues walks an index range and takes microseconds, less than a hop to
+a worker thread costs (measured here: ~95 us a hop against ~35 us for a whole insert
+transaction). In slices, because a transaction of many statements (a 500-row import page,
+a cascade) would otherwise hold the loop for all of them: once a transaction has run
+SLICE_S, its next statement first lets every other ready task run (`asyncio.sleep(0)`), and
+a long result is stepped through FETCH_ROWS at a time the same way. The in-process write
+lock stays held across those turns, so writes stay serialized; readers have their own WAL
+connections and snapshots, and run meanwhile. A single statement is still not cut: the
+store keeps each one bounded instead (searches rank a capped candidate set).
+
+Decided by measurement against a writer thread (every statement of a write, and of a read,
+hopped to an owned thread; sqlite3 lets go of the GIL while it steps), on the 2-core
+machine, with others' work running (`python -m bench.loop_lag`, two runs each, and
+`python -m bench --backends sqlite --sizes 10000 --inserts 20000`):
+
+| | inline, unsliced (before) | thread | inline, sliced (this) |
+|---|---|---|---|
+| insert tx/s (store / raw) | 2,615 (80%) | 1,824 (47%) | 2,576-2,640 (70-80%) |
+| page read p50 | 0.116 ms | 0.261 ms | 0.072 ms |
+| loop lag p99 / max, import page of 500 | 4.7 / 147 ms | 1.0 / 22-38 ms | 11-12 / 26 ms |
+| the import page itself | 142-184 ms | 170-237 ms | 105-116 ms |
+| loop lag p99 / max, one search | 6-20 / 720-1,222 ms | 2-3 / 5-6 ms | 1-3 / 42-44 ms |
+| one-transaction delete of 100k messages | 19-24 s, loop blocked | 38-44 s | 14-16 s |
+| loop lag p99 / max during it | 19-24 s | 1.0 / 630-666 ms | 112-114 / 573-625 ms |
+
+(The search row is before and after the candidate cap of `store/search.py`.) The thread
+keeps the loop freest, but halves write throughput and slows every write and page read by
+its hops; a long write transaction then also holds the write lock 2-3 times longer, which
+is what the streams that wait on it feel. Slices keep inline speed and bound the loop to a
+few milliseconds a statement. The lag left during a one-transaction delete is not the
+statements': it is decoding 100k documents in one `collect()` (~0.5 s) and the garbage
+collector walking them, which batched deletion removes.
+
 The one thing that can wait long is kept off the loop: taking the write lock while another
 process holds the file (`BEGIN IMMEDIATE` is retried with an async back-off, never a
 blocking busy-wait). SQLite's own WAL auto-checkpoint stays on: it runs every ~1000 pages
@@ -16,6 +47,7 @@ import asyncio
 import contextlib
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +64,8 @@ from advisor_chat.store.backend import (
 from advisor_chat.store.sql import SQLITE
 
 LOCK_WAIT_S = 30.0  # how long a write waits for another process's write lock
+SLICE_S = 0.004  # a transaction's turn on the loop: well under a frame, ~100 statements
+FETCH_ROWS = 512  # rows a read steps through between looks at the clock
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
 
 
@@ -50,24 +84,44 @@ def _translate(exc: sqlite3.Error) -> StoreError:
 
 
 class SqliteConnection(Connection):
-    __slots__ = ("_db",)
+    """One transaction's statements, run inline, in slices: once the transaction has held
+    the event loop SLICE_S, its next statement first lets every other ready task run."""
+
+    __slots__ = ("_db", "_since")
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._since = time.perf_counter()
+
+    async def _turn(self) -> None:
+        if time.perf_counter() - self._since >= SLICE_S:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        await self._turn()
         try:
-            return self._db.execute(sql, params).fetchall()
+            cursor = self._db.execute(sql, params)
+            rows = cursor.fetchmany(FETCH_ROWS)
+            if len(rows) < FETCH_ROWS:
+                return rows
+            # A long result: stepped through in slices too, the snapshot held meanwhile.
+            while more := cursor.fetchmany(FETCH_ROWS):
+                rows += more
+                await self._turn()
+            return rows
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
     async def execute(self, sql: str, params: Sequence[Any]) -> None:
+        await self._turn()
         try:
             self._db.execute(sql, params)
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._turn()
         try:
             self._db.executemany(sql, rows)
         except sqlite3.Error as exc:
