@@ -6,8 +6,9 @@ import pytest
 
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
+from advisor_chat.functions.messages import SEARCHED_CONVERSATIONS
 from advisor_chat.functions.runner import Runner
-from advisor_chat.store import Store
+from advisor_chat.store import Store, Transaction
 from tests.functions.world import ALICE, BOB, World, snapshot
 
 
@@ -182,3 +183,29 @@ async def test_search_finds_only_the_callers_messages(runner: Runner, world: Wor
     with pytest.raises(FunctionError) as caught:
         await search(ALICE, query="budget", limit=0)
     assert caught.value.code is Code.INVALID_ARGUMENT
+
+
+async def test_a_search_across_conversations_covers_the_most_recently_active(
+    store: Store, runner: Runner, world: World
+) -> None:
+    """The caller's history does not set the cost: past SEARCHED_CONVERSATIONS, the least
+    recently active conversations are left out of a search across all of them."""
+    user = (await runner.call("users:current", {}, ALICE)).value
+
+    async def many(tx: Transaction) -> list[str]:
+        ids: list[str] = []
+        for n in range(SEARCHED_CONVERSATIONS):
+            doc = {"userId": user["_id"], "createdAt": 1, "updatedAt": 10.0 + n}
+            ids.append(await tx.insert("conversations", doc))
+        for conversation, word in ((ids[0], "walrus"), (ids[-1], "walrus")):
+            message = {"conversationId": conversation, "sender": "user", "content": word}
+            await tx.insert("messages", message | {"mentions": [], "createdAt": 1})
+        return ids
+
+    ids = (await store.mutation(many)).value
+    found = (await runner.call("messages:searchMessages", {"query": "walrus"}, ALICE)).value
+    # Alice's own first conversation is the newest-active; ids[0] is now the oldest of
+    # SEARCHED_CONVERSATIONS + 1, so it falls outside.
+    assert [m["conversationId"] for m in found] == [ids[-1]]
+    one = {"query": "walrus", "conversationId": ids[0]}
+    assert len((await runner.call("messages:searchMessages", one, ALICE)).value) == 1

@@ -6,6 +6,8 @@ import pytest
 
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.runner import Runner
+from advisor_chat.functions.summaries import LISTED
+from advisor_chat.store import Store, Transaction
 from tests.functions.world import ALICE, World
 
 
@@ -89,3 +91,17 @@ async def test_a_summary_must_cover_messages_of_its_own_conversation(
             ALICE,
         )
     assert caught.value.code is Code.NOT_FOUND
+
+
+async def test_a_long_thread_lists_its_newest_summaries_oldest_first(
+    store: Store, runner: Runner, world: World
+) -> None:
+    async def many(tx: Transaction) -> None:
+        for n in range(LISTED + 5):
+            doc = {"conversationId": world.conversation, "content": f"s{n}", "createdAt": n}
+            await tx.insert("threadSummaries", doc)
+
+    await store.mutation(many)
+    args = {"conversationId": world.conversation}
+    listed = (await runner.call("threadSummaries:getConversationSummaries", args, ALICE)).value
+    assert [s["content"] for s in listed] == [f"s{n}" for n in range(5, LISTED + 5)]

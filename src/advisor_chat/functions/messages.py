@@ -17,6 +17,7 @@ from advisor_chat.store import Document
 MAX_CONTENT = 32_000  # characters in one message
 CONTENT = v.string(max_length=MAX_CONTENT)
 MENTIONS = v.optional(v.array(v.string(max_length=200), max_items=50))
+SEARCHED_CONVERSATIONS = 2_000  # a search across conversations covers the most recent
 
 
 @query(
@@ -95,13 +96,16 @@ async def delete_message(ctx: MutationCtx, args: Args) -> None:
 async def search_messages(ctx: QueryCtx, args: Args) -> list[Document]:
     """Messages in the caller's conversations (or one of them) having every word of the
     query, the last as a prefix: best match first. Served by the text index, narrowed to
-    the caller's conversations inside it, so the cost follows what is found."""
+    the caller's conversations inside it (the SEARCHED_CONVERSATIONS most recently active),
+    so the cost follows what is found, not the length of the caller's history."""
     user = await require_user(ctx)
     if "conversationId" in args:
         conversations = [(await own_conversation(ctx, args["conversationId"]))["_id"]]
     else:
-        mine = await ctx.db.query("conversations", "by_user").eq("userId", user["_id"]).collect()
-        conversations = [c["_id"] for c in mine]
+        recent = (
+            ctx.db.query("conversations", "by_user_updated").eq("userId", user["_id"]).order("desc")
+        )
+        conversations = [c["_id"] for c in await recent.take(SEARCHED_CONVERSATIONS)]
     return await ctx.db.search(
         "messages",
         "search_content",

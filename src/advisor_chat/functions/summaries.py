@@ -12,16 +12,21 @@ from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
+LISTED = 100  # summaries a listing returns: the newest, as the context uses the latest
+
 
 @query("threadSummaries:getConversationSummaries", {"conversationId": v.id("conversations")})
 async def get_conversation_summaries(ctx: QueryCtx, args: Args) -> list[Document]:
-    """Oldest first, as they cover the thread."""
+    """The newest LISTED summaries, oldest first, as they cover the thread. A long thread
+    gains one per stretch summarised, so the listing is bounded rather than the thread."""
     conversation = await own_conversation(ctx, args["conversationId"])
-    return await (
+    newest = await (
         ctx.db.query("threadSummaries", "by_conversation")
         .eq("conversationId", conversation["_id"])
-        .collect()
+        .order("desc")
+        .take(LISTED)
     )
+    return newest[::-1]
 
 
 @mutation(
