@@ -55,6 +55,17 @@ async def contended(ctx: MutationCtx, args: Args) -> str:
     return result
 
 
+@mutation("jobs:mustFinish", {"note": v.string()}, retried=True)
+async def must_finish(ctx: MutationCtx, args: Args) -> str:
+    """Fails (as a bug or a database away would) while CONTENDED says so, then records."""
+    left = CONTENDED.get(args["note"], 0)
+    if left:
+        CONTENDED[args["note"]] = left - 1
+        raise ZeroDivisionError("not yet")
+    result: str = await record.handler(ctx, args)
+    return result
+
+
 @mutation("jobs:internalRecord", {"note": v.string()}, internal=True)
 async def internal_record(ctx: MutationCtx, args: Args) -> str:
     result: str = await record.handler(ctx, args)
@@ -100,7 +111,7 @@ async def _block(ctx: ActionCtx, args: Args) -> None:
 
 block = action("jobs:block", {"note": v.string()}, lane="long", on_lost=_lost)(_block)
 block_short = action("jobs:blockShort", {"note": v.string()}, on_lost=_lost)(_block)
-slow = action("jobs:slow", {"note": v.string()}, time_limit_s=0.3)(_block)
+slow = action("jobs:slow", {"note": v.string()}, time_limit_s=0.3, on_lost=_lost)(_block)
 
 REGISTRY = Registry(
     [
@@ -109,6 +120,7 @@ REGISTRY = Registry(
         record,
         record_then_fail,
         contended,
+        must_finish,
         internal_record,
         record_later,
         fail,

@@ -209,3 +209,26 @@ async def test_a_search_across_conversations_covers_the_most_recently_active(
     assert [m["conversationId"] for m in found] == [ids[-1]]
     one = {"query": "walrus", "conversationId": ids[0]}
     assert len((await runner.call("messages:searchMessages", one, ALICE)).value) == 1
+
+
+async def test_an_advisor_deleted_but_still_on_a_board_cannot_become_active(
+    store: Store, runner: Runner, world: World
+) -> None:
+    """A large advisor deletion leaves boards to batches; meanwhile its id must not be
+    made a conversation's active advisor."""
+    ghost = store.ids.new_id("advisors")  # an advisor id no document holds
+
+    async def seat(tx: Transaction) -> None:
+        conversation = await tx.get("conversations", world.conversation)
+        assert conversation is not None
+        board = [*conversation["advisorIds"], ghost]
+        await tx.patch("conversations", world.conversation, {"advisorIds": board})
+
+    await store.mutation(seat)
+    with pytest.raises(FunctionError) as caught:
+        await runner.call(
+            "conversations:updateConversation",
+            {"conversationId": world.conversation, "activeAdvisorId": ghost},
+            ALICE,
+        )
+    assert caught.value.code is Code.NOT_FOUND

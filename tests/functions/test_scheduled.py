@@ -102,7 +102,7 @@ async def test_a_failing_call_ends_failed_with_its_code_and_its_writes_undone(
     assert job["error"].startswith(error)
     # A mutation's writes roll back with it; an action's own mutations stand (jobs:slow
     # recorded that it started, and that it was stopped at its limit).
-    expected = ["started:x", "stopped:x"] if path == "jobs:slow" else []
+    expected = ["started:x", "stopped:x", "lost:x"] if path == "jobs:slow" else []
     assert await notes(store) == expected
 
 
@@ -137,6 +137,32 @@ async def test_a_mutation_that_loses_to_contention_past_its_retries_is_tried_aga
     await worker.run_due(now=now_ms() + 2_000)
     assert await _state(store, job_id) == "success"
     assert await notes(store) == ["x"]
+
+
+async def test_a_mutation_that_must_finish_is_tried_again_after_any_failure(
+    store: Store, runner: Runner
+) -> None:
+    CONTENDED["x"] = 1
+    job_id = await _schedule(runner, "jobs:mustFinish", note="x")
+    worker = ScheduledWorker(store, runner)
+    await worker.run_due()
+    job = (await jobs(store))[job_id]
+    assert job["state"] == "pending"  # a cleanup batch is never given up
+    assert job["scheduledTime"] > now_ms() + 20_000
+    await worker.run_due(now=now_ms() + 60_000)
+    assert await _state(store, job_id) == "success"
+    assert await notes(store) == ["x"]
+
+
+async def test_a_worker_never_takes_its_own_running_call_for_lost(
+    store: Store, runner: Runner, running: ScheduledWorker
+) -> None:
+    """Its lease renewal may be late (a busy loop): its own sweep must not end it."""
+    job_id = await _schedule(runner, "jobs:block", note="x")
+    await until(lambda: _has_note(store, "started:x"), 5, "call started")
+    assert await running.recover(now=now_ms() + 60_000) == 0
+    assert await _state(store, job_id) == "inProgress"
+    assert await ScheduledWorker(store, runner).recover(now=now_ms() + 60_000) == 1
 
 
 async def test_workers_racing_for_the_same_mutations_run_each_exactly_once(

@@ -129,3 +129,27 @@ async def test_a_restart_resumes_the_batches(tmp_path: Path) -> None:
     async with Store(SqliteBackend(path)) as store:
         await _drain(store)
         assert await count(store, "messages") == 0
+
+
+async def test_batches_stop_when_the_parent_is_restored(store: Store) -> None:
+    """A backup imported over a deleted conversation brings it back, with the messages the
+    batches had not reached yet: those are its own again and must stay."""
+    world = await _conversation_with(store, MANY)
+
+    async def read_conversation(tx: Transaction) -> dict[str, Any] | None:
+        return await tx.get("conversations", world["conversation"])
+
+    saved = (await store.query(read_conversation)).value
+    assert saved is not None
+    await store.mutation(lambda tx: tx.delete("conversations", world["conversation"]))
+
+    async def restore(tx: Transaction) -> None:
+        fields = {k: v for k, v in saved.items() if not k.startswith("_")}
+        await tx.insert(
+            "conversations", fields, id=saved["_id"], creation_time=saved["_creationTime"]
+        )
+
+    await store.mutation(restore)
+    await _drain(store)
+    assert await count(store, "messages") == MANY
+    assert await _pending_cascades(store) == []

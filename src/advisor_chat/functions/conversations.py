@@ -81,6 +81,8 @@ async def update_conversation(ctx: MutationCtx, args: Args) -> Document:
                 "the active advisor must be on the conversation's board",
                 field="activeAdvisorId",
             )
+        if advisor_id is not None:  # a deleted advisor may still sit on the board a while
+            await visible_advisor(ctx, advisor_id, await require_user(ctx))
         changes["activeAdvisorId"] = UNSET if advisor_id is None else advisor_id
     if not changes:
         return conversation
@@ -91,7 +93,8 @@ async def update_conversation(ctx: MutationCtx, args: Args) -> Document:
 
 @mutation("conversations:deleteConversation", {"conversationId": v.id("conversations")})
 async def delete_conversation(ctx: MutationCtx, args: Args) -> None:
-    """Deletes its messages, memories, summaries and typing rows with it, atomically."""
+    """Deletes its messages, memories, summaries and typing rows with it: at once from
+    every query's view, in batches beyond a few hundred rows (see store/cascade.py)."""
     conversation = await own_conversation(ctx, args["conversationId"])
     await ctx.db.delete("conversations", conversation["_id"])
 

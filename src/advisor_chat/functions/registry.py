@@ -13,8 +13,10 @@ A declaration also says how the function behaves when scheduled (see
 advisor's turn, so it never takes the slots of short jobs), its time limit, and `on_lost`,
 a mutation handler run with the call's arguments in the transaction that ends the call
 `failed` when it did not end by itself (its server stopped or died), so its data is left
-consistent (an answer marked stopped, not left generating). `internal` functions are
-called only by other functions and the scheduler, never by a client.
+consistent (an answer marked stopped, not left generating). A `retried` mutation is work
+that must finish (a cleanup batch): scheduled, a failure is tried again later instead of
+ending it `failed`. `internal` functions are called only by other functions and the
+scheduler, never by a client.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Function:
     lane: Lane = "short"
     time_limit_s: float | None = None  # None: the lane's default
     on_lost: Handler | None = None  # a mutation handler (MutationCtx, args)
+    retried: bool = False  # scheduled, a failure is tried again later, never ended failed
 
     @property
     def time_limit(self) -> float:
@@ -86,9 +89,9 @@ def query(
 
 
 def mutation(
-    path: str, args: Mapping[str, Validator], *, internal: bool = False
+    path: str, args: Mapping[str, Validator], *, internal: bool = False, retried: bool = False
 ) -> Callable[[Handler], Function]:
-    return _declare("mutation", path, args, internal=internal)
+    return _declare("mutation", path, args, internal=internal, retried=retried)
 
 
 def action(

@@ -54,6 +54,7 @@ FORGET_EVERY_S = 60.0
 KEEP_MS = 7 * 24 * 3600 * 1000  # how long ended calls are kept, as history
 SWEEP_BATCH = 100  # lost calls ended per sweep transaction
 RETRY_MS = 1_000  # a scheduled mutation that lost to contention is tried again this later
+FAILED_RETRY_MS = 30_000  # a `retried` one that failed otherwise (the database away, say)
 LANE_SLOTS: Mapping[Lane, int] = {"short": 8, "long": 32}  # calls running at once, per lane
 INTERRUPTED = f"{Code.INTERNAL}: interrupted (its server stopped)"
 
@@ -92,6 +93,7 @@ class ScheduledWorker:
         self._slots = {lane: asyncio.Semaphore(n) for lane, n in lanes.items()}
         self._wake = {lane: asyncio.Event() for lane in lanes}
         self._running: dict[str, _Running] = {}
+        self._held_back: dict[str, float] = {}  # job id -> monotonic time, see _hold_back
         # Commits touching a running call's row, not yet looked at (a cancel request).
         self._touched: set[int] = set()
         self._touched_event = asyncio.Event()
@@ -212,7 +214,12 @@ class ScheduledWorker:
             return await q.take(self._lanes[lane] + mine)
 
         rows = (await self.store.query(read)).value
-        return [job for job in rows if job["_id"] not in self._running]
+        now = time.monotonic()
+        for job_id in [i for i, until in self._held_back.items() if until <= now]:
+            del self._held_back[job_id]
+        return [
+            j for j in rows if j["_id"] not in self._running and j["_id"] not in self._held_back
+        ]
 
     async def _pause(self, lane: Lane) -> float:
         """Until the lane's next call is due, at most `poll_s` (a call another process
@@ -292,20 +299,29 @@ class ScheduledWorker:
         except Exception as exc:
             failure = as_function_error(exc, job["name"])
             error = f"{failure.code}: {failure.message}"
-        if error is not None:
+        if error is not None and function.retried:
+            log.warning("scheduled_retry", id=job["_id"], name=job["name"], error=error)
+            await asyncio.shield(self._retry_later(job, FAILED_RETRY_MS))
+        elif error is not None:
             await asyncio.shield(self._fail_pending(job, error))
 
-    async def _retry_later(self, job: Document) -> None:
+    async def _retry_later(self, job: Document, delay_ms: float = RETRY_MS) -> None:
         async def later(tx: Transaction) -> None:
             row = await tx.get(TABLE, job["_id"])
             if row is not None and row["state"] == "pending":
-                await tx.patch(TABLE, job["_id"], {"scheduledTime": now_ms() + RETRY_MS})
+                await tx.patch(TABLE, job["_id"], {"scheduledTime": now_ms() + delay_ms})
 
         try:
             await self.store.mutation(later)
-        except Exception:  # still pending either way
+        except Exception:  # still pending and due: hold it back here instead
+            self._hold_back(job["_id"], delay_ms)
             log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
-        log.warning("scheduled_conflict_retry", id=job["_id"], name=job["name"])
+        log.warning("scheduled_retry_later", id=job["_id"], name=job["name"])
+
+    def _hold_back(self, job_id: str, delay_ms: float) -> None:
+        """Keep this worker from starting a call again for a while: its end could not be
+        recorded (the database refuses writes), so it still looks due."""
+        self._held_back[job_id] = time.monotonic() + delay_ms / 1000
 
     async def _fail_pending(self, job: Document, error: str) -> None:
         async def fail(tx: Transaction) -> None:
@@ -316,7 +332,8 @@ class ScheduledWorker:
 
         try:
             await self.store.mutation(fail)
-        except Exception:  # left pending: it is tried again
+        except Exception:  # left pending: it is tried again, not at once
+            self._hold_back(job["_id"], FAILED_RETRY_MS)
             log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
         log.warning("scheduled_failed", id=job["_id"], name=job["name"], error=error)
 
@@ -357,9 +374,11 @@ class ScheduledWorker:
         error: str | None,
         function: Function | None,
     ) -> None:
-        """End a call this worker claimed (unless another ended it since); an interrupted
-        one also runs its declaration's `on_lost`, in the same transaction."""
-        recover = function.on_lost if function is not None and error == INTERRUPTED else None
+        """End a call this worker claimed (unless another ended it since); one cut off
+        (interrupted, or stopped at its time limit) also runs its declaration's `on_lost`,
+        in the same transaction."""
+        cut_off = error is not None and (error == INTERRUPTED or error.startswith(Code.TIMEOUT))
+        recover = function.on_lost if function is not None and cut_off else None
         ended = await self._end_in_tx(job, state, error, recover, owner=self.id)
         if error is not None:
             log.warning("scheduled_failed", id=job["_id"], name=job["name"], error=error)
@@ -463,7 +482,9 @@ class ScheduledWorker:
             q = tx.query(TABLE, "by_state_lease").eq("state", "inProgress")
             return await q.lt("leaseUntil", moment).take(SWEEP_BATCH)
 
-        lost = (await self.store.query(read)).value
+        # A call this worker still runs is not lost, only late in renewing (a busy loop, a
+        # slow database): the heartbeat renews it or stops it, never this sweep.
+        lost = [j for j in (await self.store.query(read)).value if j["_id"] not in self._running]
         ended = 0
         for job in lost:
             function = self.runner.registry.find(job["name"])

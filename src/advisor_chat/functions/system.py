@@ -12,6 +12,7 @@ from advisor_chat.store.cascade import CASCADE_FUNCTION
     CASCADE_FUNCTION,
     {"table": v.string(max_length=64), "field": v.string(max_length=64), "parent": v.string()},
     internal=True,
+    retried=True,  # given up, its rows would stay behind for good
 )
 async def cascade(ctx: MutationCtx, args: Args) -> int:
     """One batch of what a large delete takes with it (see store/cascade.py); the store

@@ -32,8 +32,10 @@ BATCH_ROWS = 100  # children one deferred batch takes: a few ms of the SQLite wr
 
 @dataclass(frozen=True)
 class Child:
-    """Rows of `table` whose `field` points at a deleted document, found by `index`."""
+    """Rows of `table` whose `field` points at a deleted `parent` document, found by
+    `index`."""
 
+    parent: str
     table: str
     field: str
     index: str
@@ -59,7 +61,7 @@ def children_of(parent: str) -> tuple[Child, ...]:
             if rule.parent != parent:
                 continue
             index = next(i for i in table.indexes if i.fields and i.fields[0] == rule.field)
-            found.append(Child(table.name, rule.field, index.name, rule.action))
+            found.append(Child(parent, table.name, rule.field, index.name, rule.action))
     return tuple(found)
 
 

@@ -250,11 +250,14 @@ class Transaction:
         """One deferred batch: up to a batch of rows of `table` following `parent_id` by
         `field` (BATCH_ROWS, fewer for rows that have children of their own) are removed
         or updated, per the rule, and the next batch is scheduled if rows may remain.
-        Returns how many rows this batch took."""
+        Returns how many rows this batch took. If the parent exists again (a backup
+        restored over it, say), the rows are its own once more and the batches stop."""
         child = child_rule(table, field)
         if child is None:
             raise QueryInvalid(f"no delete rule follows {table}.{field}")
         self._check_writable()
+        if await self.get(child.parent, parent_id) is not None:
+            return 0
         found = self.query(child.table, child.index).eq(child.field, parent_id)
         rows = await found.take(child.batch)
         for row in rows:
