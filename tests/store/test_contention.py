@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from advisor_chat.errors import Code
-from advisor_chat.store import Store, Transaction
+from advisor_chat.store import Commit, Store, Transaction
 from advisor_chat.store.backend import TransactionConflict
 from advisor_chat.store.postgres import PostgresBackend
 from advisor_chat.store.store import MAX_ATTEMPTS
@@ -175,6 +175,8 @@ async def test_cancelled_writes_leave_no_transaction_or_lock_behind(
         await tx.insert("messages", message(thread_id))
 
     cancelled: list[bool] = []
+    announced: list[Commit] = []
+    stop_listening = pg_store.commits.listen(announced.append)
     with loop_errors() as errors:
         for steps in range(60):
             task = asyncio.create_task(pg_store.mutation(write, key="issuer|alice"))
@@ -186,8 +188,12 @@ async def test_cancelled_writes_leave_no_transaction_or_lock_behind(
             cancelled.append(task.cancelled())
         async with asyncio.timeout(10):  # the caller's lock is free again
             await pg_store.mutation(lambda tx: _increment(target, tx), key="issuer|alice")
+    stop_listening()
     assert any(cancelled)
     assert errors == []
+    # Every write that landed was announced, even one cancelled while its COMMIT ran.
+    stored = await count(pg_store, "messages")
+    assert stored == sum(1 for c in announced if any(w.table == "messages" for w in c.writes))
     watcher = await asyncpg.connect(fresh_postgres_url)
     try:
 

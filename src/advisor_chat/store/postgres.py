@@ -198,8 +198,18 @@ class PostgresBackend(Backend):
             except BaseException:
                 await _end(conn, "ROLLBACK" + then)
                 raise
+            # The COMMIT is shielded: cancelled while it is in flight, the write may land
+            # all the same, and a write that landed must be announced (live queries, the
+            # scheduler) before the cancellation goes on; a lost announcement would hide a
+            # committed write from every subscriber.
+            commit = asyncio.ensure_future(conn.execute("COMMIT" + then))
+            cancelled: asyncio.CancelledError | None = None
             try:
-                await conn.execute("COMMIT" + then)
+                try:
+                    await asyncio.shield(commit)
+                except asyncio.CancelledError as stop:
+                    cancelled = stop
+                    await commit  # its outcome decides what is announced
             except asyncpg.PostgresError as exc:
                 # Refused at COMMIT (a serialization failure): the server rolled it back,
                 # and skipped the statements after it, so the lock is still held.
@@ -207,11 +217,13 @@ class PostgresBackend(Backend):
                     await _end(conn, unlock)
                 raise _translate(exc) from exc
             except BaseException:
-                # Cancelled mid-COMMIT: whether it committed is not known here, but the
-                # connection leaves clean either way.
+                # The connection broke, or a second cancellation: whether it committed is
+                # not known here, but the connection leaves clean either way.
                 await _end(conn, "ROLLBACK" + then)
                 raise
             on_commit()
+            if cancelled is not None:
+                raise cancelled
 
     async def catalog(self, conn: Connection) -> Catalog:
         catalog = Catalog()
