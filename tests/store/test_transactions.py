@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from advisor_chat.errors import StoreError
-from advisor_chat.store import UNSET, Commit, Store, Transaction
+from advisor_chat.store import UNSET, Commit, CommitLog, Store, Transaction
+from advisor_chat.store.commits import HISTORY_WRITES
+from advisor_chat.store.commits import Write as WriteSet
 from advisor_chat.store.query import IndexQuery
 from advisor_chat.store.reads import Bound
 from tests.store.documents import (
@@ -358,3 +360,17 @@ async def test_get_of_a_malformed_or_foreign_id_is_missing(store: Store, bad: st
     assert (await store.query(lambda tx: tx.get("users", bad))).value is None
     parents = (await store.mutation(insert_parents_tx)).value
     assert (await store.query(lambda tx: tx.get("messages", parents.user))).value is None
+
+
+def test_the_commit_history_holds_a_bounded_number_of_writes() -> None:
+    """Write sets are many small objects that every full garbage collection walks: the
+    in-memory history keeps the newest commits up to HISTORY_WRITES writes (and always
+    the latest), so a long run of big commits cannot stall the event loop."""
+    log = CommitLog()
+    write = WriteSet("messages", "id", None, {"by_id": [("id",)]})
+    for _ in range(3 * HISTORY_WRITES // 50):
+        log.append([write] * 50)
+    kept = log.since(0)
+    assert HISTORY_WRITES - 50 < sum(len(c.writes) for c in kept) <= HISTORY_WRITES
+    huge = log.append([write] * (HISTORY_WRITES + 1))
+    assert log.since(0) == [huge]

@@ -19,6 +19,11 @@ from advisor_chat.store.reads import Key
 log = get_logger(__name__)
 
 HISTORY = 4096  # commits kept for a listener that catches up from a timestamp
+# ...and at most this many writes among them. Every write holds its index keys (a few
+# dozen small objects), and Python's full garbage collection walks all of them: 4096
+# commits of a 50-row cleanup batch each held ~4M objects, and each collection stopped
+# the event loop for 100-400 ms (measured with bench/loop_lag.py; 33 ms max with this).
+HISTORY_WRITES = 4096
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,8 @@ class CommitLog:
 
     def __init__(self) -> None:
         self._latest = time.time_ns()
-        self._history: deque[Commit] = deque(maxlen=HISTORY)
+        self._history: deque[Commit] = deque()
+        self._held_writes = 0  # writes in _history
         self._listeners: list[Listener] = []
 
     @property
@@ -64,6 +70,11 @@ class CommitLog:
         self._latest = ts
         commit = Commit(ts, tuple(writes))
         self._history.append(commit)
+        self._held_writes += len(commit.writes)
+        while len(self._history) > HISTORY or (
+            self._held_writes > HISTORY_WRITES and len(self._history) > 1
+        ):
+            self._held_writes -= len(self._history.popleft().writes)
         for listener in tuple(self._listeners):
             try:
                 listener(commit)
