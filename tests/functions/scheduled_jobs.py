@@ -43,27 +43,26 @@ async def record_then_fail(ctx: MutationCtx, args: Args) -> None:
     raise FunctionError(Code.CONFLICT, "changed my mind")
 
 
-@mutation("jobs:contended", {"note": v.string()})
-async def contended(ctx: MutationCtx, args: Args) -> str:
-    """Loses to contention (as the store reports a serialization failure) while
-    CONTENDED says so, then records."""
+async def _fail_then_record(ctx: MutationCtx, args: Args, failure: Exception) -> str:
+    """Raises `failure` while CONTENDED counts attempts left to fail, then records."""
     left = CONTENDED.get(args["note"], 0)
     if left:
         CONTENDED[args["note"]] = left - 1
-        raise TransactionConflict("could not serialize access")
+        raise failure
     result: str = await record.handler(ctx, args)
     return result
+
+
+@mutation("jobs:contended", {"note": v.string()})
+async def contended(ctx: MutationCtx, args: Args) -> str:
+    """Loses to contention, as the store reports a serialization failure."""
+    return await _fail_then_record(ctx, args, TransactionConflict("could not serialize"))
 
 
 @mutation("jobs:mustFinish", {"note": v.string()}, retried=True)
 async def must_finish(ctx: MutationCtx, args: Args) -> str:
-    """Fails (as a bug or a database away would) while CONTENDED says so, then records."""
-    left = CONTENDED.get(args["note"], 0)
-    if left:
-        CONTENDED[args["note"]] = left - 1
-        raise ZeroDivisionError("not yet")
-    result: str = await record.handler(ctx, args)
-    return result
+    """Fails as a bug or a database away would."""
+    return await _fail_then_record(ctx, args, ZeroDivisionError("not yet"))
 
 
 @mutation("jobs:internalRecord", {"note": v.string()}, internal=True)
