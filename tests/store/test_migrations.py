@@ -14,7 +14,7 @@ from advisor_chat.schema.derive import all_layouts, table_layout
 from advisor_chat.schema.tables import TABLES, Table
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Backend, Catalog
-from advisor_chat.store.migrations import migrate
+from advisor_chat.store.migrations import SCHEMA_VERSION, migrate
 from advisor_chat.store.postgres import PostgresBackend
 from advisor_chat.store.query import param
 from advisor_chat.store.sql import q
@@ -302,7 +302,7 @@ async def test_concurrent_first_migrations_both_succeed(backend: Backend) -> Non
         results = await asyncio.gather(one.migrate(), two.migrate())
         created, found_done = sorted(results, key=len, reverse=True)
         assert "created table users" in created
-        assert "initialised schema version 1" in created
+        assert f"initialised schema version {SCHEMA_VERSION}" in created
         assert found_done == []
         assert await one.migrate() == []
         catalog = await _catalog(one)
@@ -319,4 +319,49 @@ async def test_upgrade_in_place_sets_the_declared_fillfactor(store: Store) -> No
     done = await store.migrate()
     assert done == (["set fillfactor 50 on rateLimits"] if postgres else [])
     assert (await _catalog(store)).fillfactors == ({"rateLimits": 50} if postgres else {})
+    assert await store.migrate() == []
+
+
+async def test_scheduled_calls_from_before_lanes_get_a_lane_and_a_lapsed_lease(
+    store: Store,
+) -> None:
+    """A database of schema version 1 may hold scheduled calls without `lane` (and, in
+    progress, without `leaseUntil`): the upgrade gives them `short` and a lapsed lease, so
+    the worker runs the pending one and ends the lost one."""
+
+    async def write(tx: Transaction) -> list[str]:
+        base = {"name": "chat:generate", "args": {}, "scheduledTime": 1.0, "lane": "short"}
+        pending = await tx.insert("scheduledFunctions", base | {"state": "pending"})
+        running = await tx.insert(
+            "scheduledFunctions", base | {"state": "inProgress", "startedTime": 1.0}
+        )
+        return [pending, running]
+
+    ids = (await store.mutation(write)).value
+    d = store.backend.dialect
+
+    async def strip(tx: Transaction) -> None:
+        for doc_id in ids:
+            doc = await tx.get("scheduledFunctions", doc_id)
+            assert doc is not None
+            old = {k: v for k, v in doc.items() if k != "lane"}
+            await tx.conn.execute(
+                d.render('UPDATE "scheduledFunctions" SET doc = ?, lane = NULL WHERE _id = ?'),
+                (orjson.dumps(old).decode(), doc_id),
+            )
+        await tx.conn.execute("UPDATE \"_meta\" SET value = '1' WHERE key = 'version'", ())
+
+    await store.mutation(strip)
+    done = await store.migrate()
+    assert "migrated data to version 2: scheduled calls get a lane and a lease" in done
+
+    async def read(tx: Transaction) -> list[dict[str, Any] | None]:
+        return [await tx.get("scheduledFunctions", doc_id) for doc_id in ids]
+
+    pending, running = (await store.query(read)).value
+    assert pending is not None
+    assert running is not None
+    assert pending["lane"] == running["lane"] == "short"
+    assert "leaseUntil" not in pending
+    assert running["leaseUntil"] == 0
     assert await store.migrate() == []

@@ -52,8 +52,22 @@ class DataMigration:
     apply: Callable[[Transaction], Awaitable[None]]
 
 
+async def _lanes_and_leases(tx: Transaction) -> None:
+    """Scheduled calls written before lanes and leases: each gets the `short` lane, and one
+    left in progress a lapsed lease, so the worker runs the pending and ends the lost."""
+    table = "scheduledFunctions"
+    while rows := await tx.query(table, "by_lane_state_time").eq("lane", None).take(500):
+        for row in rows:
+            fields: dict[str, Any] = {"lane": "short"}
+            if row["state"] == "inProgress" and "leaseUntil" not in row:
+                fields["leaseUntil"] = 0
+            await tx.patch(table, row["_id"], fields)
+
+
 #: Document-level changes, in version order. Version 1 is the first released schema.
-DATA_MIGRATIONS: tuple[DataMigration, ...] = ()
+DATA_MIGRATIONS: tuple[DataMigration, ...] = (
+    DataMigration(2, "scheduled calls get a lane and a lease", _lanes_and_leases),
+)
 SCHEMA_VERSION = DATA_MIGRATIONS[-1].version if DATA_MIGRATIONS else BASELINE_VERSION
 _LOCK_KEY = zlib.crc32(b"advisor-chat:migrate")  # PostgreSQL advisory lock: one init at a time
 
