@@ -108,8 +108,22 @@ async def _block(ctx: ActionCtx, args: Args) -> None:
         raise
 
 
+async def _stubborn(ctx: ActionCtx, args: Args) -> None:
+    """Ignores being cancelled until GATE["stubborn"] is set: a bug the worker must
+    survive."""
+    gate = GATE.setdefault("stubborn", asyncio.Event())
+    while not gate.is_set():
+        try:
+            await gate.wait()
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+
+
 block = action("jobs:block", {"note": v.string()}, lane="long", on_lost=_lost)(_block)
 block_short = action("jobs:blockShort", {"note": v.string()}, on_lost=_lost)(_block)
+stubborn = action("jobs:stubborn", {"note": v.string()}, time_limit_s=0.2, on_lost=_lost)(_stubborn)
 slow = action("jobs:slow", {"note": v.string()}, time_limit_s=0.3, on_lost=_lost)(_block)
 
 REGISTRY = Registry(
@@ -127,6 +141,7 @@ REGISTRY = Registry(
         wait,
         block,
         block_short,
+        stubborn,
         slow,
     ]
 )

@@ -238,6 +238,26 @@ async def test_a_flood_of_long_calls_never_holds_up_short_ones(
     assert states.count("pending") == 5
 
 
+async def test_a_call_that_ignores_its_time_limit_is_ended_all_the_same(
+    store: Store, runner: Runner
+) -> None:
+    worker = ScheduledWorker(store, runner, heartbeat_s=0.05, grace_s=0.3)
+    task = asyncio.create_task(worker.run_forever())
+    try:
+        job_id = await _schedule(runner, "jobs:stubborn", note="x")
+        await until(lambda: _in(store, job_id, "failed"), 5, "ended past its limit")
+        job = (await jobs(store))[job_id]
+        assert job["error"].startswith("TIMEOUT")
+        assert await notes(store) == ["lost:x"]
+        assert worker.running == 1  # its slot stays taken while it really runs
+        GATE["stubborn"].set()
+        await until(lambda: _idle_worker(worker), 5, "it finally stopped")
+        assert (await jobs(store))[job_id]["state"] == "failed"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_pending_call_canceled_never_starts(store: Store, runner: Runner) -> None:
     job_id = await _schedule(runner, "jobs:recordLater", note="never")
     await runner.call("jobs:cancel", {"id": job_id}, ALICE)

@@ -18,7 +18,8 @@ runs each as the caller who scheduled it, and records how it ended.
   (its task sees `CancelledError`) at once when the request commits in this process, at the
   next heartbeat when it commits in another, and ends `canceled`.
 - A time limit per call (its declaration's): past it the call is cancelled and ends
-  `failed` with TIMEOUT.
+  `failed` with TIMEOUT; one that ignores the cancel is ended so all the same `GRACE_S`
+  later (with `on_lost`), its slot held until it really stops.
 - Stopping the server cancels what runs and ends it `failed` (interrupted), with `on_lost`.
 
 Other processes' commits are not seen here, so each lane also polls its due range every
@@ -50,6 +51,7 @@ TABLE = SCHEDULED
 LEASE_MS = 8_000  # a running call whose lease is this old lost its process
 HEARTBEAT_S = 1.0  # how often running calls are checked (cancel) and leases renewed
 SWEEP_S = 1.0  # how often lapsed leases are looked for
+GRACE_S = 30.0  # past its time limit by this, a call that ignored its cancel is ended anyway
 FORGET_EVERY_S = 60.0
 KEEP_MS = 7 * 24 * 3600 * 1000  # how long ended calls are kept, as history
 SWEEP_BATCH = 100  # lost calls ended per sweep transaction
@@ -67,6 +69,7 @@ class _Running:
     lane: Lane
     task: asyncio.Task[None]
     leased: bool  # an action's claim; a mutation holds no lease (it is one transaction)
+    deadline: float  # monotonic time past which it is ended whether it stops or not
     ending: Ending | None = None  # why this worker cancelled it ("finishing": it no longer can)
 
 
@@ -81,6 +84,7 @@ class ScheduledWorker:
         lease_ms: float = LEASE_MS,
         heartbeat_s: float = HEARTBEAT_S,
         sweep_s: float = SWEEP_S,
+        grace_s: float = GRACE_S,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -88,6 +92,7 @@ class ScheduledWorker:
         self.lease_ms = lease_ms
         self.heartbeat_s = heartbeat_s
         self.sweep_s = sweep_s
+        self.grace_s = grace_s
         self.id = f"w_{secrets.token_hex(8)}"
         self._lanes = dict(lanes)
         self._slots = {lane: asyncio.Semaphore(n) for lane, n in lanes.items()}
@@ -239,7 +244,9 @@ class ScheduledWorker:
             task = asyncio.create_task(self._run_mutation(job, function))
         else:
             task = asyncio.create_task(self._run_call(job, function))
-        self._running[job["_id"]] = _Running(job, lane, task, leased)
+        limit = function.time_limit if function is not None else TIME_LIMIT_S["short"]
+        deadline = time.monotonic() + limit + self.grace_s
+        self._running[job["_id"]] = _Running(job, lane, task, leased, deadline)
 
         def done(_: asyncio.Task[None], job_id: str = job["_id"]) -> None:
             self._running.pop(job_id, None)
@@ -449,14 +456,22 @@ class ScheduledWorker:
         rows = (await self.store.query(read)).value
         renew: list[str] = []
         now = now_ms()
+        overdue: list[_Running] = []
         for job_id, row in rows.items():
             running = leased[job_id]
             if row is None or row["state"] != "inProgress" or row.get("worker") != self.id:
                 self._stop(running, "lost")
+            elif time.monotonic() > running.deadline:
+                overdue.append(running)  # it ignored its cancel: end it without its help
             elif row.get("cancelRequested"):
                 self._stop(running, "canceled")
             elif row.get("leaseUntil", 0) - now < self.lease_ms / 2:
                 renew.append(job_id)
+        for running in overdue:
+            function = self.runner.registry.find(running.job["name"])
+            limit = function.time_limit if function is not None else TIME_LIMIT_S["short"]
+            running.ending = "finishing"
+            await self._end(running.job, "failed", _timeout(limit), function)
         if not renew:
             return
 
