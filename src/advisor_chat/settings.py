@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         description='Per-plan limits over the defaults, as JSON: {"free": {"messagesPerMinute": '
         '20, "generationsPerDay": 100}, "pro": {...}, "enterprise": {...}}.',
     )
+    allowed_hosts: str = Field(
+        default="*",
+        description="Comma-separated host names the server answers to (the Host header), "
+        "e.g. chat.example.com; * answers any. Others get 400.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `serve` listens on.")
     log_format: Literal["console", "json"] = Field(

@@ -14,9 +14,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from advisor_chat import __version__
 from advisor_chat.api.accounts import router as accounts_router
+from advisor_chat.api.headers import SecurityHeaders
 from advisor_chat.api.http import router as http_router
 from advisor_chat.api.webhooks import router as webhooks_router
 from advisor_chat.auth.accounts import Accounts
@@ -77,7 +79,20 @@ def create_app(settings: Settings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
 
-    app = FastAPI(title="AI Advisor Chat", version=__version__, lifespan=lifespan)
+    # No framework docs pages (our OpenAPI document is /api/openapi.json), and no
+    # trailing-slash redirects: they would build their target from the Host header.
+    app = FastAPI(
+        title="AI Advisor Chat",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+    )
+    hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or ["*"])
+    app.add_middleware(SecurityHeaders)  # outermost: also on the trusted-host refusals
     app.include_router(http_router)
     app.include_router(accounts_router)
     app.include_router(webhooks_router)
@@ -127,4 +142,5 @@ def oidc_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier |
 
 
 def settings_label(settings: Settings) -> str:
-    return "PostgreSQL" if settings.uses_postgres else f"SQLite ({settings.sqlite_path})"
+    """Which database, never where it is: a page anyone can open must not reveal paths."""
+    return "PostgreSQL" if settings.uses_postgres else "SQLite"
