@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
+from starlette.types import Message
 
 from advisor_chat.api.app import create_app
 from advisor_chat.api.headers import SECURITY_HEADERS
@@ -75,3 +77,44 @@ async def test_only_the_allowed_hosts_are_answered(tmp_path: Path) -> None:
         refused = await c.get("/health", headers={"Host": "evil.example"})
         assert refused.status_code == 400
         assert refused.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_client_that_leaves_mid_body_is_an_info_line_not_an_error(
+    tmp_path: Path,
+) -> None:
+    """The server sees the body stop and the client go: no exception escapes to the
+    server (which would log an ERROR with a traceback), one info event is logged."""
+    app = create_app(Settings(data_dir=tmp_path))
+    chunks: list[Message] = [
+        {"type": "http.request", "body": b'{"path": "users:cur', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/query",
+        "raw_path": b"/api/query",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"localhost"), (b"content-length", b"1000")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    with structlog.testing.capture_logs() as logs:
+        await app(scope, receive, send)
+    assert sent == []  # nobody to answer
+    assert {"event": "request_aborted", "method": "POST", "path": "/api/query"}.items() <= (
+        logs[-1].items()
+    )
+    assert logs[-1]["log_level"] == "info"

@@ -18,6 +18,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from advisor_chat import __version__
 from advisor_chat.api.accounts import router as accounts_router
+from advisor_chat.api.disconnects import QuietDisconnects
 from advisor_chat.api.headers import SecurityHeaders
 from advisor_chat.api.http import router as http_router
 from advisor_chat.api.webhooks import router as webhooks_router
@@ -92,7 +93,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or ["*"])
-    app.add_middleware(SecurityHeaders)  # outermost: also on the trusted-host refusals
+    app.add_middleware(SecurityHeaders)  # also on the trusted-host refusals
+    app.add_middleware(QuietDisconnects)  # outermost: nothing it catches needs an answer
     app.include_router(http_router)
     app.include_router(accounts_router)
     app.include_router(webhooks_router)
