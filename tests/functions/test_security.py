@@ -175,11 +175,13 @@ async def test_malformed_arguments_are_refused_and_nothing_changes(
     fields = build_registry().get(path).args.fields
     for field, value in good.items():
         if isinstance(fields[field], AnyValue):
-            continue  # any JSON value is valid there
+            bad_cases.append({**good, field: {"note": "a\x00b"}})  # NUL: refused anywhere
+            continue  # any other JSON value is valid there
         wrong = 12345 if isinstance(value, str) else "wrong type"
         bad_cases.append({**good, field: wrong})
         if isinstance(value, str):
             bad_cases.append({**good, field: "x" * 40_000})
+            bad_cases.append({**good, field: value + "\x00"})  # PostgreSQL text cannot hold it
     bad_cases.append({**good, "deep": _deep(40)})
     before = await snapshot(store)
     for args in bad_cases:

@@ -39,11 +39,19 @@ def check_args(function: Function, args: Any) -> dict[str, Any]:
     if type(args) is not dict:
         raise FunctionError(Code.INVALID_ARGUMENT, "arguments must be an object")
     try:
-        size = len(orjson.dumps(args))
+        encoded = orjson.dumps(args)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise FunctionError(Code.INVALID_ARGUMENT, f"arguments are not JSON: {exc}") from exc
-    if size > MAX_ARGS_BYTES:
+    if len(encoded) > MAX_ARGS_BYTES:
         raise FunctionError(Code.INVALID_ARGUMENT, f"arguments larger than {MAX_ARGS_BYTES} bytes")
+    # JSON spells a NUL `\\u0000`: only then is the walk for it worth its cost.
+    if b"\\u0000" in encoded and (field := _nul_field(args, "")):
+        raise FunctionError(
+            Code.INVALID_ARGUMENT,
+            f"invalid argument {field}: contains NUL",
+            field=field,
+            rule="contains NUL",
+        )
     try:
         function.args.check(args, function.path, "")
     except DocumentInvalid as exc:
@@ -54,6 +62,24 @@ def check_args(function: Function, args: Any) -> dict[str, Any]:
             rule=exc.rule,
         ) from exc
     return args
+
+
+def _nul_field(value: Any, path: str) -> str:
+    """Where in the arguments a NUL is: PostgreSQL text cannot hold one, so it is refused
+    in every argument, on every backend, before any lookup could fail on it."""
+    if isinstance(value, str):
+        return path if "\x00" in value else ""
+    if not isinstance(value, dict | list):
+        return ""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        inner = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return inner
+        found = _nul_field(item, inner)
+        if found:
+            return found
+    return ""
 
 
 def as_function_error(exc: Exception, path: str) -> FunctionError:
