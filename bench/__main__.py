@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime
 import os
 import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from rich.console import Console
 
+from bench import servers
 from bench.page_reads import BenchError
 from bench.report import as_json, print_backend
 from bench.suite import BackendFigures, run_postgres, run_sqlite
@@ -78,21 +78,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def _postgres(url: str | None, progress: Callable[[str], None]) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from tests.services import create_database, postgres_server
-
-    # durable=True: fsync, synchronous_commit and full_page_writes keep their defaults, so a
-    # commit costs what it costs in production.
-    with postgres_server(durable=True) as server:
-        asyncio.run(create_database(server.url, "bench"))
-        progress(f"postgres: private server at {server.url}")
-        yield server.database_url("bench")
-
-
 def _run(backend: str, args: argparse.Namespace, progress: Callable[[str], None]) -> BackendFigures:
     inserts = args.inserts or DEFAULT_INSERTS[backend]
     if backend == "sqlite":
@@ -100,7 +85,7 @@ def _run(backend: str, args: argparse.Namespace, progress: Callable[[str], None]
             return asyncio.run(
                 run_sqlite(Path(directory), args.sizes, inserts, args.reads, progress)
             )
-    with _postgres(args.postgres_url, progress) as url:
+    with servers.postgres(args.postgres_url, progress) as url:
         return asyncio.run(run_postgres(url, args.sizes, inserts, args.reads, progress))
 
 

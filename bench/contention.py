@@ -29,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Backend
 from advisor_chat.store.postgres import PostgresBackend
 from advisor_chat.store.sqlite import SqliteBackend
+from bench import servers
 from bench.filled import Fill, fill_postgres, fill_sqlite
 
 RESULTS = Path(__file__).parent / "results"  # gitignored
@@ -380,18 +381,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def _postgres_server(url: str | None, progress: Callable[[str], None]) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from tests.services import postgres_server
-
-    with postgres_server(durable=True) as server:  # commits cost what they cost in production
-        progress(f"postgres: private server at {server.url}")
-        yield server.url
-
-
 def main(argv: list[str] | None = None) -> None:
     args = _arguments(argv)
     console = Console(width=None if sys.stdout.isatty() else 170)
@@ -404,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     found: list[Figures] = []
     for backend in args.backends:
         if backend == "postgres":
-            with _postgres_server(args.postgres_url, progress) as url:
+            with servers.postgres(args.postgres_url, progress, database=None) as url:
                 databases: Postgres | Sqlite = Postgres(url, args.pool_size)
                 found += asyncio.run(
                     run_backend(backend, databases, args.states, args.repeat, fill, progress)

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from advisor_chat.schema.fields import v
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.postgres import PostgresBackend
 from advisor_chat.store.sqlite import SqliteBackend
+from bench import servers
 from bench.drivers import Driver, PostgresDriver, Row, SqliteDriver, message_fields, message_row
 from bench.page_reads import BATCH, BenchError
 
@@ -384,19 +384,6 @@ async def _postgres(
         return await _run(store, await PostgresDriver.connect(url), args, progress)
 
 
-@contextlib.contextmanager
-def _postgres_url(url: str | None, progress: Callable[[str], None]) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from tests.services import create_database, postgres_server
-
-    with postgres_server(durable=True) as server:  # commits cost what they cost for real
-        asyncio.run(create_database(server.url, "bench"))
-        progress(f"postgres: private server at {server.url}")
-        yield server.database_url("bench")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.loop_lag",
@@ -431,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
                 with tempfile.TemporaryDirectory(prefix="advisor-chat-lag-") as folder:
                     timeline = asyncio.run(_sqlite(Path(folder), args, progress))
             elif backend == "postgres":
-                with _postgres_url(args.postgres_url, progress) as url:
+                with servers.postgres(args.postgres_url, progress) as url:
                     timeline = asyncio.run(_postgres(url, args, progress))
             else:
                 raise SystemExit(f"unknown backend {backend!r}")
