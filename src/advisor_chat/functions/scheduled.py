@@ -66,6 +66,7 @@ Ending = Literal["canceled", "interrupted", "lost", "finishing"]
 @dataclass
 class _Running:
     job: Document
+    function: Function | None  # None: a path this process does not know
     lane: Lane
     task: asyncio.Task[None]
     leased: bool  # an action's claim; a mutation holds no lease (it is one transaction)
@@ -244,9 +245,8 @@ class ScheduledWorker:
             task = asyncio.create_task(self._run_mutation(job, function))
         else:
             task = asyncio.create_task(self._run_call(job, function))
-        limit = function.time_limit if function is not None else TIME_LIMIT_S["short"]
-        deadline = time.monotonic() + limit + self.grace_s
-        self._running[job["_id"]] = _Running(job, lane, task, leased, deadline)
+        deadline = time.monotonic() + _time_limit(function) + self.grace_s
+        self._running[job["_id"]] = _Running(job, function, lane, task, leased, deadline)
 
         def done(_: asyncio.Task[None], job_id: str = job["_id"]) -> None:
             self._running.pop(job_id, None)
@@ -345,7 +345,7 @@ class ScheduledWorker:
         log.warning("scheduled_failed", id=job["_id"], name=job["name"], error=error)
 
     async def _run_call(self, job: Document, function: Function | None) -> None:
-        limit = function.time_limit if function is not None else TIME_LIMIT_S["short"]
+        limit = _time_limit(function)
         state: Literal["success", "failed", "canceled"] = "success"
         error: str | None = None
         try:
@@ -468,10 +468,9 @@ class ScheduledWorker:
             elif row.get("leaseUntil", 0) - now < self.lease_ms / 2:
                 renew.append(job_id)
         for running in overdue:
-            function = self.runner.registry.find(running.job["name"])
-            limit = function.time_limit if function is not None else TIME_LIMIT_S["short"]
             running.ending = "finishing"
-            await self._end(running.job, "failed", _timeout(limit), function)
+            limit = _time_limit(running.function)
+            await self._end(running.job, "failed", _timeout(limit), running.function)
         if not renew:
             return
 
@@ -538,6 +537,11 @@ def _startable(row: Document | None, seen: Document) -> bool:
 
 def _identity(job: Document) -> Identity | None:
     return Identity.from_document(job["identity"]) if "identity" in job else None
+
+
+def _time_limit(function: Function | None) -> float:
+    """Seconds a call may run: its declaration's, or a short call's for an unknown path."""
+    return function.time_limit if function is not None else TIME_LIMIT_S["short"]
 
 
 def _timeout(limit: float) -> str:
