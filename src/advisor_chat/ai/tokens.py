@@ -20,8 +20,9 @@ _WORD_BACKOFF = 24  # characters we give up to cut at a space rather than inside
 
 
 class Estimate:
-    """About four bytes of UTF-8 per token: what BPE tokenizers average on English, and
-    an over-estimate on most text, so a budget counted with it holds with the real one."""
+    """About four bytes of UTF-8 per token, what BPE tokenizers average on English prose;
+    for when the model's tokenizer is not at hand (tests, benches, sizing a prompt before a
+    model is chosen). Code and some scripts take more tokens: budgets keep a margin."""
 
     def count(self, text: str) -> int:
         return (len(text.encode("utf-8")) + 3) // 4
@@ -30,7 +31,7 @@ class Estimate:
 def fit_start(text: str, limit: int, counter: TokenCounter) -> str:
     """`text` if it fits in `limit` tokens, else its longest beginning that fits with "…"
     after it (cut at a space when one is near), else ""."""
-    if counter.count(text) <= limit:
+    if _fits(text, limit, counter):
         return text
     window = min(len(text), max(limit, 0) * MAX_CHARS_PER_TOKEN)
     keep = _longest(window, limit, counter, lambda k: text[:k].rstrip() + ELLIPSIS)
@@ -45,7 +46,7 @@ def fit_start(text: str, limit: int, counter: TokenCounter) -> str:
 def fit_end(text: str, limit: int, counter: TokenCounter) -> str:
     """`text` if it fits in `limit` tokens, else its longest end that fits with "…" before
     it (cut at a space when one is near), else "". For a question whose end is the ask."""
-    if counter.count(text) <= limit:
+    if _fits(text, limit, counter):
         return text
     window = min(len(text), max(limit, 0) * MAX_CHARS_PER_TOKEN)
     keep = _longest(window, limit, counter, lambda k: ELLIPSIS + text[len(text) - k :].lstrip())
@@ -57,6 +58,12 @@ def fit_end(text: str, limit: int, counter: TokenCounter) -> str:
         if space >= 0:
             start = space + 1
     return ELLIPSIS + text[start:].lstrip()
+
+
+def _fits(text: str, limit: int, counter: TokenCounter) -> bool:
+    """Whether `text` fits in `limit` tokens; text longer than any `limit` tokens could
+    hold is not counted at all (a huge message costs nothing to refuse)."""
+    return len(text) <= max(limit, 0) * MAX_CHARS_PER_TOKEN and counter.count(text) <= limit
 
 
 def _longest(window: int, limit: int, counter: TokenCounter, cut: Callable[[int], str]) -> int:
