@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisor_chat.ai.tokens import ELLIPSIS, MAX_CHARS_PER_TOKEN, Estimate, fit_end, fit_start
+from advisor_chat.ai.tokens import (
+    ELLIPSIS,
+    MAX_CHARS_PER_TOKEN,
+    Estimate,
+    count_within,
+    fit_end,
+    fit_start,
+)
 
 ESTIMATE = Estimate()
 
@@ -31,6 +38,14 @@ def test_estimate_is_about_four_bytes_a_token() -> None:
     assert ESTIMATE.count("abcd") == 1
     assert ESTIMATE.count("abcde") == 2
     assert ESTIMATE.count("é" * 4) == 2  # two bytes each
+
+
+def test_count_within() -> None:
+    assert count_within("abcdefgh", 2, ESTIMATE) == 2
+    assert count_within("abcdefgh", 1, ESTIMATE) is None
+    counter = Recording()
+    assert count_within("x" * 10_000_000, 100, counter) is None
+    assert counter.longest == 0  # refused without counting
 
 
 def test_text_that_fits_is_unchanged() -> None:

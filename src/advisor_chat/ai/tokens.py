@@ -60,10 +60,17 @@ def fit_end(text: str, limit: int, counter: TokenCounter) -> str:
     return ELLIPSIS + text[start:].lstrip()
 
 
+def count_within(text: str, limit: int, counter: TokenCounter) -> int | None:
+    """`text`'s tokens if they are at most `limit`, else None; text longer than `limit`
+    tokens could hold is refused uncounted, so a huge message costs nothing to refuse."""
+    if len(text) > max(limit, 0) * MAX_CHARS_PER_TOKEN:
+        return None
+    tokens = counter.count(text)
+    return tokens if tokens <= limit else None
+
+
 def _fits(text: str, limit: int, counter: TokenCounter) -> bool:
-    """Whether `text` fits in `limit` tokens; text longer than any `limit` tokens could
-    hold is not counted at all (a huge message costs nothing to refuse)."""
-    return len(text) <= max(limit, 0) * MAX_CHARS_PER_TOKEN and counter.count(text) <= limit
+    return count_within(text, limit, counter) is not None
 
 
 def _longest(window: int, limit: int, counter: TokenCounter, cut: Callable[[int], str]) -> int:
