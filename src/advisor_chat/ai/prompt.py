@@ -146,19 +146,30 @@ class _Turn:
         return self.prefix + self.body
 
 
+def said(message: Mapping[str, Any]) -> str | None:
+    """What a user or advisor message said, stripped, or None when it stays out of any
+    model's context: failed or streaming answers, system notices, empty text."""
+    content = message.get("content")
+    if message.get("sender") not in ("user", "advisor") or type(content) is not str:
+        return None
+    if message.get("status") in ("error", "streaming"):
+        return None
+    return content.strip() or None
+
+
+def memory_text(value: Any) -> str:
+    """A memory's value (any JSON) as short plain text, "" when there is nothing to say:
+    a small model reads `runway: 14 months` better than JSON."""
+    return _plain(value, depth=0)
+
+
 def _turn(message: Mapping[str, Any], advisor_id: str, names: Mapping[str, str]) -> _Turn | None:
     """A message as the model sees it, or None when it is left out (see the module)."""
-    content = message.get("content")
-    if message.get("status") in ("error", "streaming") or type(content) is not str:
+    body = said(message)
+    if body is None:
         return None
-    body = content.strip()
-    if not body:
-        return None
-    sender = message.get("sender")
-    if sender == "user":
+    if message.get("sender") == "user":
         return _Turn("user", "", body, True)
-    if sender != "advisor":
-        return None
     author = message.get("advisorId")
     if author == advisor_id:
         return _Turn("assistant", "", body, False)
@@ -244,12 +255,11 @@ def _summary_text(summary: Mapping[str, Any] | None) -> str | None:
 
 
 def _memory_lines(memories: Sequence[Mapping[str, Any]]) -> list[str]:
-    """`- key words: value` for the first MAX_MEMORIES usable memories: keys read as words,
-    values as plain text (a small model reads `runway: 14 months` better than JSON)."""
+    """`- key words: value` for the first MAX_MEMORIES usable memories."""
     lines: list[str] = []
     for memory in memories:
         key = memory.get("key")
-        value = _plain(memory.get("value"), depth=0)
+        value = memory_text(memory.get("value"))
         if type(key) is not str or not value:
             continue
         label = " ".join(key.replace("_", " ").split())
@@ -265,7 +275,6 @@ def _memory_lines(memories: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _plain(value: Any, depth: int) -> str:
-    """Any JSON value as short plain text ("" for nothing worth saying)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
