@@ -284,6 +284,24 @@ def test_the_given_counter_is_used() -> None:
 # display_name
 
 
+def test_education_reads_as_degrees() -> None:
+    persona = {
+        "name": "Ann Lee",
+        "title": "Counsel",
+        "education": {"degreeName": "Bachelor of Laws", "major": "Law", "graduationYear": 2006},
+        "additionalEducation": [
+            {"degreeLevel": "Master's", "major": "Tax", "institution": "a university"},
+            {"institution": "a bar school", "graduationYear": 2009.0},
+            {"graduationYear": True},
+            "not an entry",
+        ],
+    }
+    assert (
+        "Education: Bachelor of Laws (2006); Master's in Tax (a university); a bar school (2009)."
+        in system_prompt({"persona": persona})
+    )
+
+
 def test_display_name() -> None:
     assert display_name({"persona": {"name": " Lucía  Ferreyra "}}) == "Lucía Ferreyra"
     assert display_name({"firstName": "Ann", "lastName": "Lee", "persona": {}}) == "Ann Lee"

@@ -273,15 +273,18 @@ def _degree(education: Mapping[str, Any]) -> str:
     whichever of degreeName / degreeLevel, major, institution, graduationYear are there."""
     name = _text(education.get("degreeName")) or _text(education.get("degreeLevel"))
     major = _text(education.get("major"))
+    if name and major and major.lower() in name.lower():
+        major = None  # "Bachelor of Laws", not "Bachelor of Laws in Law"
     what = " in ".join(part for part in (name, major) if part)
     year: object = education.get("graduationYear")
     when = None
     if isinstance(year, int | float) and not isinstance(year, bool) and 1000 <= year <= 9999:
         when = str(int(year))  # (NaN and infinities fail the range test)
-    where = ", ".join(part for part in (_text(education.get("institution")), when) if part)
-    if what and where:
-        return f"{what} ({where})"
-    return what or where
+    institution = _text(education.get("institution"))
+    if not what:  # a year alone says nothing
+        what, institution = institution or "", None
+    details = ", ".join(part for part in (institution, when) if part)
+    return f"{what} ({details})" if what and details else what
 
 
 def _location(location: Mapping[str, Any]) -> Forms:
