@@ -81,6 +81,7 @@ class _Script:
     message: str = ""
     times: int = 1
     after_tokens: int = 0
+    code: str | None = None
 
 
 class _Dropped(Exception):
@@ -101,6 +102,7 @@ class ScriptedOpenAI:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # each request's headers, lower-cased names
         self.known_models: set[str] | None = None
         self.api_key: str | None = None
         self.sends_usage = True  # False: ignore stream_options, as some endpoints do
@@ -159,9 +161,13 @@ class ScriptedOpenAI:
         *,
         times: int = 1,
         model: str | None = None,
+        code: str | None = None,
     ) -> None:
-        """The next `times` requests (for `model`) answer `status` with OpenAI's error body."""
-        self._queue(_Script("fail", model, [], status=status, message=message, times=times))
+        """The next `times` requests (for `model`) answer `status` with OpenAI's error body;
+        `code` replaces the usual one for the status (e.g. 429 "insufficient_quota")."""
+        self._queue(
+            _Script("fail", model, [], status=status, message=message, times=times, code=code)
+        )
 
     def fail_midstream(self, after_tokens: int, text: str, *, model: str | None = None) -> None:
         """Send the first `after_tokens` tokens of `text`, then drop the connection."""
@@ -271,6 +277,7 @@ class ScriptedOpenAI:
         if not isinstance(body, dict):
             return self._error(400, "The request body must be a JSON object.")
         self.requests.append(body)
+        self.headers.append(dict(request.headers))
         model = body.get("model")
         if not isinstance(model, str) or not isinstance(body.get("messages"), list):
             return self._error(400, "`model` and `messages` are required.")
@@ -279,7 +286,8 @@ class ScriptedOpenAI:
             return refused
         script = self._take(model) or _Script("reply", None, _echo(body["messages"]))
         if script.kind == "fail":
-            return self._error(script.status, script.message)
+            extra = {"code": script.code} if script.code is not None else {}
+            return self._error(script.status, script.message, **extra)
         if script.kind == "hang":
             assert self._stopping is not None
             await self._stopping.wait()
