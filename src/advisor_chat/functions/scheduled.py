@@ -149,13 +149,11 @@ class ScheduledWorker:
             except Exception:  # e.g. the database away for a moment: try again
                 log.exception("scheduled_poll_failed", lane=lane)
                 pause = self.poll_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake[lane].wait(), timeout=pause)
+            await _wait(self._wake[lane], pause)
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._touched_event.wait(), timeout=self.heartbeat_s)
+            await _wait(self._touched_event, self.heartbeat_s)
             self._touched.clear()
             self._touched_event.clear()
             try:
@@ -523,6 +521,15 @@ class ScheduledWorker:
             return gone
 
         return (await self.store.mutation(sweep)).value
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Until `event` is set or `timeout` s pass. Not `asyncio.wait_for`: on Python 3.11 it
+    swallows a cancel that arrives as the event is set, and a loop built on it then never
+    stops (seen: a worker that could not be shut down)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
 
 
 def _startable(row: Document | None, seen: Document) -> bool:
