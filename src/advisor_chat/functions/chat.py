@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from advisor_chat.ai.chores import (
+    SummaryRequest,
     clean_summary,
     clean_title,
     memory_request,
@@ -325,7 +326,7 @@ async def run_round(ctx: ActionCtx, args: Args) -> dict[str, Any]:
 def _models(ctx: ActionCtx) -> Models:
     if ctx.models is None:
         raise FunctionError(Code.PROVIDER_ERROR, "no model provider is configured")
-    return ctx.models  # type: ignore[no-any-return]
+    return ctx.models
 
 
 async def _answer(
@@ -566,7 +567,18 @@ async def _memories(ctx: ActionCtx, models: Models, conversation_id: str, adviso
     )
     if source is None:
         return 0
-    request = memory_request(source["question"], source["answer"], source["known"])
+    choice = models.fallback()
+
+    def build() -> list[ChatMessage]:
+        return memory_request(
+            source["span"],
+            names=source["names"],
+            known=source["known"],
+            counter=choice.provider.counter(choice.model),
+            budget=choice.budget // 2,
+        )
+
+    request = await asyncio.to_thread(build)
     facts = parse_memories(await _complete(models, request, 128))
     if not facts:
         return 0
@@ -583,8 +595,22 @@ async def _summary(ctx: ActionCtx, models: Models, conversation_id: str, keep_fr
     )
     if source is None:
         return False
-    request = summary_request(source["previous"], source["messages"], source["names"])
-    content = clean_summary(await _complete(models, request, 256))
+    choice = models.fallback()
+    span = source["messages"]
+
+    def build() -> SummaryRequest:
+        return summary_request(
+            span,
+            names=source["names"],
+            counter=choice.provider.counter(choice.model),
+            budget=choice.budget // 2,
+            previous=source["previous"],
+        )
+
+    request = await asyncio.to_thread(build)
+    if request.covered < 1:
+        return False
+    content = clean_summary(await _complete(models, request.messages, 256))
     if content is None:
         return False
     await ctx.run_mutation(
@@ -593,7 +619,7 @@ async def _summary(ctx: ActionCtx, models: Models, conversation_id: str, keep_fr
             "conversationId": conversation_id,
             "content": content,
             "startMessageId": source["startMessageId"],
-            "endMessageId": source["endMessageId"],
+            "endMessageId": span[request.covered - 1]["_id"],
         },
     )
     return True
@@ -644,7 +670,8 @@ async def save_title(ctx: MutationCtx, args: Args) -> bool:
     internal=True,
 )
 async def memory_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
-    """The advisor's latest answer, the question it answered, and what it already knows."""
+    """The advisor's latest answer and the question it answered (oldest first), its name,
+    and what it already remembers."""
     conversation = await own_conversation(ctx, args["conversationId"])
     recent = await (
         ctx.db.query("messages", "by_conversation_created")
@@ -676,11 +703,9 @@ async def memory_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
         .eq("advisorId", args["advisorId"])
         .take(MAX_MEMORIES)
     )
-    return {
-        "question": asked["content"],
-        "answer": answer["content"],
-        "known": {m["key"]: m["value"] for m in known},
-    }
+    advisor = await ctx.db.get("advisors", args["advisorId"])
+    names = {args["advisorId"]: display_name(advisor)} if advisor is not None else {}
+    return {"span": [asked, answer], "names": names, "known": known}
 
 
 @mutation(
@@ -770,7 +795,6 @@ async def summary_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
         "messages": messages,
         "names": names,
         "startMessageId": start,
-        "endMessageId": messages[-1]["_id"],
     }
 
 
