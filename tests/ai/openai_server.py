@@ -17,6 +17,9 @@ queued it answers a deterministic echo of the last user message. Before any scri
 `api_key` answers 401 to a request without that bearer key, and a set `known_models` answers
 404 to other models, with OpenAI's own error bodies.
 
+Besides the bodies (`requests`) it records each request's `headers`; `sends_usage = False`
+makes it ignore `stream_options`, as some endpoints do.
+
 Usage, when sent: `completion_tokens` is the number of content deltas sent and
 `prompt_tokens` the number of word-ish tokens (see `split_tokens`) in all messages, so a
 test can predict both.

@@ -36,7 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advisor_chat.ai.providers.base import ChatMessage, Delta, ProviderError, Request, Usage
+from advisor_chat.ai.providers.base import (
+    ChatMessage,
+    Delta,
+    ProviderError,
+    Request,
+    TokenCounter,
+    Usage,
+)
 from advisor_chat.ai.providers.counting import EstimateCounter
 from advisor_chat.log import get_logger
 
@@ -209,7 +216,7 @@ class Embedded:
                     usage = item
         return "".join(parts), usage
 
-    def counter(self, model: str) -> _Tokenizer:
+    def counter(self, model: str) -> TokenCounter:
         """The model's own tokenizer (an over-estimate if the model is not installed, in
         which case answering fails anyway, saying how to install it)."""
         return self._tokenizer
