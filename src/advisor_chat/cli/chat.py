@@ -177,7 +177,7 @@ class Chat:
             if message.get("sender") == "advisor":
                 self.last_answer = message
         if streaming:
-            self._follow(Round(stop_id=streaming[0]["_id"], watch=streaming, expected=0))
+            self._follow(Round(stop_id=streaming[0]["_id"], watch=streaming))
 
     def start(self, conversation_id: str | None, new: bool) -> None:
         if conversation_id:

@@ -25,11 +25,11 @@ from typing import Any
 
 from advisor_chat.cli.remote import Remote
 
-TEXT_POLL_S = 0.12  # an answer's text is written in ~200 ms chunks: this shows each promptly
-LIST_POLL_S = 0.3  # new answers of the round; a round's next answer starts after the last
+TEXT_POLL_S = 0.12  # the server writes an answer's text in ~200 ms chunks: each shows promptly
+LIST_POLL_S = 0.3  # new answers of the round (the next starts once the last has ended)
 PAGE = 200  # the server's largest page
 FIRST_ANSWER_S = 60.0  # the embedded model loads on first use; past this, stop waiting
-QUIET_S = 3.0  # every expected answer ended and nothing new this long: the round is over
+QUIET_S = 3.0  # when the number of answers is not known: this long with none new ends it
 STOP_WAIT_S = 10.0  # after a stop, how long answers have to end `stopped`
 
 Message = dict[str, Any]
@@ -116,85 +116,128 @@ class Interrupt:
         self.presses += 1
         self.woken.set()
 
+    async def nap(self, seconds: float) -> None:
+        """Sleep between polls, woken at once by a press."""
+        self.woken.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.woken.wait(), seconds)
+
 
 @dataclass
 class Round:
-    """What to follow: `stop_id` is what `messages:stop` is given (the user's message, or
-    the answer being regenerated); `expected` the answers the message asked for, when
-    known; `watch` answers already written to follow first (a regenerated one)."""
+    """What to follow. `stop_id`: what `messages:stop` is given (the user's message, or
+    the answer being regenerated); `expected`: how many answers the round has, when known
+    (else it ends after QUIET_S without a new one); `watch`: answers already written, to
+    follow first; `skip`: messages already on screen (the one just sent)."""
 
     stop_id: str
     expected: int | None = None
     watch: list[Message] = field(default_factory=list)
-    skip: set[str] = field(default_factory=set)  # our own message, already on screen
+    skip: set[str] = field(default_factory=set)
+
+
+class _Progress:
+    """Where following a round has got to."""
+
+    def __init__(self, round_: Round) -> None:
+        self.round = round_
+        self.queue: deque[Message] = deque(round_.watch)
+        self.seen = {m["_id"] for m in round_.watch} | round_.skip
+        self.answers = len(self.queue)  # seen so far, ended or not
+        self.ended = 0
+        self.current: Message | None = None
+        self.shown = 0  # characters of the current answer printed
+        self.began = self.last_change = time.monotonic()
+        self.stopped_at: float | None = None
+        self.listed_after_stop = False
+        self.system_note = False
+
+    def arrived(self, message: Message) -> Event | None:
+        if message["_id"] in self.seen:
+            return None
+        self.seen.add(message["_id"])
+        self.last_change = time.monotonic()
+        if message.get("sender") == "advisor":
+            self.queue.append(message)
+            self.answers += 1
+            return None
+        self.system_note = self.system_note or message.get("sender") == "system"
+        return Posted(message)
+
+    def begin(self) -> Started:
+        self.current, self.shown = self.queue.popleft(), 0
+        return Started(self.current)
+
+    def progress(self, current: Message, state: Message) -> list[Event]:
+        events: list[Event] = []
+        text = str(state.get("content") or "")
+        if len(text) > self.shown:
+            events.append(Delta(current["_id"], current.get("advisorId"), text[self.shown :]))
+            self.shown = len(text)
+        if state.get("status", "complete") != "streaming":
+            events.append(Ended(current["_id"], state))
+            self.current, self.ended, self.last_change = None, self.ended + 1, time.monotonic()
+        return events
+
+    def over(self) -> bool:
+        """Nothing streaming or queued, and no more to come."""
+        if self.current is not None or self.queue:
+            return False
+        if self.listed_after_stop or self.system_note:
+            return True
+        if self.round.expected is not None:
+            return self.ended >= self.round.expected
+        return self.answers > 0 and time.monotonic() - self.last_change > QUIET_S
+
+    def gave_up(self) -> str | None:
+        now = time.monotonic()
+        if self.stopped_at is not None and now - self.stopped_at > STOP_WAIT_S:
+            return "the server has not confirmed the stop yet"
+        if self.answers == 0 and now - self.began > FIRST_ANSWER_S:
+            return "no answer has started yet; it will show when you open this conversation"
+        return None
+
+
+async def _state(remote: Remote, message: Message) -> Message:
+    """An answer's text so far and status; one already finished needs no call."""
+    if message.get("status", "complete") != "streaming":
+        return message
+    state: Message = await remote.query("messages:getStreamingText", {"messageId": message["_id"]})
+    return state
 
 
 async def follow(
     remote: Remote, tail: Tail, round_: Round, interrupt: Interrupt
 ) -> AsyncIterator[Event]:
     """The round's events until its last answer ends, or it is stopped and confirmed."""
-    queue: deque[Message] = deque(round_.watch)
-    seen = {m["_id"] for m in round_.watch} | round_.skip
-    answers = len(queue)
-    ended_all_at: float | None = None
-    start = time.monotonic()
+    progress = _Progress(round_)
     next_list = 0.0
-    stop_sent_at: float | None = None
-    current: Message | None = None
-    shown = 0
-    system_note = False
     while True:
-        now = time.monotonic()
-        if interrupt.presses and stop_sent_at is None:
-            stop_sent_at = now
-            await remote.mutation("messages:stop", {"messageId": round_.stop_id})
         if interrupt.presses > 1:
-            yield GaveUp("stopped waiting; the answer may still end on the server")
+            yield GaveUp("stopped waiting; the server may still be ending the answer")
             return
-        if now >= next_list:
-            next_list = now + LIST_POLL_S
+        if interrupt.presses and progress.stopped_at is None:
+            progress.stopped_at = time.monotonic()
+            await remote.mutation("messages:stop", {"messageId": round_.stop_id})
+            next_list = 0.0  # what was written before the stop: read it, then nothing more
+        if time.monotonic() >= next_list:
+            stopped = progress.stopped_at is not None
             for message in await tail.read():
-                if message["_id"] in seen:
-                    continue
-                seen.add(message["_id"])
-                if message.get("sender") == "advisor":
-                    queue.append(message)
-                    answers += 1
-                else:
-                    system_note = system_note or message.get("sender") == "system"
-                    yield Posted(message)
-        if current is None and queue:
-            current, shown, ended_all_at = queue.popleft(), 0, None
-            yield Started(current)
-        if current is not None:
-            state: Message = current
-            if current.get("status", "complete") == "streaming":
-                state = await remote.query(
-                    "messages:getStreamingText", {"messageId": current["_id"]}
-                )
-            text = str(state.get("content") or "")
-            if len(text) > shown:
-                yield Delta(current["_id"], current.get("advisorId"), text[shown:])
-                shown = len(text)
-            if state.get("status", "complete") != "streaming":
-                yield Ended(current["_id"], state)
-                current, ended_all_at = None, time.monotonic()
-                continue
-        elif not queue:
-            quiet = time.monotonic() - (ended_all_at or start)
-            if stop_sent_at is not None or system_note:
-                if answers == 0 or ended_all_at is not None:
-                    return  # nothing left streaming once the list was read after the end
-            elif round_.expected is not None and answers >= round_.expected:
-                return
-            elif answers and quiet > QUIET_S:
-                return
-        if stop_sent_at is not None and time.monotonic() - stop_sent_at > STOP_WAIT_S:
-            yield GaveUp("the server has not confirmed the stop yet")
+                if event := progress.arrived(message):
+                    yield event
+            progress.listed_after_stop = stopped
+            next_list = time.monotonic() + LIST_POLL_S
+        if progress.current is None and progress.queue:
+            yield progress.begin()
+        if (current := progress.current) is not None:
+            events = progress.progress(current, await _state(remote, current))
+            for event in events:
+                yield event
+            if events and isinstance(events[-1], Ended):
+                continue  # the next answer, if already there, at once
+        elif progress.over():
             return
-        if not answers and time.monotonic() - start > FIRST_ANSWER_S:
-            yield GaveUp("no answer has started yet; it will show when you open this conversation")
+        if reason := progress.gave_up():
+            yield GaveUp(reason)
             return
-        interrupt.woken.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(interrupt.woken.wait(), TEXT_POLL_S)
+        await interrupt.nap(TEXT_POLL_S)
