@@ -65,6 +65,11 @@ class Provider(Protocol):
 
     def stream(self, request: Request) -> AsyncIterator[Delta | Usage]: ...
 
+    async def complete(self, request: Request) -> tuple[str, Usage]:
+        """The whole answer at once, for text nobody watches arrive (summaries, titles,
+        memories). Raises `ProviderError` as `stream` does."""
+        ...
+
     def counter(self, model: str) -> TokenCounter: ...
 
     def context_window(self, model: str) -> int:
