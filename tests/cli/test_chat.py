@@ -10,7 +10,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,62 +19,13 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from tests.ai.openai_server import ScriptedOpenAI
+from tests.cli.conftest import CLI, Server
 from tests.services import free_port, wait_until
 
-CLI = [sys.executable, "-m", "advisor_chat.cli"]
-SECRET = "chat-secret-" + "x" * 30
-OPENAI_KEY = "sk-test-chat"
 PASSWORD = "correct horse battery"
 WAIT_S = 30.0
 PROMPT = "you> "
 TEAM = "t1"  # Startup Launch Squad: Ifeoma, Anika, Lucía, Beatriz (the first template)
-
-
-@dataclass
-class Server:
-    url: str
-    openai: ScriptedOpenAI
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("chat-served")
-    port = free_port()
-    with ScriptedOpenAI() as openai:
-        openai.api_key = OPENAI_KEY
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("ADVISOR_CHAT_", "OPENAI_")) and k != "DATABASE_URL"
-        }
-        env |= {
-            "ADVISOR_CHAT_DATA_DIR": str(data),
-            "ADVISOR_CHAT_SECRET_KEY": SECRET,
-            "ADVISOR_CHAT_LOG_LEVEL": "warning",
-            "OPENAI_BASE_URL": openai.base_url,
-            "OPENAI_API_KEY": OPENAI_KEY,
-        }
-        log = (data / "serve.log").open("wb")
-        process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port)], env=env, cwd=data, stdout=log, stderr=log
-        )
-        url = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            assert process.poll() is None, (data / "serve.log").read_text()
-            try:
-                return httpx.get(f"{url}/ready", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        try:
-            wait_until(up, 60, "advisor-chat serve")
-            yield Server(url, openai)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            log.close()
 
 
 class Chat:

@@ -108,7 +108,8 @@ class Remote:
 
     async def resume(self, stored: StoredSignIn) -> None:
         """Continue a kept sign-in: one refresh proves it is still good (SignedOut if not)."""
-        self.email, self.user_id, self._refresh = stored.email, stored.user_id, stored.refresh_token
+        self.email, self.user_id = stored.email, stored.user_id
+        self._access, self._refresh = None, stored.refresh_token
         await self._renew(None)
 
     async def sign_out(self, stored: StoredSignIn | None = None) -> None:
