@@ -102,8 +102,7 @@ class Chat:
         """Resume the kept sign-in for this server when it is the one asked for, else ask
         for a password (hidden) and sign in or up. Then `users:store` creates the user row."""
         self.run(self.remote.check())
-        sessions = SessionFile.default()
-        stored = sessions.get(self.remote.server)
+        stored = self.remote.sessions.get(self.remote.server)
         same = stored is not None and (email is None or email.strip().lower() == stored.email)
         resumed = False
         if stored is not None and same and not sign_up:
@@ -389,7 +388,7 @@ def chat(
 
 
 def _sign_out(session: Chat) -> None:
-    stored = SessionFile.default().get(session.remote.server)
+    stored = session.remote.sessions.get(session.remote.server)
     if stored is None:
         session.out.info(f"Not signed in to {session.remote.server}.")
         return

@@ -64,7 +64,7 @@ class Remote:
 
     def __init__(self, server: str, sessions: SessionFile, http: httpx.AsyncClient) -> None:
         self.server = server_key(server)
-        self._sessions = sessions
+        self.sessions = sessions
         self._http = http
         self._lock = asyncio.Lock()  # one refresh at a time: each spends the previous token
         self._access: str | None = None
@@ -116,7 +116,7 @@ class Remote:
         """End the sign-in (this one, or a kept one) on the server and forget it here.
         Forgotten even when the server cannot be told: Unreachable is raised after."""
         token = stored.refresh_token if stored else self._refresh
-        self._sessions.forget(self.server)
+        self.sessions.forget(self.server)
         self._access = self._refresh = None
         if token is not None:
             await self._post("/auth/signout", {"refreshToken": token})
@@ -124,8 +124,10 @@ class Remote:
     def _adopt(self, tokens: Tokens, email: str) -> None:
         self._access, self._refresh = tokens.access_token, tokens.refresh_token
         self._renew_at = time.monotonic() + max(tokens.expires_in - REFRESH_EARLY_S, 0)
-        self.email, self.user_id = email, tokens.user_id
-        self._sessions.put(self.server, StoredSignIn(tokens.refresh_token, email, tokens.user_id))
+        self.email, self.user_id = email.strip().lower(), tokens.user_id  # as the server has it
+        self.sessions.put(
+            self.server, StoredSignIn(tokens.refresh_token, self.email, tokens.user_id)
+        )
 
     async def _auth(self, endpoint: str, body: dict[str, Any]) -> Tokens:
         answer = await self._post(f"/auth/{endpoint}", body)
@@ -154,7 +156,7 @@ class Remote:
             except Unreachable:
                 raise
             except RemoteError as exc:
-                newer = self._sessions.get(self.server)
+                newer = self.sessions.get(self.server)
                 if newer is None or newer.refresh_token == token or exc.code != "UNAUTHENTICATED":
                     raise self._signed_out() from exc
                 try:
@@ -166,7 +168,7 @@ class Remote:
             self._adopt(tokens, self.email)
 
     def _signed_out(self) -> SignedOut:
-        self._sessions.forget(self.server)
+        self.sessions.forget(self.server)
         return SignedOut(
             f"your sign-in to {self.server} has ended (signed out, or unused for 30 days): "
             "sign in again with --email",
