@@ -41,6 +41,10 @@ EXAMPLES: dict[str, Example] = {
     "messages:updateMessage": lambda w: {"messageId": w.message, "content": "edited"},
     "messages:searchMessages": lambda w: {"query": "hello", "conversationId": w.conversation},
     "messages:deleteMessage": lambda w: {"messageId": w.message},
+    "messages:getStreamingText": lambda w: {"messageId": w.answer},
+    "messages:stop": lambda w: {"messageId": w.message},
+    "messages:regenerate": lambda w: {"messageId": w.answer},
+    "messages:selectVersion": lambda w: {"messageId": w.answer, "version": 0},
     "advisorMemories:list": lambda w: {"conversationId": w.conversation},
     "advisorMemories:getMemoryByKey": lambda w: {
         "conversationId": w.conversation,
@@ -65,6 +69,7 @@ EXAMPLES: dict[str, Example] = {
         "content": "S",
     },
     "threadSummaries:deleteSummary": lambda w: {"summaryId": w.summary},
+    "threadSummaries:updateSummary": lambda w: {"summaryId": w.summary, "content": "S2"},
     "realtime:setTypingStatus": lambda w: {"conversationId": w.conversation, "isTyping": True},
     "realtime:getTypingUsers": lambda w: {"conversationId": w.conversation},
     "realtime:updateUserPresence": lambda w: {

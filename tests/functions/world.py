@@ -22,6 +22,7 @@ class World:
     message: str  # Alice's, in her conversation
     memory: str  # the public advisor's, in Alice's conversation
     summary: str  # of Alice's conversation
+    answer: str  # the public advisor's answer in Alice's conversation
 
 
 async def build_world(store: Store, runner: Runner) -> World:
@@ -91,7 +92,23 @@ async def build_world(store: Store, runner: Runner) -> World:
             ALICE,
         )
     ).value
-    return World(public, private, conversation, message, memory, summary)
+
+    async def answer(tx: Transaction) -> str:
+        return await tx.insert(
+            "messages",
+            {
+                "conversationId": conversation,
+                "sender": "advisor",
+                "advisorId": public,
+                "content": "Keep 18 months of runway.",
+                "mentions": [],
+                "createdAt": 2e12,
+                "status": "complete",
+            },
+        )
+
+    answered = (await store.mutation(answer)).value
+    return World(public, private, conversation, message, memory, summary, answered)
 
 
 async def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:

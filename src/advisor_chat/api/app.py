@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from advisor_chat import __version__
+from advisor_chat.ai.models import Models
 from advisor_chat.api.accounts import router as accounts_router
 from advisor_chat.api.disconnects import QuietDisconnects
 from advisor_chat.api.headers import SecurityHeaders
@@ -62,7 +63,11 @@ def create_app(settings: Settings) -> FastAPI:
                 shipped = await load_shipped(store, only_missing=True)
                 log.info("marketplace_loaded", documents=shipped.changed)
             app.state.store = store
-            app.state.runner = Runner(store, build_registry(), limits=limits_from(settings.quotas))
+            models = Models.from_settings(settings)  # the embedded model loads on first use
+            app.state.models = models
+            app.state.runner = Runner(
+                store, build_registry(), limits=limits_from(settings.quotas), models=models
+            )
             app.state.tokens = LocalTokens(load_secret(settings))
             app.state.accounts = Accounts(store, app.state.tokens)
             secret = settings.clerk_webhook_secret
@@ -79,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+                await models.aclose()
 
     # No framework docs pages (our OpenAPI document is /api/openapi.json), and no
     # trailing-slash redirects: they would build their target from the Host header.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from advisor_chat.functions import (
     advisors,
+    chat,
     conversations,
     marketplace,
     memories,
@@ -25,6 +26,7 @@ MODULES = (
     teams,
     conversations,
     messages,
+    chat,
     memories,
     summaries,
     realtime,

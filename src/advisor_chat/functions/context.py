@@ -16,6 +16,7 @@ from advisor_chat.functions.plans import PlanLimits
 from advisor_chat.store import UNSET, Transaction
 
 if TYPE_CHECKING:
+    from advisor_chat.ai.models import Models
     from advisor_chat.functions.registry import Registry
 
 SCHEDULED = "scheduledFunctions"
@@ -128,6 +129,7 @@ class ActionCtx:
     run_query: Call
     run_mutation: Call
     run_action: Call
+    models: Models | None = None  # the chat engine's providers (chat:round and its chores)
 
     def require_identity(self) -> Identity:
         if self.identity is None:

@@ -13,8 +13,8 @@ from advisor_chat.store import Document
 WINDOW_MS: dict[Bucket, float] = {"messages": 60_000, "generations": 86_400_000}
 
 
-async def consume(ctx: MutationCtx, user: Document, bucket: Bucket) -> None:
-    """Count one use against the caller's plan, or refuse with RATE_LIMITED."""
+async def consume(ctx: MutationCtx, user: Document, bucket: Bucket, uses: int = 1) -> None:
+    """Count `uses` against the caller's plan, all or none, or refuse with RATE_LIMITED."""
     limits = ctx.limits.get(user["plan"]) or ctx.limits.get("free") or DEFAULT_LIMITS["free"]
     limit = limits.of(bucket)
     now = now_ms()
@@ -26,19 +26,20 @@ async def consume(ctx: MutationCtx, user: Document, bucket: Bucket) -> None:
         .unique()
     )
     if row is None:
-        if limit < 1:
+        if limit < uses:
             raise _limited(bucket, limit, now + window)
         await ctx.db.insert(
-            "rateLimits", {"userId": user["_id"], "bucket": bucket, "windowStart": now, "count": 1}
+            "rateLimits",
+            {"userId": user["_id"], "bucket": bucket, "windowStart": now, "count": uses},
         )
         return
     if now - row["windowStart"] >= window:
         start, used = now, 0
     else:
         start, used = row["windowStart"], row["count"]
-    if used >= limit:
+    if used + uses > limit:
         raise _limited(bucket, limit, start + window)
-    await ctx.db.patch("rateLimits", row["_id"], {"windowStart": start, "count": used + 1})
+    await ctx.db.patch("rateLimits", row["_id"], {"windowStart": start, "count": used + uses})
 
 
 def _limited(bucket: Bucket, limit: int, retry_at: float) -> FunctionError:

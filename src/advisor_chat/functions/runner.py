@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from advisor_chat.ai.models import Models
 from advisor_chat.errors import (
     Code,
     DocumentInvalid,
@@ -105,10 +106,12 @@ class Runner:
         store: Store,
         registry: Registry,
         limits: Mapping[str, PlanLimits] | None = None,
+        models: Models | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
+        self.models = models
 
     async def call(
         self,
@@ -157,6 +160,7 @@ class Runner:
             run_query=lambda p, a: self._value(p, a, identity, "query"),
             run_mutation=lambda p, a: self._value(p, a, identity, "mutation"),
             run_action=lambda p, a: self._value(p, a, identity, "action"),
+            models=self.models,
         )
         value = await function.handler(ctx, args)
         return Result(value, self.store.commits.latest_ts, None)

@@ -55,9 +55,20 @@ async def delete_summary(ctx: MutationCtx, args: Args) -> None:
     await ctx.db.delete("threadSummaries", summary["_id"])
 
 
+@mutation(
+    "threadSummaries:updateSummary",
+    {"summaryId": v.id("threadSummaries"), "content": v.string(max_length=32_000)},
+)
+async def update_summary(ctx: MutationCtx, args: Args) -> Document:
+    """Correct what a summary says: the next answers' context carries the correction."""
+    summary = await own_in_conversation(ctx, "threadSummaries", args["summaryId"])
+    return await ctx.db.patch("threadSummaries", summary["_id"], {"content": args["content"]})
+
+
 FUNCTIONS = (
     get_conversation_summaries,
     create_summary,
     create_summary.alias("threadSummaries:createThreadSummary"),
+    update_summary,
     delete_summary,
 )

@@ -8,7 +8,9 @@ additions, all in the same style:
 - Streaming state on messages: `status` (`streaming → complete | stopped | error`, absent
   means complete, as for every message written before streaming existed) and `error`
   (the readable reason an answer ended `error`), plus the `streamDeltas` table holding the
-  chunks of an answer in progress, so a stream costs O(length) bytes written.
+  chunks of an answer in progress, so a stream costs O(length) bytes written. An answer
+  also records its `model`, a `notice`, an `errorCode`, its `roundId` and the earlier
+  `versions` a regenerate kept.
 - `conversations.advisorIds`: the conversation's board (seed 002; mentions route within it).
 - `messages.search_content`: a full-text index over `content`, narrowed by conversation
   (Convex's `searchIndex`), so searching a user's history costs what it finds.
@@ -389,6 +391,31 @@ MESSAGES = _table(
         "status": opt(v.literals("complete", "streaming", "stopped", "error")),
         "error": opt(s()),
         "legacyId": opt(s()),
+        # An answer's generation: the model that wrote it, a notice to show with it (the
+        # embedded model says it is small and offline), the stable code of an `error` or
+        # RATE_LIMITED outcome, and the scheduled round that writes it (the stop button
+        # cancels that round; on the user's message too, so a round is stoppable before
+        # its first answer exists).
+        "model": opt(s()),
+        "notice": opt(s()),
+        "errorCode": opt(s()),
+        "roundId": opt(s()),
+        # Earlier versions of a regenerated answer, oldest first (at most MAX_VERSIONS).
+        "versions": opt(
+            v.array(
+                v.object(
+                    {
+                        "content": s(),
+                        "createdAt": n(),
+                        "status": opt(v.literals("complete", "stopped", "error")),
+                        "model": opt(s()),
+                        "tokensUsed": opt(n()),
+                        "error": opt(s()),
+                    }
+                ),
+                max_items=10,
+            )
+        ),
     },
     [
         ("by_conversation", ["conversationId"]),

@@ -1,0 +1,810 @@
+"""chat: advisors answering (DESIGN.md 8). A user's message schedules a *round*, one
+durable scheduled call in the long lane that runs on the server, detached from any
+connection: each advisor of the round in turn reads its context, streams its answer into
+`streamDeltas` and ends it `complete`, `stopped` or `error`. Later advisors of a round see
+the earlier answers. After a round, low-priority chores (title, memories, summary) run in
+the short lane.
+
+Every step the round takes is one of the internal functions below, called as the user who
+sent the message, so row-level security holds for the engine as for any client: a
+conversation deleted mid-round stops the round at its next step. What happens to an
+answer when its round is cut off is decided in one place, `end_round_answers`, used by
+the stop button, by a lost round (its server died: the declaration's `on_lost`) and by the
+round itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from advisor_chat.ai.chores import (
+    clean_summary,
+    clean_title,
+    memory_request,
+    parse_memories,
+    summary_request,
+    title_request,
+)
+from advisor_chat.ai.models import Choice, Models
+from advisor_chat.ai.persona import display_name, system_prompt
+from advisor_chat.ai.prompt import Prompt, assemble
+from advisor_chat.ai.providers.base import ChatMessage, Delta, ProviderError, Request, Usage
+from advisor_chat.ai.streaming import DeltaWriter
+from advisor_chat.clock import now_ms
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.access import own_conversation, require_user
+from advisor_chat.functions.context import ActionCtx, MutationCtx, QueryCtx
+from advisor_chat.functions.registry import Args, action, mutation, query
+from advisor_chat.log import get_logger
+from advisor_chat.schema.fields import v
+from advisor_chat.store import UNSET, Document
+
+log = get_logger(__name__)
+
+HISTORY_WINDOW = 120  # newest messages a prompt is built from: its cost never grows beyond
+ANSWER_TOKENS = 512  # room left for the answer within the model's budget
+ROUND_SCAN = 200  # messages after a round's question searched for its answers
+MAX_VERSIONS = 10  # earlier versions kept of a regenerated answer
+MAX_MEMORIES = 50  # per advisor and conversation
+SUMMARY_SPAN = 60  # messages folded into the summary by one chore
+RETRY_DELAYS_S = (0.5, 1.5)  # a failing model is tried again after these, then the fallback
+WAITING = "Waiting for the offline model: it writes one answer at a time."
+
+AnswerEnd = Literal["complete", "stopped", "error"]
+
+
+# --- the engine's steps (internal) ----------------------------------------------------
+
+
+@query(
+    "chat:context",
+    {
+        "conversationId": v.id("conversations"),
+        "advisorId": v.id("advisors"),
+        "before": v.optional(v.number()),
+    },
+    internal=True,
+)
+async def context(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
+    """Everything one advisor's turn is built from, read at one snapshot: the advisor, the
+    others on the board, its memories, the latest summary and the newest messages after
+    it (before `before`, for a regenerated answer). None: the conversation or advisor is
+    gone, and the turn is not taken."""
+    user = await require_user(ctx)
+    conversation = await ctx.db.get("conversations", args["conversationId"])
+    advisor = await ctx.db.get("advisors", args["advisorId"])
+    if conversation is None or conversation["userId"] != user["_id"] or advisor is None:
+        return None
+    roster = []
+    for other_id in conversation.get("advisorIds", []):
+        if other_id != advisor["_id"] and (other := await ctx.db.get("advisors", other_id)):
+            roster.append(other)
+    memories = await (
+        ctx.db.query("advisorMemories", "by_conversation_advisor")
+        .eq("conversationId", conversation["_id"])
+        .eq("advisorId", advisor["_id"])
+        .take(MAX_MEMORIES)
+    )
+    summary = await (
+        ctx.db.query("threadSummaries", "by_conversation")
+        .eq("conversationId", conversation["_id"])
+        .order("desc")
+        .first()
+    )
+    after = await _summary_end(ctx, summary)
+    history = ctx.db.query("messages", "by_conversation_created").eq(
+        "conversationId", conversation["_id"]
+    )
+    if after is not None:
+        history = history.gt("createdAt", after)
+    if "before" in args:
+        history = history.lt("createdAt", args["before"])
+    recent = await history.order("desc").take(HISTORY_WINDOW)
+    names = {a["_id"]: display_name(a) for a in [advisor, *roster]}
+    for message in recent:  # answers of advisors since taken off the board
+        other_id = message.get("advisorId")
+        if other_id and other_id not in names and (gone := await ctx.db.get("advisors", other_id)):
+            names[other_id] = display_name(gone)
+    return {
+        "advisor": advisor,
+        "roster": roster,
+        "memories": memories,
+        "summary": summary,
+        "history": [m for m in recent if m.get("status", "complete") != "streaming"],
+        "names": names,
+        "plan": user.get("plan"),
+    }
+
+
+async def _summary_end(ctx: QueryCtx, summary: Document | None) -> float | None:
+    """When the last message a summary covers was written: later ones follow it."""
+    if summary is None or not summary.get("endMessageId"):
+        return None
+    try:
+        end = await ctx.db.get("messages", summary["endMessageId"])
+    except Exception:  # an imported summary may name an id of another shape
+        return None
+    return None if end is None else float(end["createdAt"])
+
+
+@mutation(
+    "chat:beginAnswer",
+    {
+        "conversationId": v.id("conversations"),
+        "advisorId": v.id("advisors"),
+        "roundId": v.string(),
+        "messageId": v.optional(v.id("messages")),  # a regenerated answer: reuse it
+        "waiting": v.optional(v.boolean()),
+    },
+    internal=True,
+)
+async def begin_answer(ctx: MutationCtx, args: Args) -> str | None:
+    """The advisor's message, `streaming`, before its first token: every reader sees who
+    is answering (and that it waits its turn for the offline model). None: the
+    conversation is gone, or the regenerated answer was deleted or stopped meanwhile."""
+    try:
+        conversation = await own_conversation(ctx, args["conversationId"])
+    except FunctionError:
+        return None
+    notice = {"notice": WAITING} if args.get("waiting") else {}
+    if "messageId" in args:
+        message = await ctx.db.get("messages", args["messageId"])
+        if message is None or message.get("status") != "streaming":
+            return None
+        if notice:
+            await ctx.db.patch("messages", message["_id"], notice)
+        return str(message["_id"])
+    return await ctx.db.insert(
+        "messages",
+        {
+            "conversationId": conversation["_id"],
+            "sender": "advisor",
+            "advisorId": args["advisorId"],
+            "content": "",
+            "mentions": [],
+            "createdAt": now_ms(),
+            "status": "streaming",
+            "roundId": args["roundId"],
+        }
+        | notice,
+    )
+
+
+@mutation(
+    "chat:appendDelta",
+    {"messageId": v.id("messages"), "start": v.number(minimum=0), "text": v.string()},
+    internal=True,
+)
+async def append_delta(ctx: MutationCtx, args: Args) -> bool:
+    """One chunk of an answer in progress. False: the answer is no longer streaming (it
+    was stopped or deleted), and its round stops writing it."""
+    message = await ctx.db.get("messages", args["messageId"])
+    if message is None or message.get("status") != "streaming":
+        return False
+    await own_conversation(ctx, message["conversationId"])
+    start = args["start"]
+    await ctx.db.insert(
+        "streamDeltas",
+        {
+            "messageId": message["_id"],
+            "start": start,
+            "end": start + len(args["text"]),
+            "text": args["text"],
+            "createdAt": now_ms(),
+        },
+    )
+    if message.get("notice") == WAITING:
+        await ctx.db.patch("messages", message["_id"], {"notice": UNSET})
+    return True
+
+
+@mutation(
+    "chat:finishAnswer",
+    {
+        "messageId": v.id("messages"),
+        "status": v.literals("complete", "stopped", "error"),
+        "content": v.string(),
+        "model": v.optional(v.string()),
+        "notice": v.optional(v.string()),
+        "tokensUsed": v.optional(v.number()),
+        "error": v.optional(v.string()),
+        "errorCode": v.optional(v.string()),
+    },
+    internal=True,
+)
+async def finish_answer(ctx: MutationCtx, args: Args) -> bool:
+    """The answer's end: its whole text on the message, its chunks deleted, the advisor
+    made the conversation's active one. An answer the stop button already ended keeps
+    that end, taking the longer text the round still held."""
+    message = await ctx.db.get("messages", args["messageId"])
+    if message is None:
+        return False
+    conversation = await own_conversation(ctx, message["conversationId"])
+    if message.get("status") != "streaming":
+        if len(args["content"]) > len(message["content"]) and message.get("status") == "stopped":
+            await ctx.db.patch("messages", message["_id"], {"content": args["content"]})
+        return False
+    fields: dict[str, Any] = {
+        "status": args["status"],
+        "content": args["content"],
+        "notice": args.get("notice", UNSET),
+    }
+    for key in ("model", "tokensUsed", "error", "errorCode"):
+        if key in args:
+            fields[key] = args[key]
+    await _drop_deltas(ctx, message["_id"])
+    await ctx.db.patch("messages", message["_id"], fields)
+    advisor_id = message.get("advisorId")
+    on_board = advisor_id in conversation.get("advisorIds", [])
+    if (
+        args["status"] == "complete"
+        and on_board
+        and conversation.get("activeAdvisorId") != advisor_id
+    ):
+        await ctx.db.patch("conversations", conversation["_id"], {"activeAdvisorId": advisor_id})
+    return True
+
+
+async def _drop_deltas(ctx: MutationCtx, message_id: str) -> str:
+    """Delete an answer's chunks; returns their text, in order."""
+    deltas = (
+        await ctx.db.query("streamDeltas", "by_message_start").eq("messageId", message_id).collect()
+    )
+    for delta in deltas:
+        await ctx.db.delete("streamDeltas", delta["_id"])
+    return "".join(d["text"] for d in deltas)
+
+
+async def end_round_answers(
+    ctx: MutationCtx, conversation_id: str, round_id: str, since: float
+) -> int:
+    """End every answer of a round still `streaming` as `stopped`, with the text its
+    chunks hold. Answers of a round are written after its question, so the search is
+    bounded by ROUND_SCAN messages whatever the conversation's length."""
+    answers = await (
+        ctx.db.query("messages", "by_conversation_created")
+        .eq("conversationId", conversation_id)
+        .gte("createdAt", since)
+        .take(ROUND_SCAN)
+    )
+    ended = 0
+    for message in answers:
+        if message.get("roundId") == round_id and message.get("status") == "streaming":
+            text = await _drop_deltas(ctx, message["_id"])
+            await ctx.db.patch(
+                "messages",
+                message["_id"],
+                {"status": "stopped", "content": message["content"] + text, "notice": UNSET},
+            )
+            ended += 1
+    return ended
+
+
+async def _round_lost(ctx: MutationCtx, args: Args) -> None:
+    """A round whose server stopped or died mid-answer (`on_lost`): its answers end
+    `stopped` with the text written so far, never left streaming."""
+    question = await ctx.db.get("messages", args["questionId"])
+    if question is not None and question.get("roundId"):
+        since = float(question["createdAt"])
+        await end_round_answers(ctx, question["conversationId"], question["roundId"], since)
+
+
+ROUND_ARGS = {
+    "conversationId": v.id("conversations"),
+    # The message carrying the round's id: the user's question, or the answer regenerated.
+    "questionId": v.id("messages"),
+    "advisorIds": v.array(v.id("advisors"), max_items=20),
+    "regenerate": v.optional(v.boolean()),  # questionId is an answer, written again in place
+}
+
+
+@action("chat:round", ROUND_ARGS, internal=True, lane="long", time_limit_s=600, on_lost=_round_lost)
+async def run_round(ctx: ActionCtx, args: Args) -> dict[str, Any]:
+    """Each advisor of the round answers in turn; a stop ends the round."""
+    models = _models(ctx)
+    ends: list[str] = []
+    answered: list[str] = []
+    chores: dict[str, Any] = {}
+    for advisor_id in args["advisorIds"]:
+        end, chores = await _answer(ctx, models, args, advisor_id)
+        ends.append(end)
+        if end == "complete":
+            answered.append(advisor_id)
+        if end in ("stopped", "gone"):
+            break
+    if answered:
+        await ctx.run_mutation(
+            "chat:afterRound",
+            {"conversationId": args["conversationId"], "advisorIds": answered} | chores,
+        )
+    return {"answers": ends}
+
+
+def _models(ctx: ActionCtx) -> Models:
+    if ctx.models is None:
+        raise FunctionError(Code.PROVIDER_ERROR, "no model provider is configured")
+    return ctx.models  # type: ignore[no-any-return]
+
+
+async def _answer(
+    ctx: ActionCtx, models: Models, args: Args, advisor_id: str
+) -> tuple[str, dict[str, Any]]:
+    """One advisor's answer, from its first step to its end: how it ended, and what the
+    round's chores should know of its prompt."""
+    conversation_id = args["conversationId"]
+    question = await ctx.run_query("chat:question", {"messageId": args["questionId"]})
+    if question is None or not question["roundId"]:
+        return "gone", {}
+    begin: dict[str, Any] = {
+        "conversationId": conversation_id,
+        "advisorId": advisor_id,
+        "roundId": question["roundId"],
+        "waiting": bool(getattr(models.provider, "busy", False)),
+    }
+    before: dict[str, Any] = {}
+    if args.get("regenerate"):
+        begin["messageId"] = args["questionId"]
+        before["before"] = question["createdAt"]
+    message_id = await ctx.run_mutation("chat:beginAnswer", begin)
+    if message_id is None:
+        return "gone", {}
+    writer: DeltaWriter | None = None
+    try:
+        found = await ctx.run_query(
+            "chat:context", {"conversationId": conversation_id, "advisorId": advisor_id} | before
+        )
+        if found is None:
+            await _finish(ctx, message_id, "stopped", "", {})
+            return "gone", {}
+        choice = models.choose(found["advisor"].get("modelHint"), found["plan"])
+
+        async def flush(start: int, text: str) -> bool:
+            return bool(
+                await ctx.run_mutation(
+                    "chat:appendDelta", {"messageId": message_id, "start": start, "text": text}
+                )
+            )
+
+        async with DeltaWriter(flush) as writer:
+            outcome = await _generate(models, choice, found, advisor_id, writer)
+        chores = outcome.pop("chores")
+        status: AnswerEnd = (
+            "stopped" if writer.stopped else "error" if "error" in outcome else "complete"
+        )
+        await _finish(ctx, message_id, status, writer.text, outcome)
+        return status, chores
+    except asyncio.CancelledError:
+        # The stop button (cancel), a time limit, or a server shutting down: the answer
+        # ends `stopped` with what it had. If the store is going too, `on_lost` does it.
+        text = writer.text if writer is not None else ""
+        await _finish(ctx, message_id, "stopped", text, {})
+        raise
+
+
+async def _finish(
+    ctx: ActionCtx, message_id: str, status: AnswerEnd, text: str, fields: Mapping[str, Any]
+) -> None:
+    await ctx.run_mutation(
+        "chat:finishAnswer",
+        {"messageId": message_id, "status": status, "content": text}
+        | {k: value for k, value in fields.items() if value is not None},
+    )
+
+
+async def _generate(
+    models: Models,
+    choice: Choice,
+    found: Mapping[str, Any],
+    advisor_id: str,
+    writer: DeltaWriter,
+) -> dict[str, Any]:
+    """Stream the answer from `choice`, retried with backoff while nothing was written,
+    then from the global fallback model. Returns the answer's fields: its model, usage,
+    notice, or its error and code; and the chores the round should schedule."""
+    fallback = models.fallback()
+    attempts: list[tuple[Choice, float]] = [(choice, 0.0)]
+    attempts += [(choice, delay) for delay in RETRY_DELAYS_S]
+    if fallback.model != choice.model:
+        attempts += [(fallback, 0.0), (fallback, RETRY_DELAYS_S[0])]
+    failure: ProviderError | None = None
+    for current, delay in attempts:
+        if failure is not None and not failure.retryable and current is choice:
+            continue  # trying the same model again cannot help: on to the fallback
+        if delay:
+            await asyncio.sleep(delay)
+        prompt = await asyncio.to_thread(_prompt, current, found, advisor_id)
+        request = Request(
+            model=current.model,
+            messages=prompt.messages,
+            max_tokens=ANSWER_TOKENS,
+            cache_key=advisor_id,
+        )
+        usage: Usage | None = None
+        try:
+            async for event in current.provider.stream(request):
+                if isinstance(event, Delta):
+                    writer.add(event.text)
+                    if writer.stopped:
+                        break
+                else:
+                    usage = event
+        except ProviderError as exc:
+            failure = exc
+            log.warning("answer_failed", model=current.model, kind=exc.kind, error=exc.message)
+            if writer.text:  # a stream cut mid-way: the partial text is kept, not redone
+                break
+            continue
+        chores: dict[str, Any] = {"truncated": prompt.truncated}
+        if prompt.truncated and prompt.history_used:
+            chores["keepFrom"] = found["history"][prompt.history_used - 1]["createdAt"]
+        result: dict[str, Any] = {"model": current.label, "chores": chores}
+        if usage is not None:
+            result["tokensUsed"] = usage.prompt_tokens + usage.completion_tokens
+        if (notice := current.provider.describe(current.model)) is not None:
+            result["notice"] = notice
+        if current is not choice:
+            result["notice"] = (
+                f"{choice.model} failed ({failure.message if failure else 'error'}); "
+                f"answered by {current.model}. " + result.get("notice", "")
+            ).strip()
+        return result
+    assert failure is not None
+    reason = failure.message
+    if writer.text:
+        reason = f"the answer was cut off: {reason}"
+    return {
+        "model": choice.label,
+        "error": reason,
+        "errorCode": Code.PROVIDER_ERROR.value,
+        "chores": {"truncated": False},
+    }
+
+
+def _prompt(choice: Choice, found: Mapping[str, Any], advisor_id: str) -> Prompt:
+    """Built off the event loop: counting tokens may load a tokenizer."""
+    counter = choice.provider.counter(choice.model)
+    system = system_prompt(
+        found["advisor"], found["roster"], max_tokens=choice.budget // 2, counter=counter
+    )
+    return assemble(
+        system=system,
+        advisor_id=advisor_id,
+        names=found["names"],
+        memories=found["memories"],
+        summary=found["summary"],
+        history=found["history"],
+        counter=counter,
+        budget=choice.budget,
+        answer_tokens=min(ANSWER_TOKENS, choice.budget // 3),
+    )
+
+
+@query("chat:question", {"messageId": v.id("messages")}, internal=True)
+async def question(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
+    """The message carrying a round's id, and when it was written (a regenerated answer's
+    context is what came before it)."""
+    message = await ctx.db.get("messages", args["messageId"])
+    if message is None:
+        return None
+    await own_conversation(ctx, message["conversationId"])
+    return {"roundId": message.get("roundId"), "createdAt": message["createdAt"]}
+
+
+# --- after a round: title, memories, summary (low priority, best effort) --------------
+
+
+@mutation(
+    "chat:afterRound",
+    {
+        "conversationId": v.id("conversations"),
+        "advisorIds": v.array(v.id("advisors"), max_items=20),
+        "truncated": v.optional(v.boolean()),
+        "keepFrom": v.optional(v.number()),
+    },
+    internal=True,
+)
+async def after_round(ctx: MutationCtx, args: Args) -> str:
+    """Schedule the round's chores in the short lane: they never hold a long-lane slot an
+    answer could use."""
+    await own_conversation(ctx, args["conversationId"])
+    return await ctx.scheduler.run_after(0, "chat:chores", dict(args))
+
+
+@action(
+    "chat:chores",
+    {
+        "conversationId": v.id("conversations"),
+        "advisorIds": v.array(v.id("advisors"), max_items=20),
+        "truncated": v.optional(v.boolean()),
+        "keepFrom": v.optional(v.number()),
+    },
+    internal=True,
+)
+async def chores(ctx: ActionCtx, args: Args) -> dict[str, Any]:
+    """A title for an untitled conversation, the facts each advisor should remember, and
+    a summary of what no longer fits the prompt. A chore whose model fails is skipped:
+    the conversation is whole without it, and the next round tries again."""
+    models = _models(ctx)
+    conversation_id = args["conversationId"]
+    done: dict[str, Any] = {"title": False, "memories": 0, "summary": False}
+    try:
+        done["title"] = await _title(ctx, models, conversation_id)
+        for advisor_id in args["advisorIds"]:
+            done["memories"] += await _memories(ctx, models, conversation_id, advisor_id)
+        if args.get("truncated") and "keepFrom" in args:
+            done["summary"] = await _summary(ctx, models, conversation_id, args["keepFrom"])
+    except ProviderError as exc:
+        log.info("chore_skipped", conversation=conversation_id, error=exc.message)
+    return done
+
+
+async def _complete(models: Models, messages: list[ChatMessage], max_tokens: int) -> str:
+    choice = models.fallback()
+    request = Request(model=choice.model, messages=messages, max_tokens=max_tokens, temperature=0.2)
+    text, _ = await choice.provider.complete(request)
+    return text
+
+
+async def _title(ctx: ActionCtx, models: Models, conversation_id: str) -> bool:
+    source = await ctx.run_query("chat:titleSource", {"conversationId": conversation_id})
+    if source is None:
+        return False
+    text = await _complete(models, title_request(source["question"], source["answer"]), 24)
+    title = clean_title(text, fallback_from=source["question"])
+    return bool(
+        await ctx.run_mutation(
+            "chat:saveTitle", {"conversationId": conversation_id, "title": title}
+        )
+    )
+
+
+async def _memories(ctx: ActionCtx, models: Models, conversation_id: str, advisor_id: str) -> int:
+    source = await ctx.run_query(
+        "chat:memorySource", {"conversationId": conversation_id, "advisorId": advisor_id}
+    )
+    if source is None:
+        return 0
+    request = memory_request(source["question"], source["answer"], source["known"])
+    facts = parse_memories(await _complete(models, request, 128))
+    if not facts:
+        return 0
+    saved = await ctx.run_mutation(
+        "chat:saveMemories",
+        {"conversationId": conversation_id, "advisorId": advisor_id, "facts": facts},
+    )
+    return int(saved)
+
+
+async def _summary(ctx: ActionCtx, models: Models, conversation_id: str, keep_from: float) -> bool:
+    source = await ctx.run_query(
+        "chat:summarySource", {"conversationId": conversation_id, "keepFrom": keep_from}
+    )
+    if source is None:
+        return False
+    request = summary_request(source["previous"], source["messages"], source["names"])
+    content = clean_summary(await _complete(models, request, 256))
+    if content is None:
+        return False
+    await ctx.run_mutation(
+        "chat:saveSummary",
+        {
+            "conversationId": conversation_id,
+            "content": content,
+            "startMessageId": source["startMessageId"],
+            "endMessageId": source["endMessageId"],
+        },
+    )
+    return True
+
+
+@query("chat:titleSource", {"conversationId": v.id("conversations")}, internal=True)
+async def title_source(ctx: QueryCtx, args: Args) -> dict[str, str] | None:
+    """The first exchange of an untitled conversation, or None."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    if conversation.get("title"):
+        return None
+    first = await (
+        ctx.db.query("messages", "by_conversation_created")
+        .eq("conversationId", conversation["_id"])
+        .take(20)
+    )
+    asked = next((m for m in first if m["sender"] == "user" and m["content"].strip()), None)
+    answered = next(
+        (
+            m
+            for m in first
+            if m["sender"] == "advisor" and m.get("status", "complete") == "complete"
+        ),
+        None,
+    )
+    if asked is None or answered is None:
+        return None
+    return {"question": asked["content"], "answer": answered["content"]}
+
+
+@mutation(
+    "chat:saveTitle",
+    {"conversationId": v.id("conversations"), "title": v.string(max_length=200)},
+    internal=True,
+)
+async def save_title(ctx: MutationCtx, args: Args) -> bool:
+    """Only while still untitled: a name the user gave meanwhile wins."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    if conversation.get("title") or not args["title"].strip():
+        return False
+    await ctx.db.patch("conversations", conversation["_id"], {"title": args["title"]})
+    return True
+
+
+@query(
+    "chat:memorySource",
+    {"conversationId": v.id("conversations"), "advisorId": v.id("advisors")},
+    internal=True,
+)
+async def memory_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
+    """The advisor's latest answer, the question it answered, and what it already knows."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    recent = await (
+        ctx.db.query("messages", "by_conversation_created")
+        .eq("conversationId", conversation["_id"])
+        .order("desc")
+        .take(40)
+    )
+    answer = next(
+        (
+            m
+            for m in recent
+            if m.get("advisorId") == args["advisorId"]
+            and m["sender"] == "advisor"
+            and m.get("status", "complete") == "complete"
+        ),
+        None,
+    )
+    if answer is None:
+        return None
+    asked = next(
+        (m for m in recent if m["sender"] == "user" and m["createdAt"] <= answer["createdAt"]),
+        None,
+    )
+    if asked is None:
+        return None
+    known = await (
+        ctx.db.query("advisorMemories", "by_conversation_advisor")
+        .eq("conversationId", conversation["_id"])
+        .eq("advisorId", args["advisorId"])
+        .take(MAX_MEMORIES)
+    )
+    return {
+        "question": asked["content"],
+        "answer": answer["content"],
+        "known": {m["key"]: m["value"] for m in known},
+    }
+
+
+@mutation(
+    "chat:saveMemories",
+    {
+        "conversationId": v.id("conversations"),
+        "advisorId": v.id("advisors"),
+        "facts": v.object({}, open=True),  # key → value, as parse_memories gives them
+    },
+    internal=True,
+)
+async def save_memories(ctx: MutationCtx, args: Args) -> int:
+    """Upsert each fact by key; new keys only while the advisor remembers fewer than
+    MAX_MEMORIES in this conversation."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    scope = (
+        ctx.db.query("advisorMemories", "by_conversation_advisor")
+        .eq("conversationId", conversation["_id"])
+        .eq("advisorId", args["advisorId"])
+    )
+    known = {m["key"]: m for m in await scope.take(MAX_MEMORIES + 1)}
+    now = now_ms()
+    saved = 0
+    for key, value in args["facts"].items():
+        if not isinstance(value, str) or not key or len(key) > 200 or len(value) > 1_000:
+            continue
+        if (existing := known.get(key)) is not None:
+            if existing["value"] != value:
+                await ctx.db.patch(
+                    "advisorMemories", existing["_id"], {"value": value, "updatedAt": now}
+                )
+                saved += 1
+        elif len(known) < MAX_MEMORIES:
+            doc = {
+                "conversationId": conversation["_id"],
+                "advisorId": args["advisorId"],
+                "key": key,
+                "value": value,
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            known[key] = doc | {"_id": await ctx.db.insert("advisorMemories", doc)}
+            saved += 1
+    return saved
+
+
+@query(
+    "chat:summarySource",
+    {"conversationId": v.id("conversations"), "keepFrom": v.number()},
+    internal=True,
+)
+async def summary_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
+    """The messages after the latest summary that no longer fit the prompt (those before
+    `keepFrom`), at most SUMMARY_SPAN of them, oldest first, with that summary."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    previous = await (
+        ctx.db.query("threadSummaries", "by_conversation")
+        .eq("conversationId", conversation["_id"])
+        .order("desc")
+        .first()
+    )
+    after = await _summary_end(ctx, previous)
+    span = ctx.db.query("messages", "by_conversation_created").eq(
+        "conversationId", conversation["_id"]
+    )
+    if after is not None:
+        span = span.gt("createdAt", after)
+    messages = [
+        m
+        for m in await span.lt("createdAt", args["keepFrom"]).take(SUMMARY_SPAN)
+        if m.get("status", "complete") in ("complete", "stopped")
+    ]
+    if not messages:
+        return None
+    names: dict[str, str] = {}
+    for message in messages:
+        advisor_id = message.get("advisorId")
+        if (
+            advisor_id
+            and advisor_id not in names
+            and (found := await ctx.db.get("advisors", advisor_id))
+        ):
+            names[advisor_id] = display_name(found)
+    start = (previous or {}).get("startMessageId") or messages[0]["_id"]
+    return {
+        "previous": previous["content"] if previous else None,
+        "messages": messages,
+        "names": names,
+        "startMessageId": start,
+        "endMessageId": messages[-1]["_id"],
+    }
+
+
+@mutation(
+    "chat:saveSummary",
+    {
+        "conversationId": v.id("conversations"),
+        "content": v.string(max_length=20_000),
+        "startMessageId": v.string(),
+        "endMessageId": v.string(),
+    },
+    internal=True,
+)
+async def save_summary(ctx: MutationCtx, args: Args) -> str:
+    conversation = await own_conversation(ctx, args["conversationId"])
+    fields = {k: args[k] for k in ("content", "startMessageId", "endMessageId")}
+    return await ctx.db.insert(
+        "threadSummaries", {"conversationId": conversation["_id"], "createdAt": now_ms()} | fields
+    )
+
+
+FUNCTIONS = (
+    context,
+    question,
+    begin_answer,
+    append_delta,
+    finish_answer,
+    run_round,
+    after_round,
+    chores,
+    title_source,
+    save_title,
+    memory_source,
+    save_memories,
+    summary_source,
+    save_summary,
+)
