@@ -3,6 +3,7 @@ a real local OpenAI-compatible server the tests script (ScriptedOpenAI)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,10 @@ from tests.services import free_port, wait_until
 CLI = [sys.executable, "-m", "advisor_chat.cli"]
 SECRET = "chat-secret-" + "x" * 30
 OPENAI_KEY = "sk-test-chat"
+ANSWER_MODEL = "gpt-4o-mini"  # every shipped advisor's modelHint: scripts for answers name it
+CHORES_MODEL = "chores-model"  # the global fallback: titles and memories ask it, never
+# taking an answer's script; and a failing answer's fallback attempts go to it
+GENERATIONS_A_DAY = 6  # per user: one @board round (4) fits, a second is refused
 
 
 @dataclass
@@ -43,6 +48,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "ADVISOR_CHAT_LOG_LEVEL": "warning",
             "OPENAI_BASE_URL": openai.base_url,
             "OPENAI_API_KEY": OPENAI_KEY,
+            "ADVISOR_CHAT_MODEL": CHORES_MODEL,
+            "ADVISOR_CHAT_QUOTAS": json.dumps({"free": {"generationsPerDay": GENERATIONS_A_DAY}}),
         }
         log = (data / "serve.log").open("wb")
         process = subprocess.Popen(

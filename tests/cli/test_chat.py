@@ -19,7 +19,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from tests.cli.conftest import CLI, Server
+from tests.cli.conftest import ANSWER_MODEL, CHORES_MODEL, CLI, GENERATIONS_A_DAY, Server
 from tests.services import free_port, wait_until
 
 PASSWORD = "correct horse battery"
@@ -254,7 +254,7 @@ def test_a_mention_streams_the_answer_attributed_to_its_advisor(
 ) -> None:
     account, conversation_id = user
     text = "Pick one customer segment and talk to ten of them this week."
-    server.openai.reply(text, token_delay_s=0.02)
+    server.openai.reply(text, token_delay_s=0.02, model=ANSWER_MODEL)
     chat = account.chat("--conversation", conversation_id)
     chat.wait_for(PROMPT)
     chat.type("@Anika where do I start?")
@@ -277,7 +277,8 @@ def test_ctrl_c_stops_the_streaming_answer_and_returns_to_the_prompt(
 ) -> None:
     account, conversation_id = user
     words = " ".join(f"word{i}" for i in range(400))
-    server.openai.reply(words, token_delay_s=0.05)  # ~20 s: far longer than the test waits
+    # ~20 s of tokens: far longer than the test waits before it presses Ctrl-C
+    server.openai.reply(words, token_delay_s=0.05, model=ANSWER_MODEL)
     chat = account.chat("--conversation", conversation_id)
     chat.wait_for(PROMPT)
     chat.type("@Beatriz what should the founders sign first?")
@@ -309,3 +310,90 @@ def test_an_unknown_mention_is_shown_and_nothing_is_sent(
     chat.type("/quit")
     assert chat.finish() == 0, chat.transcript()
     assert account.messages(conversation_id) == []
+
+
+def test_at_board_streams_every_advisor_in_turn_each_in_its_own_name(
+    server: Server, user: tuple[User, str]
+) -> None:
+    account, conversation_id = user
+    said = {
+        "Ifeoma Hartley (Startup Strategy Advisor)": "Strategy first: one segment.",
+        "Anika Lindqvist (Product Strategy Lead)": "Scope a first version in weeks.",
+        "Lucía Ferreyra (Brand & Positioning Strategist)": "Say it in one sentence.",
+        "Beatriz Olmedo (Startup Legal Foundations Guide)": "Sign a founders' agreement.",
+    }
+    for text in said.values():  # the board's order: they answer in turn
+        server.openai.reply(text, token_delay_s=0.01, model=ANSWER_MODEL)
+    chat = account.chat("--conversation", conversation_id)
+    at = chat.wait_for(PROMPT)
+    chat.type("@board how do we launch?")
+    for label, text in said.items():
+        at = chat.wait_for(f"{label}:\n{text}\n", after=at)
+    chat.wait_for(PROMPT, after=at)
+    chat.type("/quit")
+    assert chat.finish() == 0, chat.transcript()
+    answers = [m for m in account.messages(conversation_id) if m["sender"] == "advisor"]
+    assert [(a["status"], a["content"]) for a in answers] == [
+        ("complete", text) for text in said.values()
+    ]
+
+
+def test_regenerate_writes_the_last_answer_again_keeping_the_old_as_a_version(
+    server: Server, user: tuple[User, str]
+) -> None:
+    account, conversation_id = user
+    server.openai.reply("Raise after you have revenue.", model=ANSWER_MODEL)
+    server.openai.reply("Raise before you run out of runway.", model=ANSWER_MODEL)
+    chat = account.chat("--conversation", conversation_id)
+    chat.wait_for(PROMPT)
+    chat.type("@Ifeoma when should we raise?")
+    first = chat.wait_for("Raise after you have revenue.")
+    chat.wait_for(PROMPT, after=first)
+    chat.type("/regenerate")
+    again = chat.wait_for("Ifeoma Hartley (Startup Strategy Advisor):", after=first)
+    chat.wait_for("Raise before you run out of runway.", after=again)
+    chat.wait_for(PROMPT, after=again)
+    chat.type("/quit")
+    assert chat.finish() == 0, chat.transcript()
+    [answer] = [m for m in account.messages(conversation_id) if m["sender"] == "advisor"]
+    assert answer["content"] == "Raise before you run out of runway."
+    assert [v["content"] for v in answer["versions"]] == ["Raise after you have revenue."]
+
+
+def test_a_provider_failure_shows_the_error_with_the_setting_to_fix(
+    server: Server, user: tuple[User, str]
+) -> None:
+    account, conversation_id = user
+    server.openai.fail(401, "Incorrect API key provided.", model=ANSWER_MODEL)
+    server.openai.fail(401, "Incorrect API key provided.", model=CHORES_MODEL, times=2)
+    chat = account.chat("--conversation", conversation_id)
+    chat.wait_for(PROMPT)
+    chat.type("@Lucía what is our one-liner?")
+    header = chat.wait_for("Lucía Ferreyra (Brand & Positioning Strategist):")
+    failed = chat.wait_for("[error]", after=header)
+    chat.wait_for("OPENAI_API_KEY", after=failed)
+    chat.wait_for(PROMPT, after=failed)
+    chat.type("/quit")
+    assert chat.finish() == 0, chat.transcript()
+    [answer] = [m for m in account.messages(conversation_id) if m["sender"] == "advisor"]
+    assert answer["status"] == "error"
+    assert answer["errorCode"] == "PROVIDER_ERROR"
+
+
+def test_over_the_daily_limit_the_system_message_is_shown(
+    server: Server, user: tuple[User, str]
+) -> None:
+    account, conversation_id = user
+    chat = account.chat("--conversation", conversation_id)
+    at = chat.wait_for(PROMPT)
+    chat.type("@board first round")  # unscripted: each answers with an echo
+    for name in ("Ifeoma", "Anika", "Lucía", "Beatriz"):
+        at = chat.wait_for(f"{name} ", after=at)
+    at = chat.wait_for(PROMPT, after=at)
+    chat.type("@board second round")
+    limited = chat.wait_for(f"your plan allows {GENERATIONS_A_DAY} generations a day", after=at)
+    chat.wait_for(PROMPT, after=limited)
+    chat.type("/quit")
+    assert chat.finish() == 0, chat.transcript()
+    [note] = [m for m in account.messages(conversation_id) if m["sender"] == "system"]
+    assert note["errorCode"] == "RATE_LIMITED"

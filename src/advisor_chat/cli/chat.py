@@ -224,6 +224,7 @@ class Chat:
         elif word == "/list":
             self.open(self.board.pick_conversation())
         elif word == "/board":
+            self.refresh()
             self.board.show(self.conversation)
         elif word == "/regenerate":
             self.regenerate()
@@ -232,11 +233,13 @@ class Chat:
         return True
 
     def send(self, text: str) -> None:
+        """Send, then follow the round it started. A refused message (an unknown mention,
+        too many a minute) is said, and nothing was stored."""
+        conversation_id = self.conversation["_id"]
         try:
             message_id = self.run(
                 self.remote.mutation(
-                    "messages:sendMessage",
-                    {"conversationId": self.conversation["_id"], "content": text},
+                    "messages:sendMessage", {"conversationId": conversation_id, "content": text}
                 )
             )
         except RemoteError as exc:
@@ -244,21 +247,32 @@ class Chat:
                 self.out.problem(f"Not sent: {exc.message}")
                 return
             raise
-        expected = expected_answers(text, self.board.of(self.conversation), self.roster.known())
+        self.refresh()  # a mention may have seated an advisor from the user's board
+        expected = expected_answers(text, self.conversation, self.roster)
+        if expected == 0:
+            self.out.info("Nobody is on this conversation's board to answer: @mention an advisor")
+            self.out.info("from your board, or /new starts a conversation with some.")
         self._follow(Round(stop_id=message_id, expected=expected, skip={message_id}))
 
+    def refresh(self) -> None:
+        """Re-read the conversation (its board and active advisor change as it goes)."""
+        self.conversation = self.run(
+            self.remote.query(
+                "conversations:getConversationById", {"conversationId": self.conversation["_id"]}
+            )
+        )
+        self.run(self.board.know(self.conversation.get("advisorIds", [])))
+
     def regenerate(self) -> None:
+        """The last answer written again in place (the server keeps the old text as a
+        version); followed like a round of one."""
         answer = self.last_answer
         if answer is None:
             self.out.problem("no answer to regenerate yet")
             return
-        value = self.run(self.remote.mutation("messages:regenerate", {"messageId": answer["_id"]}))
-        answer_id = value if isinstance(value, str) else answer["_id"]
-        if answer_id == answer["_id"]:
-            watch = [answer | {"status": "streaming", "content": ""}]
-        else:
-            watch = []
-        self._follow(Round(stop_id=answer_id, watch=watch, expected=1, skip={answer_id}))
+        self.run(self.remote.mutation("messages:regenerate", {"messageId": answer["_id"]}))
+        again = answer | {"status": "streaming", "content": "", "notice": None}
+        self._follow(Round(stop_id=answer["_id"], expected=1, watch=[again]))
 
     def _follow(self, round_: Round) -> None:
         self.run(self._follow_async(round_))
@@ -288,9 +302,9 @@ class Chat:
                 self.out.start_answer(message)
             case Delta(_, advisor_id, text):
                 self.out.stream(text, advisor_id)
-            case Ended(message_id, state):
+            case Ended(message, state):
                 self.out.end_answer(state)
-                self.last_answer = state | {"_id": message_id}
+                self.last_answer = message | state
             case Posted(message):
                 self.out.message(message)
             case GaveUp(reason):

@@ -28,8 +28,8 @@ from advisor_chat.cli.remote import Remote
 TEXT_POLL_S = 0.12  # the server writes an answer's text in ~200 ms chunks: each shows promptly
 LIST_POLL_S = 0.3  # new answers of the round (the next starts once the last has ended)
 PAGE = 200  # the server's largest page
-FIRST_ANSWER_S = 60.0  # the embedded model loads on first use; past this, stop waiting
 QUIET_S = 3.0  # when the number of answers is not known: this long with none new ends it
+STALL_S = 60.0  # an expected answer not begun this long after the last (or the question)
 STOP_WAIT_S = 10.0  # after a stop, how long answers have to end `stopped`
 
 Message = dict[str, Any]
@@ -53,9 +53,10 @@ class Delta:
 
 @dataclass(frozen=True)
 class Ended:
-    """The current answer ended; `state` carries status, error, errorCode, model, notice."""
+    """The current answer ended: `message` as it started, `state` how it ended (status,
+    content, error, errorCode, model, notice)."""
 
-    message_id: str
+    message: Message
     state: Message
 
 
@@ -147,7 +148,7 @@ class _Progress:
         self.ended = 0
         self.current: Message | None = None
         self.shown = 0  # characters of the current answer printed
-        self.began = self.last_change = time.monotonic()
+        self.last_change = time.monotonic()  # an answer arrived or ended
         self.stopped_at: float | None = None
         self.listed_after_stop = False
         self.system_note = False
@@ -175,7 +176,7 @@ class _Progress:
             events.append(Delta(current["_id"], current.get("advisorId"), text[self.shown :]))
             self.shown = len(text)
         if state.get("status", "complete") != "streaming":
-            events.append(Ended(current["_id"], state))
+            events.append(Ended(current, state))
             self.current, self.ended, self.last_change = None, self.ended + 1, time.monotonic()
         return events
 
@@ -193,7 +194,7 @@ class _Progress:
         now = time.monotonic()
         if self.stopped_at is not None and now - self.stopped_at > STOP_WAIT_S:
             return "the server has not confirmed the stop yet"
-        if self.answers == 0 and now - self.began > FIRST_ANSWER_S:
+        if self.current is None and not self.queue and now - self.last_change > STALL_S:
             return "no answer has started yet; it will show when you open this conversation"
         return None
 

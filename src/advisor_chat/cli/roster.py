@@ -8,6 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from advisor_chat.ai.mentions import Member
+from advisor_chat.ai.persona import display_name
+
 PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan")
 UNKNOWN = "an advisor"  # an answer by an advisor since deleted, or not visible any more
 
@@ -32,13 +35,11 @@ class Advisor:
 
 
 def _names(doc: dict[str, Any]) -> tuple[str, str, str]:
-    persona: dict[str, Any] = doc.get("persona") or {}
-    first = str(doc.get("firstName") or "").strip()
-    last = str(doc.get("lastName") or "").strip()
-    name = str(persona.get("name") or f"{first} {last}").strip() or UNKNOWN
-    if not first:
-        first = name.split()[0] if name != UNKNOWN else ""
-    return name, str(persona.get("title") or "").strip(), first
+    """(name, title, first name), the name as the server's mention parser reads it."""
+    name = display_name(doc)
+    persona = doc.get("persona")
+    title = persona.get("title") if isinstance(persona, dict) else None
+    return name, str(title or "").strip(), name.split()[0]
 
 
 class Roster:
@@ -62,6 +63,10 @@ class Roster:
 
     def known(self) -> list[Advisor]:
         return list(self._by_id.values())
+
+    def members(self, advisor_ids: Iterable[str]) -> list[Member]:
+        """The known ones among `advisor_ids`, as the mention parser takes them."""
+        return [Member(a.id, a.name) for i in advisor_ids if (a := self._by_id.get(i))]
 
     def missing(self, advisor_ids: Iterable[str | None]) -> list[str]:
         return [i for i in dict.fromkeys(advisor_ids) if i is not None and i not in self._by_id]

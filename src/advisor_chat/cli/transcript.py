@@ -62,6 +62,13 @@ class Transcript:
             header.stylize(advisor.colour)
         header.append(":")
         self._line(header)
+        self.notice(message.get("notice"))
+
+    def notice(self, notice: Any) -> None:
+        """A provider's note, the first time it is seen this session."""
+        if isinstance(notice, str) and notice and notice not in self._notices:
+            self._notices.add(notice)
+            self._line(Text(f"note: {notice}", style="dim italic"))
 
     def stream(self, text: str, advisor_id: str | None = None) -> None:
         if not text:
@@ -93,8 +100,5 @@ class Transcript:
             self._line(Text(f"[error] {reason}", style="red"))
         elif status == "streaming":
             self._line(Text("[still answering…]", style="dim"))
-        notice = ended.get("notice")
-        if isinstance(notice, str) and notice and notice not in self._notices:
-            self._notices.add(notice)
-            self._line(Text(f"note: {notice}", style="dim italic"))
+        self.notice(ended.get("notice"))
         self._line()
