@@ -5,11 +5,15 @@ holds afterwards (read over its HTTP API, as any client would)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
+import re
 import signal
 import stat
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -202,9 +206,11 @@ def test_sign_up_keeps_the_sign_in_for_the_next_run_until_sign_out(
     first = json.loads(kept.read_text())[server.url]
     assert first["email"] == "keeper@example.com"
 
-    again = user.chat("--conversation", conversation_id)  # no --email, no password
+    again = user.chat()  # no --email, no password: the kept sign-in; then the newest
     again.wait_for("Signed in to")
     again.wait_for("as keeper@example.com")
+    again.wait_for("Open which?")
+    again.type("")
     again.wait_for(f"[{conversation_id}]")
     again.wait_for(PROMPT)
     again.type("/quit")
@@ -270,6 +276,13 @@ def test_a_mention_streams_the_answer_attributed_to_its_advisor(
     board = account.call("query", "marketplace:getUserSelectedAdvisors", {})
     anika = next(a for a in board if a["persona"]["name"] == "Anika Lindqvist")
     assert answers[0]["advisorId"] == anika["_id"]
+
+    reopened = account.chat("--conversation", conversation_id)
+    asked = reopened.wait_for("You: @Anika where do I start?")
+    reopened.wait_for(f"Anika Lindqvist (Product Strategy Lead):\n{text}\n", after=asked)
+    reopened.wait_for(PROMPT, after=asked)
+    reopened.type("/quit")
+    assert reopened.finish() == 0, reopened.transcript()
 
 
 def test_ctrl_c_stops_the_streaming_answer_and_returns_to_the_prompt(
@@ -397,3 +410,65 @@ def test_over_the_daily_limit_the_system_message_is_shown(
     assert chat.finish() == 0, chat.transcript()
     [note] = [m for m in account.messages(conversation_id) if m["sender"] == "system"]
     assert note["errorCode"] == "RATE_LIMITED"
+
+
+# A session leader that opens its terminal by name makes it its controlling terminal, which
+# getpass needs to turn echo off; then it becomes `advisor-chat`.
+TAKE_TERMINAL = (
+    "import os, sys; os.close(os.open(os.ttyname(0), os.O_RDWR)); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|[\r\a]")  # and readline's bell
+
+
+def test_in_a_terminal_the_password_is_hidden_and_tab_completes_names(
+    server: Server, user: tuple[User, str]
+) -> None:
+    account, conversation_id = user
+    _session_file(account.home).unlink()
+    server.openai.reply("Start with a founders' agreement.", model=ANSWER_MODEL)
+    leader, follower = pty.openpty()
+    args = ["chat", "--email", account.email, "--conversation", conversation_id]
+    process = subprocess.Popen(
+        [sys.executable, "-c", TAKE_TERMINAL, *CLI[1:], *args],
+        env=account.env | {"TERM": "xterm", "COLUMNS": "200"},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        start_new_session=True,
+    )
+    os.close(follower)
+    screen = bytearray()
+
+    def read() -> None:
+        with contextlib.suppress(OSError):  # EIO once the child has gone
+            while chunk := os.read(leader, 4096):
+                screen.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def shown(text: str) -> bool:
+        return text in ANSI.sub("", screen.decode("utf-8", "replace"))
+
+    try:
+        wait_until(lambda: shown("Password:"), WAIT_S, "the password prompt")
+        os.write(leader, PASSWORD.encode() + b"\r")
+        wait_until(lambda: shown(PROMPT), WAIT_S, "the prompt")
+        os.write(leader, b"@Bea\t")  # completes to @Beatriz
+        wait_until(lambda: shown(f"{PROMPT}@Beatriz"), WAIT_S, "the completed name")
+        os.write(leader, b" what first?\r")
+        wait_until(lambda: shown("Start with a founders' agreement."), WAIT_S, "the answer")
+        os.write(leader, b"/quit\r")
+        assert process.wait(timeout=WAIT_S) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=WAIT_S)
+        os.close(leader)
+    text = ANSI.sub("", screen.decode("utf-8", "replace"))
+    assert PASSWORD not in text, text
+    assert "Beatriz Olmedo (Startup Legal Foundations Guide):" in text
+    [question] = [m for m in account.messages(conversation_id) if m["sender"] == "user"]
+    assert question["content"] == "@Beatriz what first?"

@@ -287,9 +287,13 @@ class Chat:
             taken = True
         except (NotImplementedError, RuntimeError):  # Windows: Runner's own handling stays
             taken = False
+        answered = False
         try:
             async for event in follow(self.remote, self.tail, round_, interrupt):
+                answered = answered or isinstance(event, Ended)
                 await self._show(event)
+            if interrupt.presses and not answered:
+                self.out.info("[stopped before any answer began]")
         finally:
             self.out.close_line()
             if taken:
