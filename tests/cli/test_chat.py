@@ -412,6 +412,30 @@ def test_over_the_daily_limit_the_system_message_is_shown(
     assert note["errorCode"] == "RATE_LIMITED"
 
 
+def test_a_notice_is_shown_once_not_under_every_answer(
+    server: Server, user: tuple[User, str]
+) -> None:
+    account, conversation_id = user
+    for _ in range(2):  # each answer's model fails; the fallback answers, with a notice
+        server.openai.fail(401, "Incorrect API key provided.", model=ANSWER_MODEL)
+    chat = account.chat("--conversation", conversation_id)
+    at = chat.wait_for(PROMPT)
+    chat.type("@Anika first question")
+    at = chat.wait_for("Anika Lindqvist (Product Strategy Lead):", after=at)
+    at = chat.wait_for(f"note: {ANSWER_MODEL} failed", after=at)
+    at = chat.wait_for(f"answered by {CHORES_MODEL}", after=at)
+    at = chat.wait_for(PROMPT, after=at)
+    chat.type("@Anika second question")
+    at = chat.wait_for("Anika Lindqvist (Product Strategy Lead):", after=at)
+    chat.wait_for(PROMPT, after=at)
+    chat.type("/quit")
+    assert chat.finish() == 0, chat.transcript()
+    assert chat.out.count("note: ") == 1
+    answers = [m for m in account.messages(conversation_id) if m["sender"] == "advisor"]
+    assert [a["status"] for a in answers] == ["complete", "complete"]
+    assert all(f"answered by {CHORES_MODEL}" in a["notice"] for a in answers)
+
+
 # A session leader that opens its terminal by name makes it its controlling terminal, which
 # getpass needs to turn echo off; then it becomes `advisor-chat`.
 TAKE_TERMINAL = (

@@ -149,11 +149,19 @@ class Chat:
 
     def open(self, conversation_id: str) -> None:
         """Show the conversation's last messages, then follow any answer still streaming."""
-        conversation = self.run(
-            self.remote.query(
-                "conversations:getConversationById", {"conversationId": conversation_id}
+        try:
+            conversation = self.run(
+                self.remote.query(
+                    "conversations:getConversationById", {"conversationId": conversation_id}
+                )
             )
-        )
+        except RemoteError as exc:
+            if exc.code not in ("NOT_FOUND", "INVALID_ARGUMENT"):
+                raise
+            raise Problem(
+                f"{self.remote.email} has no conversation {conversation_id} on "
+                f"{self.remote.server}: run without --conversation to pick one"
+            ) from exc
         self.conversation = conversation
         self.tail = Tail(self.remote, conversation_id)
         history = self.run(self.tail.read(keep=HISTORY))
@@ -207,8 +215,12 @@ class Chat:
                     self.send(line)
             except (EOFError, KeyboardInterrupt):
                 self.out.info("(interrupted)")
-            except RemoteError as exc:
+            except SignedOut:
+                raise  # every later call would fail the same way: end with the message
+            except Problem as exc:
                 self.out.problem(exc.message)
+            except RemoteError as exc:
+                self.out.problem(exc.message)  # the server may be back by the next try
 
     def command(self, line: str) -> bool:
         """Run a slash command; False to leave."""
@@ -359,6 +371,13 @@ def _session(
     except (EOFError, KeyboardInterrupt, click.exceptions.Abort):
         console.print()
         return 0
+    except Exception as exc:  # a bug or an answer of a shape we do not know: said, not dumped
+        errors.print(
+            Text(f"advisor-chat chat stopped on an unexpected {type(exc).__name__}: {exc}"),
+            style="red",
+            soft_wrap=True,
+        )
+        return 1
     finally:
         runner.run(http.aclose())
 
@@ -387,9 +406,10 @@ def chat(
     ] = None,
     new: Annotated[bool, typer.Option("--new", help="Start a new conversation.")] = False,
 ) -> None:
-    """Chat with your advisory board in the terminal, through a running server. The
-    sign-in is kept (per server) in your config directory, so the next run asks for no
-    password; --sign-out forgets it."""
+    """Chat with your advisory board in the terminal, through a running server.
+
+    The sign-in is kept (per server) in your config directory, so the next run asks for no
+    password; --sign-out forgets it. In the chat, /help lists the commands."""
     console = Console(highlight=False)
 
     def start(session: Chat) -> None:
