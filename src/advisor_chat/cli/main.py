@@ -1,5 +1,5 @@
-"""`advisor-chat init`, `serve`, `users …`, `import …`, `export …`, configured from the
-environment and .env."""
+"""`advisor-chat init`, `serve`, `chat`, `users …`, `import …`, `export …`, configured from
+the environment and .env."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.markup import escape
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.secret import load_secret
 from advisor_chat.auth.tokens import LocalTokens
+from advisor_chat.cli.chat import chat
 from advisor_chat.cli.imports import exports, imports
 from advisor_chat.errors import AdvisorChatError, FunctionError, StoreError
 from advisor_chat.importers.marketplace import load_shipped
@@ -84,6 +85,8 @@ def serve(
         log_level=settings.log_level,
     )
 
+
+app.command()(chat)
 
 users = typer.Typer(help="Local accounts, for scripts and admins.", no_args_is_help=True)
 app.add_typer(users, name="users")
