@@ -27,7 +27,7 @@ from rich.table import Table
 
 from advisor_chat.ai.persona import display_name, system_prompt
 from advisor_chat.ai.prompt import Prompt, assemble
-from advisor_chat.ai.tokens import Estimate
+from advisor_chat.ai.providers.counting import EstimateCounter
 from advisor_chat.importers.files import load_all
 from advisor_chat.importers.formats import advisor_from_file
 from advisor_chat.importers.marketplace import shipped_content
@@ -35,7 +35,7 @@ from advisor_chat.importers.marketplace import shipped_content
 SIZES = (10, 1_000, 100_000)
 BOARD = ("margaret-thornbury-v1", "samir-haddad-v1", "jonah-whitfield-v1", "tomasz-wierzba-v1")
 ME = BOARD[0]
-COUNTER = Estimate()
+COUNTER = EstimateCounter()
 # A user asks in a sentence or three; an advisor answers in a few paragraphs.
 QUESTION = "We have {n} customers and burn about 40k a month. Should we hire a second engineer? "
 ANSWER = (

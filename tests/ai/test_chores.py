@@ -28,9 +28,10 @@ from advisor_chat.ai.chores import (
 )
 from advisor_chat.ai.prompt import prompt_tokens
 from advisor_chat.ai.providers.base import TokenCounter
-from advisor_chat.ai.tokens import ELLIPSIS, Estimate
+from advisor_chat.ai.tokens import ELLIPSIS
+from tests.ai.counters import Quarter
 
-ESTIMATE = Estimate()
+ESTIMATE = Quarter()
 NAMES = {"m": "Margaret Thornbury", "d": "Dev Raghunathan"}
 
 

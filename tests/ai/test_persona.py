@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from advisor_chat.ai.persona import display_name, system_prompt
-from advisor_chat.ai.tokens import Estimate
 from advisor_chat.importers.files import load_all
 from advisor_chat.importers.formats import advisor_from_file, team_from_file
 from advisor_chat.importers.marketplace import shipped_content
+from tests.ai.counters import Quarter
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -224,8 +224,8 @@ def test_shrinking_drops_the_least_important_first() -> None:
     advisor = ADVISORS["margaret-thornbury-v1"]
     board = _board_of(advisor["_id"])
     full = system_prompt(advisor, board)
-    count = Estimate().count
-    one_short = system_prompt(advisor, board, max_tokens=count(full) - 1)
+    count = Quarter().count
+    one_short = system_prompt(advisor, board, max_tokens=count(full) - 1, counter=Quarter())
     assert "Interests outside work" in full
     assert "Interests outside work" not in one_short
     assert one_short == full.replace(
@@ -236,8 +236,8 @@ def test_shrinking_drops_the_least_important_first() -> None:
 def test_shrinking_keeps_voice_and_colleagues_longest() -> None:
     advisor = ADVISORS["margaret-thornbury-v1"]
     board = _board_of(advisor["_id"])
-    small = system_prompt(advisor, board, max_tokens=300)
-    assert Estimate().count(small) <= 300
+    small = system_prompt(advisor, board, max_tokens=300, counter=Quarter())
+    assert Quarter().count(small) <= 300
     assert small.startswith("You are Margaret Thornbury, Fractional CFO")
     assert 'sign-off: "Cash first, then everything else. — Margaret"' in small
     assert "- Samir Haddad, Fundraising & Investor Relations Advisor\n" in small  # short form
@@ -251,7 +251,7 @@ def test_shrinking_keeps_voice_and_colleagues_longest() -> None:
 def test_shrunk_prompts_fit(stem: str, limit: int) -> None:
     advisor = ADVISORS[stem]
     prompt = system_prompt(advisor, _board_of(advisor["_id"]), max_tokens=limit)
-    assert Estimate().count(prompt) <= limit
+    assert Quarter().count(prompt) <= limit
     assert prompt.startswith(f"You are {display_name(advisor)}, ")
 
 
@@ -278,7 +278,7 @@ def test_the_given_counter_is_used() -> None:
     advisor = ADVISORS["margaret-thornbury-v1"]
     prompt = system_prompt(advisor, max_tokens=200, counter=Words())
     assert len(prompt.split()) <= 200
-    assert Estimate().count(prompt) > 200  # the default counter would have cut more
+    assert Quarter().count(prompt) > 200  # the default counter would have cut more
 
 
 # display_name
@@ -414,7 +414,7 @@ def test_any_partial_document_gives_a_clean_prompt(
     assert all(line.strip() for line in prompt.split("\n\n"))
     if limit is not None:
         identity_only = system_prompt({"persona": _persona_identity(advisor)})
-        assert Estimate().count(prompt) <= max(limit, Estimate().count(identity_only))
+        assert Quarter().count(prompt) <= max(limit, Quarter().count(identity_only))
 
 
 def _persona_identity(advisor: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,15 +14,15 @@ from advisor_chat.ai.prompt import (
     HEAD_SHARE,
     MAX_MEMORIES,
     MEMORY_CHARS,
-    MESSAGE_OVERHEAD,
-    REPLY_PRIMING,
     Prompt,
     assemble,
     attribution,
     prompt_tokens,
 )
 from advisor_chat.ai.providers.base import ChatMessage, TokenCounter
-from advisor_chat.ai.tokens import ELLIPSIS, Estimate
+from advisor_chat.ai.providers.counting import MESSAGE_OVERHEAD, REPLY_PRIMING
+from advisor_chat.ai.tokens import ELLIPSIS
+from tests.ai.counters import Quarter
 
 ME, OTHER = "adv_dev", "adv_margaret"
 NAMES = {ME: "Dev Raghunathan", OTHER: "Margaret Thornbury"}
@@ -66,7 +66,7 @@ def run(
         memories=memories,
         summary=summary,
         history=history,
-        counter=counter or Estimate(),
+        counter=counter or Quarter(),
         budget=budget,
         answer_tokens=answer_tokens,
     )
@@ -236,7 +236,7 @@ def test_a_long_head_is_trimmed_summary_first_then_memories_then_persona() -> No
         )
         assert prompt.messages[-1] == ChatMessage("user", "Hi")
         share = int((budget - 500 - REPLY_PRIMING) * HEAD_SHARE)
-        assert Estimate().count(prompt.messages[0].content) + MESSAGE_OVERHEAD <= share
+        assert Quarter().count(prompt.messages[0].content) + MESSAGE_OVERHEAD <= share
         assert prompt.truncated == (budget < 1700)
         return prompt.messages[0].content
 
@@ -308,14 +308,15 @@ def test_a_long_history_is_read_only_as_far_as_it_fits() -> None:
 
 
 class Recording:
-    """Estimate, remembering the longest text it was asked to count."""
+    """Quarter, remembering the longest text it was asked to count."""
 
     def __init__(self) -> None:
         self.longest = 0
 
     def count(self, text: str) -> int:
         self.longest = max(self.longest, len(text))
-        return Estimate().count(text)
+        count: int = Quarter().count(text)
+        return count
 
 
 def test_a_huge_message_is_refused_without_being_counted() -> None:
@@ -342,7 +343,7 @@ MESSAGES = st.builds(
     st.text(max_size=300),
     STATUSES,
 )
-COUNTERS = st.sampled_from([Estimate(), Words(), Chars()])
+COUNTERS = st.sampled_from([Quarter(), Words(), Chars()])
 
 
 def _eligible(message: dict[str, Any]) -> tuple[str, str] | None:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from advisor_chat.ai.providers.base import TokenCounter
-from advisor_chat.ai.tokens import Estimate
+from advisor_chat.ai.providers.counting import EstimateCounter
 
 _FORMALITY = {
     "high": "formal and precise",
@@ -92,14 +92,14 @@ def system_prompt(
 ) -> str:
     """The advisor's system prompt, with `roster` (the advisors present; the advisor
     itself is left out of it). With `max_tokens`, sections are shortened or dropped in
-    `_CUTS` order until it fits, counted by `counter` (default: `Estimate`); the identity
+    `_CUTS` order until it fits, counted by `counter` (default: `EstimateCounter`); the identity
     alone may still exceed it."""
     sections = _sections(advisor, roster)
     cut = dict.fromkeys(sections, 0)
     text = _render(sections, cut)
     if max_tokens is None:
         return text
-    count = (counter or Estimate()).count
+    count = (counter or EstimateCounter()).count
     for name, forms_cut in _CUTS:
         if count(text) <= max_tokens:
             break

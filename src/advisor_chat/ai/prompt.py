@@ -39,13 +39,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from advisor_chat.ai.providers.base import ChatMessage, Role, TokenCounter
+from advisor_chat.ai.providers.counting import MESSAGE_OVERHEAD, REPLY_PRIMING
 from advisor_chat.ai.tokens import count_within, fit_end, fit_start
 
-# ChatML frames a message as `<|im_start|>role\n…<|im_end|>\n`: four tokens around the
-# content; the answer starts after `<|im_start|>assistant\n`, three more. Other templates
-# frame with as many or fewer.
-MESSAGE_OVERHEAD = 4
-REPLY_PRIMING = 3
 HEAD_SHARE = 0.5  # of the room for messages, at most, for persona + memories + summary
 EXCHANGE_SCAN = 32  # messages looked through for the current question (a round's answers)
 MAX_MEMORIES = 12

@@ -1,9 +1,10 @@
 """Counting and cutting text by tokens, whatever counts them.
 
-Prompts are built against a `TokenCounter` (the model's tokenizer, or `Estimate` when none
-is at hand). Cutting text to a token limit searches on characters and asks the counter,
-so it works with any counter; it looks at no more than the limit could hold
-(`MAX_CHARS_PER_TOKEN`), so cutting a huge text costs what is kept, not its length.
+Prompts are built against a `TokenCounter` (the model's tokenizer, or
+`providers.counting.EstimateCounter` when none is at hand). Cutting text to a token limit
+searches on characters and asks the counter, so it works with any counter; it looks at no
+more than the limit could hold (`MAX_CHARS_PER_TOKEN`), so cutting a huge text costs what
+is kept, not its length.
 """
 
 from __future__ import annotations
@@ -17,15 +18,6 @@ ELLIPSIS = "…"
 # window this wide per token kept may under-fill in odd cases, which is safe.
 MAX_CHARS_PER_TOKEN = 32
 _WORD_BACKOFF = 24  # characters we give up to cut at a space rather than inside a word
-
-
-class Estimate:
-    """About four bytes of UTF-8 per token, what BPE tokenizers average on English prose;
-    for when the model's tokenizer is not at hand (tests, benches, sizing a prompt before a
-    model is chosen). Code and some scripts take more tokens: budgets keep a margin."""
-
-    def count(self, text: str) -> int:
-        return (len(text.encode("utf-8")) + 3) // 4
 
 
 def fit_start(text: str, limit: int, counter: TokenCounter) -> str:

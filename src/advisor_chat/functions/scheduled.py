@@ -523,12 +523,12 @@ class ScheduledWorker:
         return (await self.store.mutation(sweep)).value
 
 
-async def _wait(event: asyncio.Event, timeout: float) -> None:
-    """Until `event` is set or `timeout` s pass. Not `asyncio.wait_for`: on Python 3.11 it
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Until `event` is set or `seconds` pass. Not `asyncio.wait_for`: on Python 3.11 it
     swallows a cancel that arrives as the event is set, and a loop built on it then never
     stops (seen: a worker that could not be shut down)."""
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             await event.wait()
 
 

@@ -22,8 +22,10 @@ from advisor_chat.ai.providers.base import ChatMessage, TokenCounter
 _O200K = re.compile(r"(gpt-4o|gpt-4\.[1-9]|gpt-[5-9]|chatgpt-|o[1-9]\b|codex-|gpt-oss)")
 _CL100K = re.compile(r"(gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada)")
 
-# OpenAI's chat format: each message costs a few tokens of framing around its role and
-# content, and the answer is primed with 3 more (OpenAI's cookbook counts 3 + the role).
+# A chat format's framing: ChatML (OpenAI's, and the embedded model's template) puts four
+# tokens around a message's content (`<|im_start|>role\n…<|im_end|>\n`) and primes the
+# answer with three (`<|im_start|>assistant\n`); other templates frame with as many or
+# fewer. The prompt budget (ai/prompt.py) counts with the same figures.
 MESSAGE_OVERHEAD = 4
 REPLY_PRIMING = 3
 
