@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from advisor_chat.ai.models import Models
+from advisor_chat.ai.providers.openai_compatible import OpenAICompatible
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.plans import PlanLimits
 from advisor_chat.store import Store, Transaction
-from tests.ai.chat_world import ALICE, BOB, FALLBACK, chat_world
+from tests.ai.chat_world import ALICE, BOB, FALLBACK, KEY, chat_world
 from tests.functions.world import snapshot
+from tests.services import free_port
 from tests.waiting import until
 
 
@@ -336,3 +339,51 @@ async def test_a_named_conversation_keeps_its_name(store: Store) -> None:
             "conversations:getConversationById", {"conversationId": chat.conversation}
         )
         assert conversation["title"] == "Mine"
+
+
+async def test_an_unreachable_provider_gives_an_error_answer_not_a_hang(store: Store) -> None:
+    async with chat_world(store, board=("Margaret",)) as chat:
+        closed = free_port()  # nothing listens there
+        chat.runner.models = Models(
+            OpenAICompatible(f"http://127.0.0.1:{closed}/v1", KEY, timeout_s=5),
+            global_model=FALLBACK,
+        )
+        await chat.send("hello")
+        [answer] = await chat.settled(1, within=30)
+        assert answer["status"] == "error"
+        assert "OPENAI_BASE_URL" in answer["error"]
+        assert f"127.0.0.1:{closed}" in answer["error"]
+
+
+async def test_an_unknown_model_everywhere_says_which_model(store: Store) -> None:
+    async with chat_world(store, board=("Margaret",)) as chat:
+        chat.server.known_models = {"some-other-model"}
+        await chat.send("hello")
+        [answer] = await chat.settled(1, within=30)
+        assert answer["status"] == "error"
+        assert FALLBACK in answer["error"]
+        assert _streamed(chat.server.requests) == [FALLBACK]  # retrying cannot help
+
+
+async def test_history_beyond_the_budget_is_summarised(store: Store) -> None:
+    async with chat_world(store, board=("Margaret",), context_tokens=600) as chat:
+        for i in range(6):
+            chat.server.reply(f"Answer {i}: " + "numbers and more numbers " * 20)
+            await chat.send(f"Question {i}: " + "tell me about the runway " * 20)
+            await chat.settled(i + 1)
+            await until(lambda: _round_ended(store), 10, "the round and its chores")
+        summaries = await chat.call(
+            "threadSummaries:getConversationSummaries", {"conversationId": chat.conversation}
+        )
+        assert summaries, "no summary was written"
+        latest = summaries[-1]
+        messages = await chat.messages()
+        ids = [m["_id"] for m in messages]
+        assert latest["startMessageId"] == ids[0]
+        assert ids.index(latest["endMessageId"]) < len(ids) - 2  # the newest stay verbatim
+        # The next answer's prompt carries the summary.
+        chat.server.reply("Noted.")
+        await chat.send("And so?")
+        await chat.settled(7)
+        asked = [r for r in chat.server.requests if r.get("stream")][-1]
+        assert latest["content"] in _said(asked)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -170,3 +171,41 @@ def test_a_server_killed_mid_answer_leaves_it_stopped_with_its_text(tmp_path: Pa
         assert answer["status"] == "stopped"
         assert len(answer["content"]) >= len(seen["content"])  # nothing it had shown is lost
         assert "".join(words).startswith(answer["content"])
+
+
+def test_stop_is_honoured_from_another_server_process(tmp_path: Path) -> None:
+    """Two servers on one database: the answer streams from whichever runs the round, and
+    the stop button pressed through the other ends it at once, with its text."""
+    first, second = free_port(), free_port()
+    with ScriptedOpenAI() as server:
+        server.api_key = KEY
+        words = [f" w{i}" for i in range(600)]
+        server.reply(words, token_delay_s=0.03)
+        identity = Identity("user_two", "advisor-chat")
+        with serving(tmp_path, first, server), serving(tmp_path, second, server):
+            one, two = Client(first, token_for(identity)), Client(second, token_for(identity))
+            conversation, _ = _board(one)
+            question = one.run(
+                "mutation",
+                "messages:sendMessage",
+                {"conversationId": conversation, "content": "@board a long answer, please"},
+            )
+
+            def streaming() -> bool:
+                found = two.answers(conversation)
+                if not found:
+                    return False
+                text = two.run("query", "messages:getStreamingText", {"messageId": found[0]["_id"]})
+                return len(text["content"]) > 30
+
+            wait_until(streaming, 20, "the answer streaming")
+            assert two.run("mutation", "messages:stop", {"messageId": question}) == 1
+            [answer] = two.answers(conversation)
+            assert answer["status"] == "stopped"
+            assert "".join(words).startswith(answer["content"])
+            requests = len(server.requests)
+            # The second advisor of the round is never asked, whichever server ran it: given
+            # the time a cancel takes to be seen (a heartbeat, 1 s) and more, nothing starts.
+            time.sleep(2.5)
+            assert len(one.answers(conversation)) == 1
+            assert len(server.requests) == requests

@@ -96,7 +96,12 @@ async def test_messages_in_order_edit_delete_and_cascade(
             "messages:getConversationMessages", {"conversationId": world.conversation}, ALICE
         )
     ).value
-    assert [m["content"] for m in listed["page"]] == ["Hello", "second", "third"]
+    assert [m["content"] for m in listed["page"]] == [
+        "Hello",
+        "Keep 18 months of runway.",  # the advisor's answer in Alice's world
+        "second",
+        "third",
+    ]
     assert listed["isDone"]
     edited = (
         await runner.call(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from advisor_chat.clock import now_ms
 from advisor_chat.functions.context import Identity
 from advisor_chat.functions.runner import Runner
 from advisor_chat.schema.tables import TABLES
@@ -102,7 +103,7 @@ async def build_world(store: Store, runner: Runner) -> World:
                 "advisorId": public,
                 "content": "Keep 18 months of runway.",
                 "mentions": [],
-                "createdAt": 2e12,
+                "createdAt": now_ms(),  # after Alice's "Hello"
                 "status": "complete",
             },
         )

@@ -277,6 +277,20 @@ def _messages_maximal(p: Parents) -> Doc:
         "error": "provider timed out",
         "createdAt": T1,
         "legacyId": "legacy-message-1",
+        "model": "gpt-4o-mini",
+        "notice": "gpt-4o failed; answered by gpt-4o-mini.",
+        "errorCode": "PROVIDER_ERROR",
+        "roundId": "01m8sjwwh5d66qae3bsegtjm0gd",
+        "versions": [
+            {
+                "content": "An earlier answer.",
+                "createdAt": T0,
+                "status": "stopped",
+                "model": "gpt-4o",
+                "tokensUsed": 7,
+                "error": "stopped by the user",
+            }
+        ],
     }
 
 

@@ -16,7 +16,7 @@ round itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Literal
 
 from advisor_chat.ai.chores import (
@@ -380,7 +380,10 @@ async def _answer(
         # The stop button (cancel), a time limit, or a server shutting down: the answer
         # ends `stopped` with what it had. If the store is going too, `on_lost` does it.
         text = writer.text if writer is not None else ""
-        await _finish(ctx, message_id, "stopped", text, {})
+        try:
+            await _finish(ctx, message_id, "stopped", text, {})
+        except Exception:  # the store is closing: the round's `on_lost` ends the answer
+            log.warning("answer_end_deferred", message=message_id, exc_info=True)
         raise
 
 
@@ -410,9 +413,10 @@ async def _generate(
     if fallback.model != choice.model:
         attempts += [(fallback, 0.0), (fallback, RETRY_DELAYS_S[0])]
     failure: ProviderError | None = None
+    hopeless: set[str] = set()  # models that failed in a way trying again cannot mend
     for current, delay in attempts:
-        if failure is not None and not failure.retryable and current is choice:
-            continue  # trying the same model again cannot help: on to the fallback
+        if current.model in hopeless:
+            continue
         if delay:
             await asyncio.sleep(delay)
         prompt = await asyncio.to_thread(_prompt, current, found, advisor_id)
@@ -423,8 +427,9 @@ async def _generate(
             cache_key=advisor_id,
         )
         usage: Usage | None = None
+        stream = current.provider.stream(request)
         try:
-            async for event in current.provider.stream(request):
+            async for event in stream:
                 if isinstance(event, Delta):
                     writer.add(event.text)
                     if writer.stopped:
@@ -433,10 +438,15 @@ async def _generate(
                     usage = event
         except ProviderError as exc:
             failure = exc
+            if not exc.retryable:
+                hopeless.add(current.model)
             log.warning("answer_failed", model=current.model, kind=exc.kind, error=exc.message)
             if writer.text:  # a stream cut mid-way: the partial text is kept, not redone
                 break
             continue
+        finally:
+            if isinstance(stream, AsyncGenerator):  # a stop leaves it early: close its request
+                await stream.aclose()
         chores: dict[str, Any] = {"truncated": prompt.truncated}
         if prompt.truncated and prompt.history_used:
             chores["keepFrom"] = found["history"][prompt.history_used - 1]["createdAt"]
