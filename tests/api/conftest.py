@@ -6,20 +6,23 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
-from advisor_chat.auth.tokens import LocalTokens
-from advisor_chat.functions.context import Identity
 from tests.services import free_port, wait_until
 
 SECRET = "served-secret-" + "x" * 30
+PASSWORD = "served password"
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    data = tmp_path_factory.mktemp("served")
+@contextmanager
+def serving(data: Path, **settings: str) -> Iterator[str]:
+    """`advisor-chat serve` on a free port with its data in `data`, and `settings` as
+    environment variables (`DATABASE_URL`, `ADVISOR_CHAT_...`); yields its base URL. Every
+    process given the same `data` and database is one deployment, sharing the secret."""
     port = free_port()
     env = {
         k: v
@@ -30,7 +33,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         "ADVISOR_CHAT_DATA_DIR": str(data),
         "ADVISOR_CHAT_SECRET_KEY": SECRET,
         "ADVISOR_CHAT_LOG_LEVEL": "warning",
-    }
+    } | settings
     process = subprocess.Popen(
         [sys.executable, "-m", "advisor_chat.cli", "serve", "--port", str(port)],
         env=env,
@@ -49,7 +52,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
     try:
         wait_until(up, 60, "advisor-chat serve")
-        token = token_for(Identity("local_fuzz", "advisor-chat"))
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    with serving(tmp_path_factory.mktemp("served")) as base:
+        token = sign_up(base, "fuzz@example.test")
         stored = httpx.post(
             f"{base}/api/mutation",
             json={"path": "users:store", "args": {}},
@@ -57,11 +69,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         )
         assert stored.status_code == 200, stored.text
         yield base, token
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
-def token_for(identity: Identity) -> str:
-    """A bearer token the served app accepts, as `advisor-chat users token` would print."""
-    return LocalTokens(SECRET.encode()).issue(identity)
+def sign_up(base: str, email: str, name: str | None = None) -> str:
+    """The access token of a new local account on the served app, signed up as a client
+    does: only a token of a live sign-in is accepted."""
+    return str(sign_up_tokens(base, email, name)["accessToken"])
+
+
+def sign_up_tokens(base: str, email: str, name: str | None = None) -> dict[str, str]:
+    """The sign-up's answer: accessToken, refreshToken, expiresIn, userId."""
+    body = {"email": email, "password": PASSWORD} | ({"name": name} if name else {})
+    response = httpx.post(f"{base}/auth/signup", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    answer: dict[str, str] = response.json()
+    return answer

@@ -16,9 +16,8 @@ from typing import Any
 
 import httpx
 
-from advisor_chat.functions.context import Identity
 from tests.ai.openai_server import ScriptedOpenAI
-from tests.api.conftest import SECRET, token_for
+from tests.api.conftest import SECRET, sign_up
 from tests.services import free_port, wait_until
 
 KEY = "sk-served"
@@ -110,7 +109,7 @@ def test_a_mention_round_over_http(tmp_path: Path) -> None:
         server.api_key = KEY
         server.reply("Bo speaking.")
         server.reply("Ada, after Bo.")
-        client = Client(port, token_for(Identity("user_http", "advisor-chat")))
+        client = Client(port, sign_up(f"http://127.0.0.1:{port}", "http@example.test"))
         conversation, advisors = _board(client)
         client.run(
             "mutation",
@@ -136,8 +135,8 @@ def test_a_server_killed_mid_answer_leaves_it_stopped_with_its_text(tmp_path: Pa
         server.api_key = KEY
         words = [f" w{i}" for i in range(400)]
         server.reply(words, token_delay_s=0.03)
-        client = Client(port, token_for(Identity("user_kill", "advisor-chat")))
         with serving(tmp_path, port, server) as process:
+            client = Client(port, sign_up(f"http://127.0.0.1:{port}", "kill@example.test"))
             conversation, _ = _board(client)
             client.run(
                 "mutation",
@@ -181,9 +180,9 @@ def test_stop_is_honoured_from_another_server_process(tmp_path: Path) -> None:
         server.api_key = KEY
         words = [f" w{i}" for i in range(600)]
         server.reply(words, token_delay_s=0.03)
-        identity = Identity("user_two", "advisor-chat")
         with serving(tmp_path, first, server), serving(tmp_path, second, server):
-            one, two = Client(first, token_for(identity)), Client(second, token_for(identity))
+            token = sign_up(f"http://127.0.0.1:{first}", "two@example.test")
+            one, two = Client(first, token), Client(second, token)
             conversation, _ = _board(one)
             question = one.run(
                 "mutation",

@@ -11,8 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from advisor_chat.functions.context import Identity
-from tests.api.conftest import token_for
+from tests.api.conftest import sign_up
 from tests.services import missing_service
 
 CLIENT_DIR = Path(__file__).parents[1] / "clients" / "npm"
@@ -27,8 +26,8 @@ def _run_client(base: str) -> dict[str, Any]:
     assert node is not None
     env = os.environ | {
         "ADVISOR_CHAT_URL": base,
-        "ALICE_TOKEN": token_for(Identity("npm_alice", "advisor-chat", name="Alice")),
-        "BOB_TOKEN": token_for(Identity("npm_bob", "advisor-chat", name="Bob")),
+        "ALICE_TOKEN": sign_up(base, "npm-alice@example.test", name="Alice"),
+        "BOB_TOKEN": sign_up(base, "npm-bob@example.test", name="Bob"),
     }
     done = subprocess.run(
         [node, str(CLIENT_DIR / "http_client.mjs")],

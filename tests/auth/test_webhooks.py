@@ -155,3 +155,67 @@ async def test_a_signed_delivery_that_is_not_a_user_event_is_a_bad_request(
     response = await client.post("/webhooks/clerk", content=body, headers=_signed(body, "msg_y"))
     assert response.status_code == 400
     assert await _users(app) == []
+
+
+async def _deliver(client: httpx.AsyncClient, body: bytes, msg_id: str) -> str:
+    response = await client.post("/webhooks/clerk", content=body, headers=_signed(body, msg_id))
+    assert response.status_code == 200, response.text
+    return str(response.json()["status"])
+
+
+async def test_a_deleted_user_leaves_a_tombstone_and_late_deliveries_do_not_revive_them(
+    app_and_client: tuple[Any, httpx.AsyncClient],
+) -> None:
+    """Svix retries out of order: a user.updated sent before the deletion may arrive after
+    it. A deletion of a user never stored here is recorded too: their earlier session
+    tokens must not store them now."""
+    app, client = app_and_client
+    await _deliver(client, _event("user.created"), "msg_c")
+    deleted = orjson.dumps({"type": "user.deleted", "data": {"id": "user_2abc", "deleted": True}})
+    assert await _deliver(client, deleted, "msg_d") == "applied"
+    assert await _deliver(client, _event("user.updated"), "msg_late") == "ignored"
+    assert await _users(app) == []
+    never = orjson.dumps({"type": "user.deleted", "data": {"id": "user_never", "deleted": True}})
+    assert await _deliver(client, never, "msg_never") == "applied"
+    store: Store = app.state.store
+    tombstones = (await store.query(lambda tx: tx.query("deletedUsers").collect())).value
+    assert sorted(t["clerkId"] for t in tombstones) == ["user_2abc", "user_never"]
+
+
+async def test_a_clerk_event_never_touches_a_local_account(
+    app_and_client: tuple[Any, httpx.AsyncClient],
+) -> None:
+    app, client = app_and_client
+    signed = await client.post(
+        "/auth/signup", json={"email": "local@example.test", "password": "password-1"}
+    )
+    (user,) = await _users(app)
+    subject = user["clerkId"]
+    for n, kind in enumerate(("user.updated", "user.created", "user.deleted")):
+        body = _event(kind, id=subject, first_name="Mallory")
+        assert await _deliver(client, body, f"msg_local_{n}") == "ignored"
+    assert await _users(app) == [user]
+    me = await client.post(
+        "/api/query",
+        json={"path": "users:current", "args": {}},
+        headers={"Authorization": f"Bearer {signed.json()['accessToken']}"},
+    )
+    assert me.json()["value"] == user
+
+
+async def test_with_an_issuer_configured_its_users_record_it(tmp_path: Path) -> None:
+    issuer = "https://clerk.example.test"
+    app = create_app(
+        Settings(
+            data_dir=tmp_path,
+            secret_key=SecretStr("s" * 40),
+            clerk_webhook_secret=SecretStr(SECRET),
+            oidc_issuer=issuer + "/",
+        )
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            await _deliver(client, _event("user.created"), "msg_i")
+            (user,) = await _users(app)
+            assert user["tokenIssuer"] == issuer

@@ -1,13 +1,22 @@
-"""users: a caller stores, reads and edits only their own row."""
+"""users: a caller stores, reads and edits only their own row, the one of their (issuer,
+subject); a deleted user's earlier tokens do not bring the row back."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
+from advisor_chat.auth.accounts import Accounts
+from advisor_chat.auth.identities import delete_user, tombstone_of, user_of
+from advisor_chat.auth.tokens import LocalTokens
+from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
 from advisor_chat.functions.runner import Runner
-from advisor_chat.store import Store
+from advisor_chat.schema.tables import LOCAL_ISSUER
+from advisor_chat.store import Store, Transaction
 
 ALICE = Identity("user_alice", "https://issuer.test", email="alice@example.test", name="Alice")
 BOB = Identity("user_bob", "https://issuer.test", email="bob@example.test")
@@ -71,3 +80,109 @@ async def test_profile_limits(runner: Runner) -> None:
         await runner.call("users:updateUserProfile", {"name": "x" * 201}, ALICE)
     assert caught.value.code is Code.INVALID_ARGUMENT
     assert caught.value.data["field"] == "name"
+
+
+# --- identity is (issuer, subject) -------------------------------------------------------
+
+ELSEWHERE = Identity("user_alice", "https://elsewhere.test", email="mallory@example.test")
+
+
+async def _users(store: Store) -> list[dict[str, Any]]:
+    return (await store.query(lambda tx: tx.query("users").collect())).value
+
+
+async def test_another_issuers_token_of_the_same_subject_is_not_the_user(
+    runner: Runner, store: Store
+) -> None:
+    await runner.call("users:store", {}, ALICE)
+    [row] = await _users(store)
+    assert row["tokenIssuer"] == ALICE.issuer
+    assert (await runner.call("users:current", {}, ELSEWHERE)).value is None
+    by_id = await runner.call("users:getUserByClerkId", {"clerkId": "user_alice"}, ELSEWHERE)
+    assert by_id.value is None
+    for path, args in (("users:store", {}), ("users:updateUserProfile", {"name": "M"})):
+        with pytest.raises(FunctionError) as refused:
+            await runner.call(path, args, ELSEWHERE)
+        assert refused.value.code is Code.UNAUTHENTICATED
+    assert await _users(store) == [row]  # neither taken over nor duplicated
+
+
+async def test_a_local_accounts_subject_is_out_of_every_other_issuers_reach(
+    runner: Runner, store: Store
+) -> None:
+    tokens = await Accounts(store, LocalTokens(b"s" * 40)).create("l@example.test", "password-1")
+    local = LocalTokens(b"s" * 40).verify(tokens.access_token)
+    forged = Identity(local.subject, "https://issuer.test")
+    assert (await runner.call("users:current", {}, forged)).value is None
+    with pytest.raises(FunctionError):
+        await runner.call("users:store", {}, forged)
+    assert (await runner.call("users:current", {}, local)).value["_id"] == tokens.user_id
+
+
+async def test_our_issuer_never_stores_a_row_no_sign_up_made(runner: Runner, store: Store) -> None:
+    """Local accounts' rows come from sign-up; a token of ours for any other subject (a
+    leftover, or a forgery the sign-in check would refuse first) makes none."""
+    with pytest.raises(FunctionError) as refused:
+        await runner.call("users:store", {}, Identity("local_nobody", LOCAL_ISSUER))
+    assert refused.value.code is Code.UNAUTHENTICATED
+    assert await _users(store) == []
+
+
+async def test_a_row_from_before_issuers_is_the_configured_issuers_and_is_claimed(
+    runner: Runner, store: Store
+) -> None:
+    """A row with no tokenIssuer (stored before the field, or imported from the original
+    app) belongs to the configured OIDC issuer: its first users:store records it; our
+    issuer never reaches it."""
+    now = now_ms()
+    row = {"clerkId": "user_alice", "plan": "pro", "createdAt": now, "updatedAt": now}
+    await store.mutation(lambda tx: tx.insert("users", row))
+    ours = Identity("user_alice", LOCAL_ISSUER)
+    assert (await runner.call("users:current", {}, ours)).value is None
+    assert (await runner.call("users:current", {}, ALICE)).value["plan"] == "pro"
+    await runner.call("users:store", {}, ALICE)
+    [claimed] = await _users(store)
+    assert claimed["tokenIssuer"] == ALICE.issuer
+    assert (await runner.call("users:current", {}, ELSEWHERE)).value is None
+
+
+# --- a deleted user stays deleted ----------------------------------------------------------
+
+
+async def _delete(store: Store, identity: Identity) -> float:
+    async def delete(tx: Transaction) -> float:
+        user = await user_of(tx, identity.issuer, identity.subject)
+        assert user is not None
+        await delete_user(tx, user)
+        tombstone = await tombstone_of(tx, identity.subject)
+        assert tombstone is not None
+        return float(tombstone["deletedAt"])
+
+    return (await store.mutation(delete)).value
+
+
+@pytest.mark.parametrize("issued", ["before", "within the leeway", "never said"])
+async def test_a_token_issued_before_the_deletion_cannot_recreate_the_user(
+    runner: Runner, store: Store, issued: str
+) -> None:
+    await runner.call("users:store", {}, ALICE)
+    deleted_at_s = int(await _delete(store, ALICE) / 1000)
+    issued_at = {"before": deleted_at_s - 60, "within the leeway": deleted_at_s + 5}.get(issued)
+    old = dataclasses.replace(ALICE, issued_at=issued_at)
+    with pytest.raises(FunctionError) as refused:
+        await runner.call("users:store", {}, old)
+    assert refused.value.code is Code.UNAUTHENTICATED
+    assert "deleted" in refused.value.message
+    assert (await runner.call("users:current", {}, old)).value is None
+    assert await _users(store) == []
+
+
+async def test_a_token_issued_after_the_deletion_starts_a_new_user(
+    runner: Runner, store: Store
+) -> None:
+    first = (await runner.call("users:store", {}, ALICE)).value
+    deleted_at_s = int(await _delete(store, ALICE) / 1000)
+    new = dataclasses.replace(ALICE, issued_at=deleted_at_s + 120)
+    second = (await runner.call("users:store", {}, new)).value
+    assert second != first
+    assert (await store.query(lambda tx: tombstone_of(tx, ALICE.subject))).value is None

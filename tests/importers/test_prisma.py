@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from advisor_chat.auth.identities import bury
 from advisor_chat.errors import SourceInvalid
 from advisor_chat.importers.prisma import import_prisma
 from advisor_chat.importers.report import Outcome
+from advisor_chat.schema.tables import LOCAL_ISSUER
 from advisor_chat.store import Document, Store
 from advisor_chat.store.sqlite import SqliteBackend
 from tests.importers.prisma_db import (
@@ -400,7 +402,13 @@ async def test_a_user_who_signed_in_before_the_import_is_adopted(
     store: Store, prisma_url: str
 ) -> None:
     async def sign_in(tx: Any) -> str:
-        fields = {"clerkId": "user_2bob", "plan": "free", "createdAt": 1.0, "updatedAt": 1.0}
+        fields = {
+            "clerkId": "user_2bob",
+            "tokenIssuer": "https://clerk.example.test",
+            "plan": "free",
+            "createdAt": 1.0,
+            "updatedAt": 1.0,
+        }
         return await tx.insert("users", fields)  # type: ignore[no-any-return]
 
     bob = (await store.mutation(sign_in)).value
@@ -408,6 +416,30 @@ async def test_a_user_who_signed_in_before_the_import_is_adopted(
     users = [u for u in await documents(store, "users") if u["clerkId"] == "user_2bob"]
     assert [u["_id"] for u in users] == [bob]
     assert users[0]["legacyId"] == "user_2bob"
+    assert users[0]["tokenIssuer"] == "https://clerk.example.test"  # still his issuer's
+    alice = (await _by_legacy(store, "users"))["user_2alice"]
+    assert "tokenIssuer" not in alice  # the configured OIDC issuer's, as Clerk's were
+
+
+async def test_neither_a_local_account_nor_a_deleted_user_is_imported_over(
+    store: Store, prisma_url: str
+) -> None:
+    """A Prisma id that is a local account's subject here is not Clerk's to import (the
+    account keeps its row); a user deleted here since is not brought back by a re-run."""
+
+    async def prepare(tx: Any) -> None:
+        local = {"clerkId": "user_2carol", "tokenIssuer": LOCAL_ISSUER, "plan": "free"}
+        await tx.insert("users", local | {"createdAt": 1.0, "updatedAt": 1.0})
+        await bury(tx, "user_2bob", None)
+
+    await store.mutation(prepare)
+    report = await import_prisma(store, prisma_url)
+    skipped = {item.source: item.reason for item in report.skipped()}
+    assert "a local account's here" in skipped["User user_2carol"]
+    assert "deleted here since" in skipped["User user_2bob"]
+    users = {u["clerkId"]: u for u in await documents(store, "users")}
+    assert set(users) == {"user_2alice", "user_2carol"}
+    assert "legacyId" not in users["user_2carol"]
 
 
 async def test_a_database_without_the_prisma_tables_is_refused(

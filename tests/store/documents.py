@@ -78,6 +78,7 @@ def _users_maximal(p: Parents) -> Doc:
         "plan": "pro",
         "updatedAt": T1,
         "legacyId": "legacy-user-1",
+        "tokenIssuer": "https://clerk.example.test",
     }
 
 
@@ -442,6 +443,14 @@ DOCUMENTS: dict[str, Examples] = {
             "worker": "w_0123456789abcdef",
             "leaseUntil": T1,
             "cancelRequested": True,
+        },
+    ),
+    "deletedUsers": Examples(
+        lambda p: {"clerkId": "clerk-deleted-minimal", "deletedAt": T0},
+        lambda p: {
+            "clerkId": "clerk-deleted-maximal",
+            "tokenIssuer": "https://clerk.example.test",
+            "deletedAt": T1,
         },
     ),
 }

@@ -11,7 +11,7 @@ import pytest
 
 from advisor_chat.errors import SchemaMismatch, UniqueViolation
 from advisor_chat.schema.derive import all_layouts, table_layout
-from advisor_chat.schema.tables import TABLES, Table
+from advisor_chat.schema.tables import LOCAL_ISSUER, TABLES, Table
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Backend, Catalog
 from advisor_chat.store.migrations import SCHEMA_VERSION, migrate
@@ -21,6 +21,7 @@ from advisor_chat.store.sql import q
 from advisor_chat.store.sqlite import SqliteBackend
 from tests.store.documents import (
     Doc,
+    account,
     advisor,
     conversation,
     document,
@@ -364,4 +365,42 @@ async def test_scheduled_calls_from_before_lanes_get_a_lane_and_a_lapsed_lease(
     assert pending["lane"] == running["lane"] == "short"
     assert "leaseUntil" not in pending
     assert running["leaseUntil"] == 0
+    assert await store.migrate() == []
+
+
+async def test_users_from_before_issuers_get_ours_if_they_are_local_accounts(
+    store: Store,
+) -> None:
+    """A database of schema version 2 has users without `tokenIssuer`: the upgrade records
+    ours on local accounts' rows and on rows of our subjects (`local_...`), and leaves the
+    rest to the configured OIDC issuer (absent)."""
+
+    async def write(tx: Transaction) -> dict[str, str]:
+        ids: dict[str, str] = {
+            name: await tx.insert("users", user(clerk_id))
+            for name, clerk_id in (
+                ("account", "local_0a1b"),
+                ("orphan", "local_9z"),
+                ("clerk", "user_2abc"),
+                ("near", "locals"),  # outside our subjects' range, just
+            )
+        }
+        await tx.insert("accounts", account(ids["account"], "a@example.test"))
+        await tx.conn.execute("UPDATE \"_meta\" SET value = '2' WHERE key = 'version'", ())
+        return ids
+
+    ids = (await store.mutation(write)).value
+    done = await store.migrate()
+    assert "migrated data to version 3: users record the issuer of their tokens" in done
+
+    async def read(tx: Transaction) -> dict[str, str | None]:
+        found = {name: await tx.get("users", doc_id) for name, doc_id in ids.items()}
+        return {name: doc.get("tokenIssuer") for name, doc in found.items() if doc is not None}
+
+    assert (await store.query(read)).value == {
+        "account": LOCAL_ISSUER,
+        "orphan": LOCAL_ISSUER,
+        "clerk": None,
+        "near": None,
+    }
     assert await store.migrate() == []

@@ -72,7 +72,9 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.accounts = Accounts(store, app.state.tokens)
             secret = settings.clerk_webhook_secret
             app.state.clerk_webhooks = (
-                ClerkWebhooks(store, secret.get_secret_value()) if secret else None
+                ClerkWebhooks(store, secret.get_secret_value(), oidc_issuer(settings))
+                if secret
+                else None
             )
             worker = asyncio.create_task(ScheduledWorker(store, app.state.runner).run_forever())
             try:
@@ -135,10 +137,15 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def oidc_issuer(settings: Settings) -> str | None:
+    """The configured issuer, as its tokens' `iss` names it."""
+    return settings.oidc_issuer.rstrip("/") if settings.oidc_issuer else None
+
+
 def oidc_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier | None:
-    if not settings.oidc_issuer:
+    issuer = oidc_issuer(settings)
+    if issuer is None:
         return None
-    issuer = settings.oidc_issuer.rstrip("/")
     parties = tuple(p.strip() for p in settings.oidc_authorized_parties.split(",") if p.strip())
     return OidcVerifier(
         issuer=issuer,

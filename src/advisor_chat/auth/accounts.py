@@ -3,7 +3,8 @@ change password. Passwords are hashed with scrypt; refresh tokens are random, st
 as SHA-256, rotated on every use, and all revoked by a password change.
 
 Each signed-in account has a users row like any Clerk user's, whose `clerkId` is the
-account's token subject (`local_<random>`), so every function treats both alike.
+account's token subject (`local_<random>`) and whose `tokenIssuer` is ours, so every
+function treats both alike and no other issuer's token acts as it (auth/identities.py).
 
 A password is checked (scrypt, tens of milliseconds, on a worker thread) outside any
 transaction, so every write that rests on a check is a compare-and-set: the transaction
@@ -22,6 +23,7 @@ import secrets
 from dataclasses import dataclass
 from functools import partial
 
+from advisor_chat.auth.identities import user_of
 from advisor_chat.auth.passwords import (
     MAX_PASSWORD,
     MIN_PASSWORD,
@@ -33,6 +35,7 @@ from advisor_chat.auth.tokens import ACCESS_TTL_S, LocalTokens
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
+from advisor_chat.schema.tables import LOCAL_ISSUER
 from advisor_chat.store import Document, Store, Transaction
 
 REFRESH_TTL_S = 30 * 24 * 3600
@@ -98,7 +101,7 @@ async def _prune(tx: Transaction, user_id: str, epoch: int) -> None:
 def _identity(user: Document) -> Identity:
     return Identity(
         subject=user["clerkId"],
-        issuer="advisor-chat",
+        issuer=LOCAL_ISSUER,
         email=user.get("email"),
         name=user.get("name"),
         picture_url=user.get("image"),
@@ -149,6 +152,7 @@ class Accounts:
             now = now_ms()
             user_fields = {
                 "clerkId": f"local_{secrets.token_hex(12)}",
+                "tokenIssuer": LOCAL_ISSUER,
                 "email": email,
                 "plan": plan,
                 "createdAt": now,
@@ -255,7 +259,7 @@ class Accounts:
         wrong = FunctionError(Code.UNAUTHENTICATED, "wrong password", field="oldPassword")
 
         async def find(tx: Transaction) -> Document | None:
-            user = await tx.query("users", "by_clerk_id").eq("clerkId", identity.subject).unique()
+            user = await user_of(tx, identity.issuer, identity.subject)
             if user is None:
                 return None
             return await tx.query("accounts", "by_user").eq("userId", user["_id"]).unique()

@@ -85,10 +85,12 @@ class OidcVerifier:
         azp = claims.get("azp")
         if self.authorized_parties and azp is not None and azp not in self.authorized_parties:
             raise _refused(f"authorized party {azp!r} is not accepted")
+        iat = claims.get("iat")
         return Identity(
             subject=str(claims["sub"]),
             issuer=str(claims["iss"]),
             email=claims.get("email"),
             name=claims.get("name"),
             picture_url=claims.get("picture") or claims.get("image_url"),
+            issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
         )

@@ -15,6 +15,7 @@ import jwt
 
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
+from advisor_chat.schema.tables import LOCAL_ISSUER
 
 ACCESS_TTL_S = 15 * 60  # short-lived: a stolen token is worth minutes, refresh renews it
 LEEWAY_S = 30  # clock skew tolerated on exp/nbf
@@ -24,8 +25,8 @@ ALGORITHM = "HS256"
 @dataclass(frozen=True)
 class LocalTokens:
     secret: bytes
-    issuer: str = "advisor-chat"
-    audience: str = "advisor-chat"
+    issuer: str = LOCAL_ISSUER
+    audience: str = LOCAL_ISSUER
 
     def issue(self, identity: Identity, ttl_s: int = ACCESS_TTL_S) -> str:
         now = int(time.time())
@@ -59,10 +60,12 @@ class LocalTokens:
             )
         except jwt.PyJWTError as exc:
             raise FunctionError(Code.UNAUTHENTICATED, f"invalid token: {exc}") from exc
+        iat = claims.get("iat")
         return Identity(
             subject=str(claims["sub"]),
             issuer=str(claims["iss"]),
             email=claims.get("email"),
             name=claims.get("name"),
             picture_url=claims.get("picture"),
+            issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
         )

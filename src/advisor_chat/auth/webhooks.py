@@ -3,7 +3,11 @@
 A delivery is applied only if its Svix signature verifies (HMAC-SHA256 over
 `<svix-id>.<svix-timestamp>.<body>` with the endpoint secret), its timestamp is within
 `TOLERANCE_S` of now, and its id has not been applied before (replays change nothing).
-The users row is keyed by Clerk's user id, as `users:store` keys it from the session token.
+The users row is keyed by Clerk's user id, as `users:store` keys it from the session token,
+and only a row of Clerk's is touched: never a local account's, nor (with an OIDC issuer
+configured) a row another issuer's tokens own. A deleted user leaves a tombstone, so their
+earlier session tokens cannot recreate the row, and a late user.created or user.updated
+delivery (Svix retries out of order) does not bring it back either.
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ from typing import Any
 
 import orjson
 
+from advisor_chat.auth.identities import (
+    bury,
+    by_subject,
+    delete_user,
+    is_local,
+    owned_by,
+    tombstone_of,
+)
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.store import Document, Store, Transaction
@@ -75,9 +87,14 @@ def _fields(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class ClerkWebhooks:
-    def __init__(self, store: Store, secret: str) -> None:
+    def __init__(self, store: Store, secret: str, issuer: str | None = None) -> None:
+        """`issuer`: the configured OIDC issuer (Clerk's Frontend API URL), if any."""
         self.store = store
         self.secret = secret
+        self.issuer = issuer
+
+    def _is_clerks(self, user: Document) -> bool:
+        return owned_by(user, self.issuer) if self.issuer else not is_local(user)
 
     async def deliver(self, headers: dict[str, str], body: bytes) -> str:
         """Apply one delivery; returns what was done ("applied", "replay", "ignored")."""
@@ -104,24 +121,27 @@ class ClerkWebhooks:
                 "webhookEvents",
                 {"eventId": msg_id, "source": "clerk", "receivedAt": now_ms()},
             )
-            user: Document | None = (
-                await tx.query("users", "by_clerk_id").eq("clerkId", clerk_id).unique()
-            )
+            user: Document | None = await by_subject(tx, clerk_id)
+            if user is not None and not self._is_clerks(user):
+                return "ignored"  # another issuer's subject: not Clerk's to change
             now = now_ms()
             if kind in ("user.created", "user.updated"):
                 fields = _fields(data)
-                if user is None:
-                    await tx.insert(
-                        "users",
-                        {"clerkId": clerk_id, "plan": "free", "createdAt": now, "updatedAt": now}
-                        | fields,
-                    )
-                else:
+                if user is not None:
                     await tx.patch("users", user["_id"], fields | {"updatedAt": now})
+                elif await tombstone_of(tx, clerk_id) is not None:
+                    return "ignored"  # deleted since: a late delivery
+                else:
+                    row = {"clerkId": clerk_id, "plan": "free", "createdAt": now, "updatedAt": now}
+                    if self.issuer:
+                        row["tokenIssuer"] = self.issuer
+                    await tx.insert("users", row | fields)
                 return "applied"
             if kind == "user.deleted":
                 if user is not None:
-                    await tx.delete("users", user["_id"])  # their conversations go with it
+                    await delete_user(tx, user)  # their conversations go with it
+                else:  # never stored here: their earlier tokens must not store them now
+                    await bury(tx, clerk_id, self.issuer)
                 return "applied"
             return "ignored"
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from advisor_chat.auth.identities import user_of
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import QueryCtx
 from advisor_chat.store import Document
 
 
 async def current_user(ctx: QueryCtx) -> Document | None:
-    """The caller's users row, or None if they have not been stored yet."""
+    """The caller's users row, or None if they have not been stored yet. Found by (issuer,
+    subject): another issuer's user of the same subject is not the caller."""
     identity = ctx.require_identity()
-    return await ctx.db.query("users", "by_clerk_id").eq("clerkId", identity.subject).unique()
+    return await user_of(ctx.db, identity.issuer, identity.subject)
 
 
 async def require_user(ctx: QueryCtx) -> Document:

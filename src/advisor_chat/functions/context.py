@@ -31,6 +31,8 @@ class Identity:
     email: str | None = None
     name: str | None = None
     picture_url: str | None = None
+    # From the token, not kept with a scheduled call: when it was issued (`iat`, seconds).
+    issued_at: int | None = None
 
     @property
     def token_identifier(self) -> str:

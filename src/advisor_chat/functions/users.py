@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from advisor_chat.auth.identities import (
+    TOMBSTONES,
+    by_subject,
+    issued_before,
+    owned_by,
+    tombstone_of,
+)
 from advisor_chat.clock import now_ms
+from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import current_user, require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema.fields import v
+from advisor_chat.schema.tables import LOCAL_ISSUER
 from advisor_chat.store import Document
 
 NAME = v.optional(v.string(max_length=200))
@@ -23,7 +32,8 @@ async def current(ctx: QueryCtx, args: Args) -> Document | None:
 
 @query("users:getUserByClerkId", {"clerkId": v.string(max_length=256)})
 async def get_user_by_clerk_id(ctx: QueryCtx, args: Args) -> Document | None:
-    """A users row by Clerk id: only the caller's own; anyone else's reads as missing."""
+    """A users row by Clerk id: only the caller's own, of the caller's issuer; anyone
+    else's reads as missing."""
     identity = ctx.require_identity()
     if args["clerkId"] != identity.subject:
         return None
@@ -32,9 +42,15 @@ async def get_user_by_clerk_id(ctx: QueryCtx, args: Args) -> Document | None:
 
 @mutation("users:store", {})
 async def store(ctx: MutationCtx, args: Args) -> str:
-    """Create the caller's users row from their verified token, or refresh it."""
+    """Create the caller's users row from their verified token, or refresh it. Never for
+    a subject another issuer's row holds, never a local account's row (sign-up makes
+    those), and never a deleted user's from a token issued before the deletion."""
     identity = ctx.require_identity()
-    existing = await current_user(ctx)
+    existing = await by_subject(ctx.db, identity.subject)
+    if existing is not None and not owned_by(existing, identity.issuer):
+        raise FunctionError(
+            Code.UNAUTHENTICATED, "this sign-in's subject belongs to another issuer's user"
+        )
     fields: dict[str, Any] = {
         k: value
         for k, value in (
@@ -45,9 +61,27 @@ async def store(ctx: MutationCtx, args: Args) -> str:
         if value is not None
     }
     if existing is None:
+        if identity.issuer == LOCAL_ISSUER:
+            raise FunctionError(Code.UNAUTHENTICATED, "no account for this sign-in")
+        tombstone = await tombstone_of(ctx.db, identity.subject)
+        if tombstone is not None:
+            if issued_before(identity, tombstone):
+                raise FunctionError(
+                    Code.UNAUTHENTICATED,
+                    "this account was deleted; sign in again to start a new one",
+                )
+            await ctx.db.delete(TOMBSTONES, tombstone["_id"])
         now = now_ms()
-        doc = {"clerkId": identity.subject, "plan": "free", "createdAt": now, "updatedAt": now}
+        doc = {
+            "clerkId": identity.subject,
+            "tokenIssuer": identity.issuer,
+            "plan": "free",
+            "createdAt": now,
+            "updatedAt": now,
+        }
         return await ctx.db.insert("users", doc | fields)
+    if "tokenIssuer" not in existing:  # the configured issuer's row: recorded as its own
+        fields["tokenIssuer"] = identity.issuer
     changed = {k: value for k, value in fields.items() if existing.get(k) != value}
     if changed:
         await ctx.db.patch("users", existing["_id"], changed | {"updatedAt": now_ms()})

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisor_chat.auth.identities import by_subject, is_local, tombstone_of
 from advisor_chat.errors import DocumentInvalid
 from advisor_chat.importers.formats import FormatProblem, advisor_from_file
 from advisor_chat.importers.prisma_source import POSITION, BadText, PrismaSource, open_source
@@ -227,7 +228,16 @@ class PrismaImport:
             if value is not None:
                 fields[column] = value
         # Keyed by Clerk id (the Prisma id): someone who signed in before the import
-        # already has a row under it, which the import adopts rather than duplicates.
+        # already has a row under it, which the import adopts rather than duplicates,
+        # keeping the issuer their sign-in recorded. The rows it makes record none: they
+        # are the configured OIDC issuer's (auth/identities.py), Clerk's as they were.
+        held = await by_subject(tx, legacy)
+        if held is not None and is_local(held):
+            raise RowProblem(f"id: {legacy!r} is a local account's here")
+        if held is None and await tombstone_of(tx, legacy) is not None:
+            raise RowProblem("the user was deleted here since")
+        if held is not None and "tokenIssuer" in held:
+            fields["tokenIssuer"] = held["tokenIssuer"]
         outcome, doc_id = await upsert(
             tx,
             "users",

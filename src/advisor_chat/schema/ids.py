@@ -48,6 +48,7 @@ TABLE_NUMBERS: dict[str, int] = {
     "webhookEvents": 14,
     "rateLimits": 15,
     "scheduledFunctions": 16,
+    "deletedUsers": 17,
 }
 
 

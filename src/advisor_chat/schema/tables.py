@@ -25,6 +25,10 @@ additions, all in the same style:
 - `accounts` and `sessions`: local accounts (the embedded default's sign-in) and their
   refresh sessions. Never readable through a function.
 - `webhookEvents`: ids of webhook deliveries already applied, so a replay changes nothing.
+- `users.tokenIssuer`: the issuer whose tokens act as the row (identity is (issuer,
+  subject); absent: the configured OIDC issuer's, see auth/identities.py), and
+  `deletedUsers`: a tombstone per deleted user, so a token issued before the deletion
+  cannot recreate the row. Never readable through a function.
 - `rateLimits`: per-user counters of the current quota window (messages a minute,
   generations a day), one row per (user, bucket).
 - `scheduledFunctions`: calls a mutation scheduled (Convex's `_scheduled_functions`),
@@ -48,6 +52,7 @@ SYSTEM_FIELDS = ("_id", "_creationTime")
 CREATION_INDEX = "by_creation_time"
 
 MessageStatus = Literal["complete", "streaming", "stopped", "error"]
+LOCAL_ISSUER = "advisor-chat"  # `iss` of our own tokens; `users.tokenIssuer` of local accounts
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,8 @@ LOCALIZATION = v.object(
 USERS = _table(
     "users",
     {
-        "clerkId": s(),
+        "clerkId": s(),  # the subject of the user's tokens, unique across issuers (seed 002)
+        "tokenIssuer": opt(s()),  # whose tokens: `iss`; absent: the configured OIDC issuer
         "email": opt(s()),
         "name": opt(s()),
         "image": opt(s()),
@@ -566,6 +572,16 @@ WEBHOOK_EVENTS = _table(
     [("by_event", ["source", "eventId"], "unique"), ("by_received_at", ["receivedAt"])],
 )
 
+DELETED_USERS = _table(
+    "deletedUsers",
+    {
+        "clerkId": s(),  # the deleted user's subject
+        "tokenIssuer": opt(s()),  # as their users row had it
+        "deletedAt": n(),  # ms; tokens issued before it cannot recreate the user
+    },
+    [("by_clerk_id", ["clerkId"], "unique")],
+)
+
 RATE_LIMITS = _table(
     "rateLimits",
     {
@@ -634,6 +650,7 @@ TABLES: dict[str, Table] = {
         WEBHOOK_EVENTS,
         RATE_LIMITS,
         SCHEDULED_FUNCTIONS,
+        DELETED_USERS,
     )
 }
 
@@ -644,6 +661,7 @@ OUR_TABLES = (
     "webhookEvents",
     "rateLimits",
     "scheduledFunctions",
+    "deletedUsers",
 )  # beyond the seed's ten
 SEED_TABLES = tuple(name for name in TABLES if name not in OUR_TABLES)
 

@@ -21,7 +21,7 @@ import orjson
 
 from advisor_chat.errors import SchemaMismatch
 from advisor_chat.schema.derive import Column, IndexLayout, TableLayout, table_layout
-from advisor_chat.schema.tables import TABLES, Table
+from advisor_chat.schema.tables import LOCAL_ISSUER, TABLES, Table
 from advisor_chat.store.backend import Catalog, Connection
 from advisor_chat.store.query import param
 from advisor_chat.store.search import create_statements, name_in_catalog, searched_text
@@ -64,9 +64,31 @@ async def _lanes_and_leases(tx: Transaction) -> None:
             await tx.patch(table, row["_id"], fields)
 
 
+LOCAL_SUBJECTS = ("local_", "local`")  # our subjects' range: "local_" up to the next prefix
+
+
+async def _token_issuers(tx: Transaction) -> None:
+    """Users record their token issuer. Ours for every local account's row, and for every
+    row of one of our subjects (`local_...`: only our tokens name those; such a row without
+    an account was stored by a token no sign-in backs, which now acts as nobody). Every
+    other row stays without one: the configured OIDC issuer's (auth/identities.py)."""
+    ours = {"tokenIssuer": LOCAL_ISSUER}
+    accounts = await tx.query("accounts").collect()
+    for account in accounts:
+        user = await tx.get("users", account["userId"])
+        if user is not None and "tokenIssuer" not in user:
+            await tx.patch("users", user["_id"], ours)
+    low, high = LOCAL_SUBJECTS
+    local = await tx.query("users", "by_clerk_id").gte("clerkId", low).lt("clerkId", high).collect()
+    for user in local:
+        if "tokenIssuer" not in user:
+            await tx.patch("users", user["_id"], ours)
+
+
 #: Document-level changes, in version order. Version 1 is the first released schema.
 DATA_MIGRATIONS: tuple[DataMigration, ...] = (
     DataMigration(2, "scheduled calls get a lane and a lease", _lanes_and_leases),
+    DataMigration(3, "users record the issuer of their tokens", _token_issuers),
 )
 SCHEMA_VERSION = DATA_MIGRATIONS[-1].version if DATA_MIGRATIONS else BASELINE_VERSION
 _LOCK_KEY = zlib.crc32(b"advisor-chat:migrate")  # PostgreSQL advisory lock: one init at a time
