@@ -103,6 +103,8 @@ def _forged(**changes: Any) -> str:
         _forged(aud="someone-else"),
         _forged(key="another-secret-that-is-long-enough-for-hs256"),
         _forged(algorithm="none", key=None),
+        _forged(),  # well signed, but of no sign-in
+        _forged(sid="0" * 27),  # of a sign-in that never was
         "not-a-jwt",
     ],
     ids=[
@@ -112,6 +114,8 @@ def _forged(**changes: Any) -> str:
         "wrong-audience",
         "wrong-key",
         "alg-none",
+        "no-sign-in",
+        "unknown-sign-in",
         "garbage",
     ],
 )

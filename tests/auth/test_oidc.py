@@ -8,72 +8,29 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.oidc import OidcVerifier
+from advisor_chat.auth.signins import SignIns
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
-
-ISSUER = "https://clerk.example.test"
-
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-class Jwks:
-    """The issuer's published keys, changeable while the server runs (rotation)."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, rsa.RSAPrivateKey] = {"k1": _key()}
-        self.fetches = 0
-
-    def document(self) -> dict[str, Any]:
-        entries = []
-        for kid, key in self.keys.items():
-            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-            entries.append(jwk | {"kid": kid, "alg": "RS256", "use": "sig"})
-        return {"keys": entries}
+from advisor_chat.store import Store
+from tests.auth.issuer import ISSUER, Jwks, issuer_token, new_key, published
 
 
 @pytest.fixture
 def jwks() -> Iterator[tuple[Jwks, str]]:
-    published = Jwks()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            published.fetches += 1
-            body = json.dumps(published.document()).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the test reads fetch counts, not logs."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield published, f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with published() as served:
+        yield served
 
 
 @pytest.fixture
@@ -82,18 +39,8 @@ async def verifier(jwks: tuple[Jwks, str]) -> AsyncIterator[OidcVerifier]:
         yield OidcVerifier(ISSUER, jwks[1], http, authorized_parties=("https://app.example.test",))
 
 
-def _token(key: Any, kid: str = "k1", algorithm: str = "RS256", **changes: Any) -> str:
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "sub": "user_2abc",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "azp": "https://app.example.test",
-        "email": "ada@example.test",
-    } | changes
-    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
+_token = issuer_token
+_key = new_key
 
 
 async def test_a_valid_issuer_token_gives_its_identity(
@@ -180,13 +127,19 @@ async def test_a_rotated_key_is_fetched_once(
 
 
 async def test_the_verifier_routes_by_issuer(
-    verifier: OidcVerifier, jwks: tuple[Jwks, str]
+    verifier: OidcVerifier, jwks: tuple[Jwks, str], store: Store
 ) -> None:
     local = LocalTokens(b"x" * 40)
-    both = TokenVerifier(local, verifier)
-    own = local.issue(Identity("local_1", "advisor-chat"))
-    assert (await both.verify(own)).subject == "local_1"
-    assert (await both.verify(_token(jwks[0].keys["k1"]))).issuer == ISSUER
+    sign_ins = SignIns(store)
+    both = TokenVerifier(local, sign_ins, verifier)
+    own = (await Accounts(store, local).create("own@example.test", "password-1")).access_token
+    assert (await both.verify(own)).subject.startswith("local_")
+    issued = await both.verify(_token(jwks[0].keys["k1"]))
+    assert issued.issuer == ISSUER
+    assert issued.issued_at is not None  # what a tombstone is compared with
+    with pytest.raises(FunctionError) as caught:  # ours, well signed, of no sign-in
+        await both.verify(local.issue(Identity("local_1", "advisor-chat"), "0" * 27))
+    assert "sign in again" in caught.value.message
     stranger = jwt.encode(
         {"iss": "https://other.test", "sub": "x", "exp": int(time.time()) + 60}, "k" * 40
     )
@@ -194,4 +147,4 @@ async def test_the_verifier_routes_by_issuer(
         await both.verify(stranger)
     assert "not trusted" in caught.value.message
     with pytest.raises(FunctionError):  # without an OIDC issuer configured, issuer tokens fail
-        await TokenVerifier(local).verify(_token(jwks[0].keys["k1"]))
+        await TokenVerifier(local, sign_ins).verify(_token(jwks[0].keys["k1"]))

@@ -47,6 +47,11 @@ async def test_a_token_rotated_by_another_run_is_taken_from_the_session_file(
         await second.resume(kept)  # spends the token `first` holds
         first._access = "not-a-token"
         assert await first.query("marketplace:getUserSelectedAdvisors", {}) == []
+        # Neither presented a spent token (that would end the sign-in for both): the
+        # second run, in turn behind, still goes on.
+        second._access = "not-a-token"
+        assert await second.query("marketplace:getUserSelectedAdvisors", {}) == []
+        assert await first.query("marketplace:getUserSelectedAdvisors", {}) == []
 
 
 async def test_a_sign_in_ended_on_the_server_is_forgotten(server: Server, tmp_path: Path) -> None:

@@ -6,6 +6,12 @@ Each signed-in account has a users row like any Clerk user's, whose `clerkId` is
 account's token subject (`local_<random>`) and whose `tokenIssuer` is ours, so every
 function treats both alike and no other issuer's token acts as it (auth/identities.py).
 
+A sign-in is a chain of sessions, one more each refresh, all naming the first
+(`signInId`); its access tokens name it too, and hold only while it does (auth/signins.py).
+A refresh token works once: presenting a spent one again means two holders (a stolen copy,
+say), so it ends the whole sign-in, successor included (OAuth 2.0 Security BCP, refresh
+token rotation). Clients sharing a refresh token must pass on the one a refresh returns.
+
 A password is checked (scrypt, tens of milliseconds, on a worker thread) outside any
 transaction, so every write that rests on a check is a compare-and-set: the transaction
 re-reads the account and goes ahead only if the password hash is still the one checked.
@@ -31,12 +37,16 @@ from advisor_chat.auth.passwords import (
     hash_password_async,
     verify_password_async,
 )
-from advisor_chat.auth.tokens import ACCESS_TTL_S, LocalTokens
+from advisor_chat.auth.signins import live_session
+from advisor_chat.auth.tokens import ACCESS_TTL_S, LEEWAY_S, LocalTokens
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
+from advisor_chat.log import get_logger
 from advisor_chat.schema.tables import LOCAL_ISSUER
 from advisor_chat.store import Document, Store, Transaction
+
+log = get_logger(__name__)
 
 REFRESH_TTL_S = 30 * 24 * 3600
 MAX_VERIFY = 3  # a sign-in checks again once per password change landing meanwhile, then fails
@@ -114,25 +124,33 @@ class Accounts:
         self.tokens = tokens
 
     async def _issue(
-        self, tx: Transaction, user: Document, account: Document, sign_in_id: str | None = None
+        self,
+        tx: Transaction,
+        user: Document,
+        account: Document,
+        sign_in_id: str | None = None,
+        *,
+        ttl_s: int = REFRESH_TTL_S,
     ) -> Tokens:
-        """A new session of the account's current epoch. `sign_in_id`: the first session of
-        the sign-in this one continues (a refresh)."""
+        """A new session of the account's current epoch, good for `ttl_s`. `sign_in_id`:
+        the first session of the sign-in this one continues (a refresh); else it starts
+        one, and names itself."""
         epoch = _epoch(account)
         await _prune(tx, user["_id"], epoch)
         refresh = secrets.token_urlsafe(32)
         now = now_ms()
+        session_id = self.store.ids.new_id("sessions")
+        sign_in = session_id if sign_in_id is None else sign_in_id
         session = {
             "userId": user["_id"],
             "refreshHash": _hash_token(refresh),
-            "expiresAt": now + REFRESH_TTL_S * 1000,
+            "expiresAt": now + ttl_s * 1000,
             "createdAt": now,
             "epoch": epoch,
+            "signInId": sign_in,
         }
-        if sign_in_id is not None:
-            session["signInId"] = sign_in_id
-        await tx.insert("sessions", session)
-        access = self.tokens.issue(_identity(user))
+        await tx.insert("sessions", session, id=session_id)
+        access = self.tokens.issue(_identity(user), sign_in)
         return Tokens(access, refresh, ACCESS_TTL_S, user["_id"])
 
     async def create(
@@ -215,21 +233,42 @@ class Accounts:
         raise wrong
 
     async def refresh(self, refresh_token: str) -> Tokens:
-        """A new access token and a new refresh token; the old refresh token is spent."""
+        """A new access token and a new refresh token; the old refresh token is spent, and
+        presenting it again ends the sign-in (committed, then refused)."""
         invalid = FunctionError(Code.UNAUTHENTICATED, "refresh token is not valid")
 
-        async def rotate(tx: Transaction) -> Tokens:
+        async def rotate(tx: Transaction) -> Tokens | str | None:
+            """Tokens; or the sign-in a reused token ended (its id); or None: refused."""
             session = await _session(tx, refresh_token)
-            if session is None or "revokedAt" in session or session["expiresAt"] < now_ms():
+            if session is None:
+                raise invalid
+            # Absent: the first session of a sign-in made before first sessions named themselves.
+            sign_in = str(session.get("signInId", session["_id"]))
+            if "revokedAt" in session:  # spent by a refresh, or signed out
+                live = await live_session(tx, sign_in)
+                if live is None:
+                    return None
+                await tx.patch("sessions", live["_id"], {"revokedAt": now_ms()})
+                return sign_in
+            if session["expiresAt"] < now_ms():
                 raise invalid
             user = await tx.get("users", session["userId"])
             account = await tx.query("accounts", "by_user").eq("userId", session["userId"]).unique()
             if user is None or account is None or session.get("epoch", 0) != _epoch(account):
                 raise invalid  # signed out by a password change
             await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
-            return await self._issue(tx, user, account, session.get("signInId", session["_id"]))
+            return await self._issue(tx, user, account, sign_in)
 
-        return (await self.store.mutation(rotate)).value
+        outcome = (await self.store.mutation(rotate)).value
+        if isinstance(outcome, Tokens):
+            return outcome
+        if outcome is not None:
+            log.warning("refresh_token_reused", sign_in=outcome)
+        raise FunctionError(
+            Code.UNAUTHENTICATED,
+            "refresh token is not valid: it was already used or signed out, and its sign-in "
+            "has ended; sign in again",
+        )
 
     async def sign_out(self, refresh_token: str) -> None:
         """Ends the sign-in the token belongs to, even when the token was spent by a refresh
@@ -240,12 +279,7 @@ class Accounts:
             if session is not None and "revokedAt" in session:
                 # A refresh spends one session and adds the next in one transaction, so a
                 # sign-in has at most one unspent session.
-                session = (
-                    await tx.query("sessions", "by_sign_in")
-                    .eq("signInId", session.get("signInId", session["_id"]))
-                    .eq("revokedAt", None)
-                    .first()
-                )
+                session = await live_session(tx, str(session.get("signInId", session["_id"])))
             if session is not None:
                 await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
 
@@ -294,14 +328,16 @@ class Accounts:
             )
 
     async def token_for(self, email: str) -> str:
-        """An access token for an existing account, for scripts and admins (CLI)."""
+        """An access token for an existing account, for scripts and admins (CLI). It gets a
+        sign-in of its own, which lasts as long as the token (nobody holds its refresh
+        token) and ends like any other: by a password change or the user's deletion."""
         email = normal_email(email)
 
-        async def find(tx: Transaction) -> Document | None:
+        async def issue(tx: Transaction) -> Tokens:
             account = await tx.query("accounts", "by_email").eq("email", email).unique()
-            return None if account is None else await tx.get("users", account["userId"])
+            user = None if account is None else await tx.get("users", account["userId"])
+            if account is None or user is None:
+                raise FunctionError(Code.NOT_FOUND, f"no account for {email}")
+            return await self._issue(tx, user, account, ttl_s=ACCESS_TTL_S + LEEWAY_S)
 
-        user = (await self.store.query(find)).value
-        if user is None:
-            raise FunctionError(Code.NOT_FOUND, f"no account for {email}")
-        return self.tokens.issue(_identity(user))
+        return (await self.store.mutation(issue)).value.access_token

@@ -2,7 +2,9 @@
 
 Tokens are short-lived JWTs (HS256 over a server secret), verified through the same path a
 production issuer's tokens will take: issuer, expiry and not-before with a small leeway,
-and the algorithm pinned so `alg: none` or a swapped algorithm is refused.
+and the algorithm pinned so `alg: none` or a swapped algorithm is refused. Each names the
+sign-in it was issued to (`sid`), which must still hold when it is used: the signature says
+who, `auth/signins.py` says whether still.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ class LocalTokens:
     issuer: str = LOCAL_ISSUER
     audience: str = LOCAL_ISSUER
 
-    def issue(self, identity: Identity, ttl_s: int = ACCESS_TTL_S) -> str:
+    def issue(self, identity: Identity, sign_in: str, ttl_s: int = ACCESS_TTL_S) -> str:
+        """A token for `identity` in sign-in `sign_in` (the id of its first session)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": identity.subject,
+            "sid": sign_in,
             "iat": now,
             "nbf": now,
             "exp": now + ttl_s,
@@ -60,6 +64,7 @@ class LocalTokens:
             )
         except jwt.PyJWTError as exc:
             raise FunctionError(Code.UNAUTHENTICATED, f"invalid token: {exc}") from exc
+        sign_in = claims.get("sid")
         iat = claims.get("iat")
         return Identity(
             subject=str(claims["sub"]),
@@ -68,4 +73,5 @@ class LocalTokens:
             name=claims.get("name"),
             picture_url=claims.get("picture"),
             issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
+            sign_in=sign_in if type(sign_in) is str else None,
         )

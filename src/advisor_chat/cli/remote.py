@@ -142,13 +142,17 @@ class Remote:
             raise RemoteError(f"the server at {self.server} answered sign-in oddly") from exc
 
     async def _renew(self, seen: str | None) -> None:
-        """Refresh unless another call already did since it saw access token `seen`. A
-        spent token may have been rotated by another `chat` run sharing the session file:
-        the file's newer token is tried before giving up."""
+        """Refresh unless another call already did since it saw access token `seen`.
+        Another `chat` run sharing the session file may have rotated the token this one
+        holds: the file's is then newer, and is the one presented, since presenting a spent
+        refresh token ends the whole sign-in (the server takes it for a stolen copy)."""
         async with self._lock:
             if self._access is not None and self._access != seen:
                 return
             token = self._refresh
+            kept = self.sessions.get(self.server)
+            if kept is not None and kept.user_id == self.user_id:
+                token = kept.refresh_token
             if token is None:
                 raise SignedOut("not signed in")
             try:
@@ -156,15 +160,7 @@ class Remote:
             except Unreachable:
                 raise
             except RemoteError as exc:
-                newer = self.sessions.get(self.server)
-                if newer is None or newer.refresh_token == token or exc.code != "UNAUTHENTICATED":
-                    raise self._signed_out() from exc
-                try:
-                    tokens = await self._auth("refresh", {"refreshToken": newer.refresh_token})
-                except Unreachable:
-                    raise
-                except RemoteError as again:
-                    raise self._signed_out() from again
+                raise self._signed_out() from exc
             self._adopt(tokens, self.email)
 
     def _signed_out(self) -> SignedOut:

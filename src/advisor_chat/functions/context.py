@@ -31,8 +31,10 @@ class Identity:
     email: str | None = None
     name: str | None = None
     picture_url: str | None = None
-    # From the token, not kept with a scheduled call: when it was issued (`iat`, seconds).
+    # From the token, not kept with a scheduled call: when it was issued (`iat`, seconds),
+    # and for our own tokens the sign-in they belong to (`sid`, see auth/signins.py).
     issued_at: int | None = None
+    sign_in: str | None = None
 
     @property
     def token_identifier(self) -> str:

@@ -1,0 +1,74 @@
+"""Whether a sign-in still holds: the check every request with one of our access tokens
+passes before anything else, so a session ends at once, in every server process.
+
+A sign-in is the chain of sessions a refresh rotates: each row names the chain's first in
+`signInId` (the first names itself), and at most one row of a chain is unspent. An access
+token names its chain (`sid`). It holds while the chain has its unspent session, unexpired,
+of the account's current `sessionEpoch`, and the user is there. So:
+
+- a sign-out revokes the unspent session: the sign-in's access tokens end with it;
+- reuse of a spent refresh token revokes it too (see `Accounts.refresh`);
+- a password change raises the epoch: every sign-in of the account ends;
+- a deleted user's account goes with them (`delete_user` removes it first, in the same
+  transaction, even when the rest of what they had is left to the cascade's batches).
+
+Cost: one read transaction of two point reads, each by the leading fields of an index,
+whatever the number of users or sessions (bench/session_check.py measures it beside a
+function call and a whole request). A per-process cache invalidated by `store.commits` would
+save them, but commits are published only in the process that made them, and another
+server process's sign-out must end the token here at once; such a cache waits for a
+cross-process invalidation bus.
+"""
+
+from __future__ import annotations
+
+from advisor_chat.clock import now_ms
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.context import Identity
+from advisor_chat.store import Document, Store, Transaction
+
+
+def _ended(reason: str) -> FunctionError:
+    return FunctionError(Code.UNAUTHENTICATED, f"signed out: {reason}; sign in again")
+
+
+async def live_session(tx: Transaction, sign_in: str) -> Document | None:
+    """The sign-in's unspent session, if it has one (revoked, expired or of an old epoch
+    alike: the caller decides what those mean)."""
+    return (
+        await tx.query("sessions", "by_sign_in")
+        .eq("signInId", sign_in)
+        .eq("revokedAt", None)
+        .first()
+    )
+
+
+async def why_ended(tx: Transaction, sign_in: str) -> str | None:
+    """Why the sign-in no longer holds, or None while it does."""
+    session = await live_session(tx, sign_in)
+    if session is None:
+        return "this sign-in has ended"
+    if session["expiresAt"] < now_ms():
+        return "this sign-in has expired"
+    account = await tx.query("accounts", "by_user").eq("userId", session["userId"]).unique()
+    if account is None:
+        return "the account no longer exists"
+    if session.get("epoch", 0) != account.get("sessionEpoch", 0):
+        return "the password was changed"
+    return None
+
+
+class SignIns:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def check(self, identity: Identity) -> None:
+        """Refuse (UNAUTHENTICATED) an identity of our own tokens whose sign-in has ended."""
+        sign_in = identity.sign_in
+        if sign_in is None:
+            raise FunctionError(
+                Code.UNAUTHENTICATED, "invalid token: it names no sign-in; sign in again"
+            )
+        reason = (await self.store.query(lambda tx: why_ended(tx, sign_in))).value
+        if reason is not None:
+            raise _ended(reason)

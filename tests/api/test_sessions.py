@@ -1,0 +1,192 @@
+"""Sessions that end and identities that stay their issuer's, over HTTP against two real
+`advisor-chat serve` processes of one deployment (one database), on SQLite and PostgreSQL:
+what one process ends, the other refuses at its next request. The deployment also trusts an
+OIDC issuer (Clerk-like: a real JWKS server) and takes Clerk's webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from svix.webhooks import Webhook
+
+from tests.api.conftest import PASSWORD, serving, sign_up_tokens
+from tests.auth.issuer import ISSUER, PARTY, Jwks, published
+from tests.services import PostgresServer, create_database, drop_database
+
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    one: str  # base URLs of the two server processes
+    two: str
+    issuer: Jwks
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    with ExitStack() as stack:
+        keys, jwks_url = stack.enter_context(published())
+        settings = {
+            "ADVISOR_CHAT_OIDC_ISSUER": ISSUER,
+            "ADVISOR_CHAT_OIDC_JWKS_URL": jwks_url,
+            "ADVISOR_CHAT_OIDC_AUTHORIZED_PARTIES": PARTY,
+            "ADVISOR_CHAT_CLERK_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+        if request.param == "postgres":
+            server: PostgresServer = request.getfixturevalue("postgres")
+            name = f"test_{uuid.uuid4().hex[:16]}"
+            asyncio.run(create_database(server.url, name))
+            stack.callback(lambda: asyncio.run(drop_database(server.url, name)))
+            settings["DATABASE_URL"] = server.database_url(name)
+        data = tmp_path_factory.mktemp("deployment")
+        one = stack.enter_context(serving(data, **settings))
+        two = stack.enter_context(serving(data, **settings))
+        yield Deployment(one, two, keys)
+
+
+def _call(base: str, token: str, path: str, kind: str = "query") -> httpx.Response:
+    return httpx.post(
+        f"{base}/api/{kind}",
+        json={"path": path, "args": {}, "format": "json"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+def _me(base: str, token: str) -> Any:
+    answer = _call(base, token, "users:current")
+    assert answer.status_code == 200, answer.text
+    return answer.json()["value"]
+
+
+def _refused(answer: httpx.Response, message: str) -> None:
+    assert answer.status_code == 560, answer.text
+    assert answer.json()["errorData"]["code"] == "UNAUTHENTICATED"
+    assert message in answer.json()["errorMessage"]
+
+
+def _auth(base: str, endpoint: str, body: dict[str, str], token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{base}/auth/{endpoint}", json=body, headers=headers, timeout=10)
+
+
+def _sign_in(base: str, email: str, password: str = PASSWORD) -> dict[str, str]:
+    answer = _auth(base, "signin", {"email": email, "password": password})
+    assert answer.status_code == 200, answer.text
+    tokens: dict[str, str] = answer.json()
+    return tokens
+
+
+def test_a_sign_out_through_one_process_ends_the_tokens_in_the_other_at_once(
+    deployment: Deployment,
+) -> None:
+    one, two = deployment.one, deployment.two
+    first = sign_up_tokens(one, "out@example.test")
+    other = _sign_in(two, "out@example.test")
+    renewed = _auth(two, "refresh", {"refreshToken": first["refreshToken"]}).json()
+    for base in (one, two):
+        for tokens in (first, renewed, other):
+            assert _me(base, tokens["accessToken"])["email"] == "out@example.test"
+    assert _auth(two, "signout", {"refreshToken": first["refreshToken"]}).status_code == 200
+    for tokens in (first, renewed):
+        _refused(_call(one, tokens["accessToken"], "users:current"), "signed out")
+        _refused(_call(one, tokens["accessToken"], "users:store", "mutation"), "signed out")
+    assert _me(one, other["accessToken"])["email"] == "out@example.test"  # another device
+
+
+def test_a_password_change_through_one_process_ends_every_sign_in_in_the_other(
+    deployment: Deployment,
+) -> None:
+    one, two = deployment.one, deployment.two
+    first = sign_up_tokens(one, "change@example.test")
+    other = _sign_in(two, "change@example.test")
+    changed = _auth(
+        one,
+        "password",
+        {"oldPassword": PASSWORD, "newPassword": "a new password"},
+        first["accessToken"],
+    )
+    assert changed.status_code == 200, changed.text
+    for tokens in (first, other):
+        _refused(_call(two, tokens["accessToken"], "users:current"), "the password was changed")
+    again = _sign_in(two, "change@example.test", "a new password")
+    assert _me(one, again["accessToken"])["email"] == "change@example.test"
+
+
+def test_a_reused_refresh_token_ends_its_sign_in_in_every_process(
+    deployment: Deployment,
+) -> None:
+    one, two = deployment.one, deployment.two
+    first = sign_up_tokens(one, "reuse@example.test")
+    successor = _auth(one, "refresh", {"refreshToken": first["refreshToken"]}).json()
+    reused = _auth(two, "refresh", {"refreshToken": first["refreshToken"]})
+    assert reused.status_code == 401
+    assert "already used" in reused.json()["errorMessage"]
+    assert _auth(one, "refresh", {"refreshToken": successor["refreshToken"]}).status_code == 401
+    for base in (one, two):
+        _refused(_call(base, successor["accessToken"], "users:current"), "signed out")
+
+
+def _clerk_event(kind: str, msg_id: str, **data: Any) -> tuple[bytes, dict[str, str]]:
+    body = orjson.dumps({"type": kind, "object": "event", "data": data})
+    when = datetime.datetime.now(tz=datetime.UTC)
+    headers = {
+        "svix-id": msg_id,
+        "svix-timestamp": str(int(when.timestamp())),
+        "svix-signature": Webhook(WEBHOOK_SECRET).sign(msg_id, when, body.decode()),
+        "content-type": "application/json",
+    }
+    return body, headers
+
+
+def test_a_clerk_user_deleted_by_the_webhook_is_not_recreated_by_an_earlier_token(
+    deployment: Deployment,
+) -> None:
+    one, two = deployment.one, deployment.two
+    token = deployment.issuer.token(sub="user_2gone", iat=int(time.time()) - 5)
+    stored = _call(one, token, "users:store", "mutation")
+    assert stored.status_code == 200, stored.text
+    assert _me(two, token)["tokenIssuer"] == ISSUER
+    body, headers = _clerk_event("user.deleted", "msg_gone", id="user_2gone", deleted=True)
+    delivered = httpx.post(f"{two}/webhooks/clerk", content=body, headers=headers, timeout=10)
+    assert delivered.json() == {"status": "applied"}
+    assert _me(one, token) is None
+    _refused(_call(one, token, "users:store", "mutation"), "this account was deleted")
+    assert _me(two, token) is None
+
+
+def test_an_issuers_token_never_acts_as_a_local_account_of_the_same_subject(
+    deployment: Deployment,
+) -> None:
+    one, two = deployment.one, deployment.two
+    local = sign_up_tokens(one, "local@example.test")
+    mine = _me(one, local["accessToken"])
+    assert mine["tokenIssuer"] == "advisor-chat"
+    subject = mine["clerkId"]
+    forged = deployment.issuer.token(sub=subject, email="mallory@example.test")
+    assert _me(two, forged) is None
+    by_id = httpx.post(
+        f"{two}/api/query",
+        json={"path": "users:getUserByClerkId", "args": {"clerkId": subject}},
+        headers={"Authorization": f"Bearer {forged}"},
+        timeout=10,
+    )
+    assert by_id.json()["value"] is None
+    _refused(_call(two, forged, "users:store", "mutation"), "another issuer's user")
+    assert _me(one, local["accessToken"]) == mine  # untouched

@@ -1,0 +1,187 @@
+"""Sessions that end, on each backend: an access token holds only while its sign-in does.
+A sign-out, a password change, a reuse of a spent refresh token and the user's deletion end
+the access tokens they concern at the next check; a refresh does not end its own sign-in's
+earlier access token. Checked through a second Store on the same database too, which sees
+none of the first one's in-process commits, as another server process would not.
+(Over HTTP against real server processes: tests/api/test_sessions.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from advisor_chat.auth.accounts import Accounts, Tokens
+from advisor_chat.auth.identities import delete_user
+from advisor_chat.auth.signins import SignIns
+from advisor_chat.auth.tokens import LocalTokens
+from advisor_chat.auth.verifier import TokenVerifier
+from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.context import Identity
+from advisor_chat.store import Store, Transaction
+from advisor_chat.store.backend import Backend
+from advisor_chat.store.cascade import CASCADE_FUNCTION, INLINE_ROWS
+from advisor_chat.store.postgres import PostgresBackend
+from advisor_chat.store.sqlite import SqliteBackend
+from tests.store.documents import advisor, documents
+
+PASSWORD = "old-password"
+TOKENS = LocalTokens(b"s" * 40)
+
+
+@pytest.fixture
+def accounts(store: Store) -> Accounts:
+    return Accounts(store, TOKENS)
+
+
+@pytest.fixture
+async def elsewhere(backend: Backend, store: Store) -> AsyncIterator[TokenVerifier]:
+    """The verifier of another process: its own Store on the same database (opened after
+    `store` migrated it), so nothing reaches it but what the database says."""
+    if isinstance(backend, SqliteBackend):
+        other: Backend = SqliteBackend(backend.path)
+    else:
+        assert isinstance(backend, PostgresBackend)
+        other = PostgresBackend(backend.url, pool_size=2)
+    async with Store(other) as opened:
+        yield TokenVerifier(TOKENS, SignIns(opened))
+
+
+async def _holds(verifier: TokenVerifier, tokens: Tokens) -> Identity:
+    return await verifier.verify(tokens.access_token)
+
+
+async def _ended(verifier: TokenVerifier, tokens: Tokens, reason: str) -> None:
+    with pytest.raises(FunctionError) as refused:
+        await verifier.verify(tokens.access_token)
+    assert refused.value.code is Code.UNAUTHENTICATED
+    assert refused.value.message == f"signed out: {reason}; sign in again"
+
+
+async def test_a_sign_out_ends_that_sign_ins_access_tokens_at_once(
+    accounts: Accounts, elsewhere: TokenVerifier
+) -> None:
+    first = await accounts.create("out@example.test", PASSWORD)
+    other = await accounts.sign_in("out@example.test", PASSWORD)
+    renewed = await accounts.refresh(first.refresh_token)
+    for tokens in (first, renewed, other):  # a refresh leaves the earlier token good
+        await _holds(elsewhere, tokens)
+    await accounts.sign_out(first.refresh_token)  # the spent token still finds its sign-in
+    await _ended(elsewhere, first, "this sign-in has ended")
+    await _ended(elsewhere, renewed, "this sign-in has ended")
+    await _holds(elsewhere, other)  # another device's sign-in lives on
+
+
+async def test_a_password_change_ends_every_sign_in_of_the_account(
+    accounts: Accounts, elsewhere: TokenVerifier
+) -> None:
+    first = await accounts.create("change@example.test", PASSWORD)
+    other = await accounts.sign_in("change@example.test", PASSWORD)
+    script = await accounts.token_for("change@example.test")  # the CLI's, a sign-in too
+    await elsewhere.verify(script)
+    me = await _holds(elsewhere, first)
+    await accounts.change_password(me, PASSWORD, "new-password")
+    await _ended(elsewhere, first, "the password was changed")
+    await _ended(elsewhere, other, "the password was changed")
+    with pytest.raises(FunctionError, match="the password was changed"):
+        await elsewhere.verify(script)
+    await _holds(elsewhere, await accounts.sign_in("change@example.test", "new-password"))
+
+
+async def test_reusing_a_spent_refresh_token_ends_the_whole_sign_in(
+    accounts: Accounts, elsewhere: TokenVerifier, store: Store
+) -> None:
+    first = await accounts.create("reuse@example.test", PASSWORD)
+    other = await accounts.sign_in("reuse@example.test", PASSWORD)
+    successor = await accounts.refresh(first.refresh_token)
+    with pytest.raises(FunctionError) as refused:  # a stolen copy, or the thief's first use
+        await accounts.refresh(first.refresh_token)
+    assert refused.value.code is Code.UNAUTHENTICATED
+    assert "already used" in refused.value.message
+    with pytest.raises(FunctionError):  # the successor is ended too, refresh and access
+        await accounts.refresh(successor.refresh_token)
+    await _ended(elsewhere, successor, "this sign-in has ended")
+    await _ended(elsewhere, first, "this sign-in has ended")
+    await _holds(elsewhere, other)
+    await accounts.refresh(other.refresh_token)
+    unspent = [s for s in await documents(store, "sessions") if "revokedAt" not in s]
+    assert len(unspent) == 1  # other's new one: the reused sign-in kept none
+
+
+@pytest.mark.parametrize("how", ["delete_user", "a plain delete"])
+async def test_a_deleted_users_tokens_end(
+    accounts: Accounts, elsewhere: TokenVerifier, store: Store, how: str
+) -> None:
+    tokens = await accounts.create("gone@example.test", PASSWORD)
+    await _holds(elsewhere, tokens)
+
+    async def delete(tx: Transaction) -> None:
+        user = await tx.get("users", tokens.user_id)
+        assert user is not None
+        if how == "delete_user":
+            await delete_user(tx, user)
+        else:
+            await tx.delete("users", user["_id"])
+
+    await store.mutation(delete)
+    await _ended(elsewhere, tokens, "this sign-in has ended")
+    with pytest.raises(FunctionError):
+        await accounts.refresh(tokens.refresh_token)
+
+
+async def test_a_user_whose_deletion_is_finished_in_batches_is_signed_out_at_once(
+    accounts: Accounts, elsewhere: TokenVerifier, store: Store
+) -> None:
+    """A user with more than a transaction's worth of children: the cascade leaves what
+    does not fit (here, everything after their INLINE_ROWS selections, the account
+    included) to later batches, but `delete_user` takes the account at once."""
+    tokens = await accounts.create("many@example.test", PASSWORD)
+
+    async def select_many(tx: Transaction) -> None:
+        for _ in range(INLINE_ROWS):
+            advisor_id = await tx.insert("advisors", advisor())
+            selection = {"userId": tokens.user_id, "advisorId": advisor_id}
+            await tx.insert("userAdvisors", selection | {"selectedAt": 0, "source": "custom"})
+
+    await store.mutation(select_many)
+
+    async def delete(tx: Transaction) -> None:
+        user = await tx.get("users", tokens.user_id)
+        assert user is not None
+        await delete_user(tx, user)
+
+    await store.mutation(delete)
+    assert await documents(store, "sessions")  # left for the batches
+    assert [c["name"] for c in await documents(store, "scheduledFunctions")] == [CASCADE_FUNCTION]
+    await _ended(elsewhere, tokens, "the account no longer exists")
+
+
+async def test_a_token_names_its_sign_in_and_one_of_no_live_sign_in_is_refused(
+    accounts: Accounts, elsewhere: TokenVerifier
+) -> None:
+    tokens = await accounts.create("named@example.test", PASSWORD)
+    me = await _holds(elsewhere, tokens)
+    assert me.sign_in is not None
+    assert me.issued_at is not None
+    never = TOKENS.issue(Identity(me.subject, me.issuer), "0" * 27)  # a sign-in never made
+    await _ended(elsewhere, Tokens(never, "", 0, ""), "this sign-in has ended")
+
+
+async def test_a_sign_in_from_before_sessions_named_themselves_refreshes_into_one_that_does(
+    accounts: Accounts, elsewhere: TokenVerifier, store: Store
+) -> None:
+    """A first session written before `signInId` named itself: its refresh token still
+    works, and the sign-in it continues is checked like any other."""
+    tokens = await accounts.create("older@example.test", PASSWORD)
+
+    async def unname(tx: Transaction) -> None:
+        (session,) = await tx.query("sessions").collect()
+        old = {k: v for k, v in session.items() if k not in ("_id", "_creationTime")}
+        del old["signInId"]
+        await tx.replace("sessions", session["_id"], old)
+
+    await store.mutation(unname)
+    renewed = await accounts.refresh(tokens.refresh_token)
+    await _holds(elsewhere, renewed)
+    await accounts.sign_out(tokens.refresh_token)
+    await _ended(elsewhere, renewed, "this sign-in has ended")
