@@ -16,14 +16,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.oidc import OidcVerifier
-from advisor_chat.auth.signins import SignIns
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
-from advisor_chat.store import Store
 from tests.auth.issuer import ISSUER, Jwks, issuer_token, new_key, published
 
 
@@ -127,19 +124,16 @@ async def test_a_rotated_key_is_fetched_once(
 
 
 async def test_the_verifier_routes_by_issuer(
-    verifier: OidcVerifier, jwks: tuple[Jwks, str], store: Store
+    verifier: OidcVerifier, jwks: tuple[Jwks, str]
 ) -> None:
     local = LocalTokens(b"x" * 40)
-    sign_ins = SignIns(store)
-    both = TokenVerifier(local, sign_ins, verifier)
-    own = (await Accounts(store, local).create("own@example.test", "password-1")).access_token
-    assert (await both.verify(own)).subject.startswith("local_")
+    both = TokenVerifier(local, verifier)
+    own = local.issue(Identity("local_1", "advisor-chat"), "sign-in-1")
+    assert (await both.verify(own)).sign_in == "sign-in-1"
     issued = await both.verify(_token(jwks[0].keys["k1"]))
     assert issued.issuer == ISSUER
     assert issued.issued_at is not None  # what a tombstone is compared with
-    with pytest.raises(FunctionError) as caught:  # ours, well signed, of no sign-in
-        await both.verify(local.issue(Identity("local_1", "advisor-chat"), "0" * 27))
-    assert "sign in again" in caught.value.message
+    assert issued.sign_in is None  # an issuer's sessions end at the issuer
     stranger = jwt.encode(
         {"iss": "https://other.test", "sub": "x", "exp": int(time.time()) + 60}, "k" * 40
     )
@@ -147,4 +141,4 @@ async def test_the_verifier_routes_by_issuer(
         await both.verify(stranger)
     assert "not trusted" in caught.value.message
     with pytest.raises(FunctionError):  # without an OIDC issuer configured, issuer tokens fail
-        await TokenVerifier(local, sign_ins).verify(_token(jwks[0].keys["k1"]))
+        await TokenVerifier(local).verify(_token(jwks[0].keys["k1"]))

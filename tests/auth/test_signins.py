@@ -1,23 +1,28 @@
-"""Sessions that end, on each backend: an access token holds only while its sign-in does.
-A sign-out, a password change, a reuse of a spent refresh token and the user's deletion end
-the access tokens they concern at the next check; a refresh does not end its own sign-in's
-earlier access token. Checked through a second Store on the same database too, which sees
-none of the first one's in-process commits, as another server process would not.
-(Over HTTP against real server processes: tests/api/test_sessions.py.)"""
+"""Sessions that end, on each backend: a call made with one of our access tokens runs only
+while the token's sign-in holds. A sign-out, a password change, a reuse of a spent refresh
+token and the user's deletion end the access tokens they concern at the next call, whatever
+its kind; a refresh does not end its own sign-in's earlier access token. The calls are made
+through a second Store on the same database, which sees none of the first one's in-process
+commits, as another server process would not. (Over HTTP against real server processes:
+tests/api/test_sessions.py.)"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+import jwt
 import pytest
 
 from advisor_chat.auth.accounts import Accounts, Tokens
 from advisor_chat.auth.identities import delete_user
-from advisor_chat.auth.signins import SignIns
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.errors import Code, FunctionError
-from advisor_chat.functions.context import Identity
+from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx
+from advisor_chat.functions.registry import Args, Registry, action, mutation, query
+from advisor_chat.functions.runner import Runner
+from advisor_chat.functions.users import FUNCTIONS as USER_FUNCTIONS
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Backend
 from advisor_chat.store.cascade import CASCADE_FUNCTION, INLINE_ROWS
@@ -29,37 +34,68 @@ PASSWORD = "old-password"
 TOKENS = LocalTokens(b"s" * 40)
 
 
+@query("probe:read", {})
+async def read(ctx: QueryCtx, args: Args) -> str:
+    return "read"
+
+
+@mutation("probe:write", {})
+async def write(ctx: MutationCtx, args: Args) -> str:
+    return "written"
+
+
+@action("probe:act", {})
+async def act(ctx: ActionCtx, args: Args) -> str:
+    return "acted"
+
+
+@dataclass
+class Elsewhere:
+    """Another server process: its own Store on the same database, verifying tokens and
+    calling functions as a request does."""
+
+    verifier: TokenVerifier
+    runner: Runner
+
+    async def call(self, token: str, path: str = "users:current") -> Identity:
+        identity = await self.verifier.verify(token)
+        await self.runner.call(path, {}, identity)
+        return identity
+
+
 @pytest.fixture
 def accounts(store: Store) -> Accounts:
     return Accounts(store, TOKENS)
 
 
 @pytest.fixture
-async def elsewhere(backend: Backend, store: Store) -> AsyncIterator[TokenVerifier]:
-    """The verifier of another process: its own Store on the same database (opened after
-    `store` migrated it), so nothing reaches it but what the database says."""
+async def elsewhere(backend: Backend, store: Store) -> AsyncIterator[Elsewhere]:
+    """Opened after `store` migrated the database."""
     if isinstance(backend, SqliteBackend):
         other: Backend = SqliteBackend(backend.path)
     else:
         assert isinstance(backend, PostgresBackend)
         other = PostgresBackend(backend.url, pool_size=2)
     async with Store(other) as opened:
-        yield TokenVerifier(TOKENS, SignIns(opened))
+        registry = Registry([*USER_FUNCTIONS, read, write, act])
+        yield Elsewhere(TokenVerifier(TOKENS), Runner(opened, registry))
 
 
-async def _holds(verifier: TokenVerifier, tokens: Tokens) -> Identity:
-    return await verifier.verify(tokens.access_token)
+async def _holds(elsewhere: Elsewhere, tokens: Tokens) -> Identity:
+    return await elsewhere.call(tokens.access_token)
 
 
-async def _ended(verifier: TokenVerifier, tokens: Tokens, reason: str) -> None:
+async def _ended(
+    elsewhere: Elsewhere, tokens: Tokens, reason: str, path: str = "users:current"
+) -> None:
     with pytest.raises(FunctionError) as refused:
-        await verifier.verify(tokens.access_token)
+        await elsewhere.call(tokens.access_token, path)
     assert refused.value.code is Code.UNAUTHENTICATED
     assert refused.value.message == f"signed out: {reason}; sign in again"
 
 
 async def test_a_sign_out_ends_that_sign_ins_access_tokens_at_once(
-    accounts: Accounts, elsewhere: TokenVerifier
+    accounts: Accounts, elsewhere: Elsewhere
 ) -> None:
     first = await accounts.create("out@example.test", PASSWORD)
     other = await accounts.sign_in("out@example.test", PASSWORD)
@@ -67,29 +103,32 @@ async def test_a_sign_out_ends_that_sign_ins_access_tokens_at_once(
     for tokens in (first, renewed, other):  # a refresh leaves the earlier token good
         await _holds(elsewhere, tokens)
     await accounts.sign_out(first.refresh_token)  # the spent token still finds its sign-in
-    await _ended(elsewhere, first, "this sign-in has ended")
-    await _ended(elsewhere, renewed, "this sign-in has ended")
+    for path in ("users:current", "probe:read", "probe:write", "probe:act"):  # every kind
+        await _ended(elsewhere, first, "this sign-in has ended", path)
+        await _ended(elsewhere, renewed, "this sign-in has ended", path)
     await _holds(elsewhere, other)  # another device's sign-in lives on
 
 
 async def test_a_password_change_ends_every_sign_in_of_the_account(
-    accounts: Accounts, elsewhere: TokenVerifier
+    accounts: Accounts, elsewhere: Elsewhere
 ) -> None:
     first = await accounts.create("change@example.test", PASSWORD)
     other = await accounts.sign_in("change@example.test", PASSWORD)
     script = await accounts.token_for("change@example.test")  # the CLI's, a sign-in too
-    await elsewhere.verify(script)
+    await elsewhere.call(script)
     me = await _holds(elsewhere, first)
     await accounts.change_password(me, PASSWORD, "new-password")
     await _ended(elsewhere, first, "the password was changed")
     await _ended(elsewhere, other, "the password was changed")
     with pytest.raises(FunctionError, match="the password was changed"):
-        await elsewhere.verify(script)
+        await elsewhere.call(script)
+    with pytest.raises(FunctionError, match="signed out: the password was changed"):
+        await accounts.change_password(me, "new-password", "newer-password")  # ended too
     await _holds(elsewhere, await accounts.sign_in("change@example.test", "new-password"))
 
 
 async def test_reusing_a_spent_refresh_token_ends_the_whole_sign_in(
-    accounts: Accounts, elsewhere: TokenVerifier, store: Store
+    accounts: Accounts, elsewhere: Elsewhere, store: Store
 ) -> None:
     first = await accounts.create("reuse@example.test", PASSWORD)
     other = await accounts.sign_in("reuse@example.test", PASSWORD)
@@ -110,7 +149,7 @@ async def test_reusing_a_spent_refresh_token_ends_the_whole_sign_in(
 
 @pytest.mark.parametrize("how", ["delete_user", "a plain delete"])
 async def test_a_deleted_users_tokens_end(
-    accounts: Accounts, elsewhere: TokenVerifier, store: Store, how: str
+    accounts: Accounts, elsewhere: Elsewhere, store: Store, how: str
 ) -> None:
     tokens = await accounts.create("gone@example.test", PASSWORD)
     await _holds(elsewhere, tokens)
@@ -130,7 +169,7 @@ async def test_a_deleted_users_tokens_end(
 
 
 async def test_a_user_whose_deletion_is_finished_in_batches_is_signed_out_at_once(
-    accounts: Accounts, elsewhere: TokenVerifier, store: Store
+    accounts: Accounts, elsewhere: Elsewhere, store: Store
 ) -> None:
     """A user with more than a transaction's worth of children: the cascade leaves what
     does not fit (here, everything after their INLINE_ROWS selections, the account
@@ -157,7 +196,7 @@ async def test_a_user_whose_deletion_is_finished_in_batches_is_signed_out_at_onc
 
 
 async def test_a_token_names_its_sign_in_and_one_of_no_live_sign_in_is_refused(
-    accounts: Accounts, elsewhere: TokenVerifier
+    accounts: Accounts, elsewhere: Elsewhere
 ) -> None:
     tokens = await accounts.create("named@example.test", PASSWORD)
     me = await _holds(elsewhere, tokens)
@@ -165,10 +204,15 @@ async def test_a_token_names_its_sign_in_and_one_of_no_live_sign_in_is_refused(
     assert me.issued_at is not None
     never = TOKENS.issue(Identity(me.subject, me.issuer), "0" * 27)  # a sign-in never made
     await _ended(elsewhere, Tokens(never, "", 0, ""), "this sign-in has ended")
+    claims = jwt.decode(tokens.access_token, options={"verify_signature": False})
+    del claims["sid"]  # well signed, of no sign-in: as tokens were before sign-ins
+    unnamed = jwt.encode(claims, TOKENS.secret, algorithm="HS256")
+    with pytest.raises(FunctionError, match="names no sign-in"):
+        await elsewhere.call(unnamed)
 
 
 async def test_a_sign_in_from_before_sessions_named_themselves_refreshes_into_one_that_does(
-    accounts: Accounts, elsewhere: TokenVerifier, store: Store
+    accounts: Accounts, elsewhere: Elsewhere, store: Store
 ) -> None:
     """A first session written before `signInId` named itself: its refresh token still
     works, and the sign-in it continues is checked like any other."""

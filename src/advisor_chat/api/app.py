@@ -26,7 +26,6 @@ from advisor_chat.api.webhooks import router as webhooks_router
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.oidc import OidcVerifier
 from advisor_chat.auth.secret import load_secret
-from advisor_chat.auth.signins import SignIns
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.auth.webhooks import ClerkWebhooks
@@ -80,9 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
             worker = asyncio.create_task(ScheduledWorker(store, app.state.runner).run_forever())
             try:
                 async with httpx.AsyncClient() as http:
-                    verifier = TokenVerifier(
-                        app.state.tokens, SignIns(store), oidc_verifier(settings, http)
-                    )
+                    verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
                     app.state.verifier = verifier
                     yield
             finally:

@@ -37,7 +37,7 @@ from advisor_chat.auth.passwords import (
     hash_password_async,
     verify_password_async,
 )
-from advisor_chat.auth.signins import live_session
+from advisor_chat.auth.signins import live_session, require_live
 from advisor_chat.auth.tokens import ACCESS_TTL_S, LEEWAY_S, LocalTokens
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
@@ -293,6 +293,7 @@ class Accounts:
         wrong = FunctionError(Code.UNAUTHENTICATED, "wrong password", field="oldPassword")
 
         async def find(tx: Transaction) -> Document | None:
+            await require_live(tx, identity)
             user = await user_of(tx, identity.issuer, identity.subject)
             if user is None:
                 return None

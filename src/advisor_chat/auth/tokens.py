@@ -4,7 +4,7 @@ Tokens are short-lived JWTs (HS256 over a server secret), verified through the s
 production issuer's tokens will take: issuer, expiry and not-before with a small leeway,
 and the algorithm pinned so `alg: none` or a swapped algorithm is refused. Each names the
 sign-in it was issued to (`sid`), which must still hold when it is used: the signature says
-who, `auth/signins.py` says whether still.
+who, auth/signins.py whether still.
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ class LocalTokens:
         except jwt.PyJWTError as exc:
             raise FunctionError(Code.UNAUTHENTICATED, f"invalid token: {exc}") from exc
         sign_in = claims.get("sid")
+        if type(sign_in) is not str or not sign_in:
+            raise FunctionError(
+                Code.UNAUTHENTICATED, "invalid token: it names no sign-in; sign in again"
+            )
         iat = claims.get("iat")
         return Identity(
             subject=str(claims["sub"]),
@@ -73,5 +77,5 @@ class LocalTokens:
             name=claims.get("name"),
             picture_url=claims.get("picture"),
             issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
-            sign_in=sign_in if type(sign_in) is str else None,
+            sign_in=sign_in,
         )

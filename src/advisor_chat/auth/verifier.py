@@ -1,27 +1,23 @@
 """One door for bearer tokens: our own (local accounts) or the configured OIDC issuer's
 (Clerk or any other), chosen by the token's `iss`, then verified by that issuer's rules.
 An unknown issuer is refused; nothing about the caller is ever read from a request body.
-Our own tokens must also name a sign-in that still holds (auth/signins.py); an issuer's
-tokens end as its sessions do, and a deleted user's cannot bring the row back
-(auth/identities.py)."""
+Our own tokens must also name their sign-in, which each call checks still holds, in its own
+transaction (auth/signins.py, functions/runner.py); an issuer's tokens end as its sessions
+do, and a deleted user's cannot bring the row back (auth/identities.py)."""
 
 from __future__ import annotations
 
 import jwt
 
 from advisor_chat.auth.oidc import OidcVerifier
-from advisor_chat.auth.signins import SignIns
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
 
 
 class TokenVerifier:
-    def __init__(
-        self, local: LocalTokens, sign_ins: SignIns, oidc: OidcVerifier | None = None
-    ) -> None:
+    def __init__(self, local: LocalTokens, oidc: OidcVerifier | None = None) -> None:
         self.local = local
-        self.sign_ins = sign_ins
         self.oidc = oidc
 
     async def verify(self, token: str) -> Identity:
@@ -32,9 +28,7 @@ class TokenVerifier:
         if self.oidc is not None and issuer == self.oidc.issuer:
             return await self.oidc.verify(token)
         if issuer == self.local.issuer:
-            identity = self.local.verify(token)
-            await self.sign_ins.check(identity)
-            return identity
+            return self.local.verify(token)
         raise FunctionError(
             Code.UNAUTHENTICATED, f"invalid token: issuer {issuer!r} is not trusted"
         )

@@ -1,6 +1,9 @@
 """Calling a function by path: arguments checked before the handler runs, the handler run
 in the right kind of transaction, and every failure turned into one `FunctionError` with
 a stable code. This is the one place store errors become codes.
+
+A caller signed in with one of our tokens is checked to be still signed in first, in the
+same transaction (auth/signins.py): an action, which has none, in a read of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 import orjson
 
 from advisor_chat.ai.models import Models
+from advisor_chat.auth.signins import require_live
 from advisor_chat.errors import (
     Code,
     DocumentInvalid,
@@ -141,6 +145,7 @@ class Runner:
         if function.kind == "query":
 
             async def read(tx: Transaction) -> Any:
+                await require_live(tx, identity)
                 return await function.handler(QueryCtx(tx, identity), args)
 
             outcome = await self.store.query(read)
@@ -148,6 +153,7 @@ class Runner:
         if function.kind == "mutation":
 
             async def write(tx: Transaction) -> Any:
+                await require_live(tx, identity)
                 return await function.handler(self.mutation_ctx(tx, identity), args)
 
             # One caller's mutations queue rather than conflict with each other.
@@ -155,6 +161,8 @@ class Runner:
             committed = await self.store.mutation(write, key=key)
             return Result(committed.value, committed.ts, None)
 
+        if identity is not None and identity.sign_in is not None:
+            await self.store.query(lambda tx: require_live(tx, identity))
         ctx = ActionCtx(
             identity,
             run_query=lambda p, a: self._value(p, a, identity, "query"),
