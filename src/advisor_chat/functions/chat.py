@@ -23,6 +23,7 @@ from advisor_chat.ai.chores import (
     SummaryRequest,
     clean_summary,
     clean_title,
+    grounded,
     memory_request,
     parse_memories,
     summary_request,
@@ -589,7 +590,8 @@ async def _memories(ctx: ActionCtx, models: Models, conversation_id: str, adviso
         )
 
     request = await asyncio.to_thread(build)
-    facts = parse_memories(await _complete(models, request, 128))
+    user_said = "\n".join(m["content"] for m in source["span"] if m["sender"] == "user")
+    facts = grounded(parse_memories(await _complete(models, request, 128)), user_said)
     if not facts:
         return 0
     saved = await ctx.run_mutation(
