@@ -11,16 +11,19 @@ runs each as the caller who scheduled it, and records how it ended.
   one that lost to contention past the store's retries stays pending and is tried again.
 - An action is claimed (pending → inProgress) with a lease, then run. The worker's
   heartbeat renews the lease of what it runs; once a lease lapses (its process died), any
-  worker's sweep ends the call `failed` within `LEASE_MS + SWEEP_S`, running the
-  declaration's `on_lost` in that same transaction. A lost action is never run again: it
-  may have had effects outside the database (Convex's actions are at most once, too).
+  worker's sweep ends the call `failed` within `LEASE_MS + SWEEP_S`. A lost action is
+  never run again: it may have had effects outside the database (Convex's actions are at
+  most once, too).
+- Whatever way but `success` an action ends (failed, canceled, timed out, interrupted,
+  lost), its declaration's `on_unfinished` runs in the transaction that ends it, so what
+  it was writing is left consistent.
 - Cancel (`Scheduler.cancel`): a pending call never starts; a running one is cancelled
   (its task sees `CancelledError`) at once when the request commits in this process, at the
   next heartbeat when it commits in another, and ends `canceled`.
 - A time limit per call (its declaration's): past it the call is cancelled and ends
   `failed` with TIMEOUT; one that ignores the cancel is ended so all the same `GRACE_S`
-  later (with `on_lost`), its slot held until it really stops.
-- Stopping the server cancels what runs and ends it `failed` (interrupted), with `on_lost`.
+  later, its slot held until it really stops.
+- Stopping the server cancels what runs and ends it `failed` (interrupted).
 
 Other processes' commits are not seen here, so each lane also polls its due range every
 `poll_s`: a call another process schedules starts within about that. Ended calls are kept
@@ -348,7 +351,9 @@ class ScheduledWorker:
         error: str | None = None
         try:
             async with asyncio.timeout(limit):
-                await self.runner.call(job["name"], job["args"], _identity(job), internal=True)
+                await self.runner.call(
+                    job["name"], job["args"], _identity(job), internal=True, call_id=job["_id"]
+                )
         except TimeoutError:
             state, error = "failed", _timeout(limit)
         except asyncio.CancelledError:
@@ -379,11 +384,10 @@ class ScheduledWorker:
         error: str | None,
         function: Function | None,
     ) -> None:
-        """End a call this worker claimed (unless another ended it since); one cut off
-        (interrupted, or stopped at its time limit) also runs its declaration's `on_lost`,
-        in the same transaction."""
-        cut_off = error is not None and (error == INTERRUPTED or error.startswith(Code.TIMEOUT))
-        recover = function.on_lost if function is not None and cut_off else None
+        """End a call this worker claimed (unless another ended it since); one that did not
+        succeed also runs its declaration's `on_unfinished`, in the same transaction."""
+        unfinished = state != "success"
+        recover = function.on_unfinished if function is not None and unfinished else None
         ended = await self._end_in_tx(job, state, error, recover, owner=self.id)
         if error is not None:
             log.warning("scheduled_failed", id=job["_id"], name=job["name"], error=error)
@@ -418,7 +422,8 @@ class ScheduledWorker:
                 fields["error"] = error
             await tx.patch(TABLE, job["_id"], fields)
             if with_recover and recover is not None:
-                await recover(self.runner.mutation_ctx(tx, _identity(row)), row["args"])
+                ctx = self.runner.mutation_ctx(tx, _identity(row), call_id=row["_id"])
+                await recover(ctx, row["args"])
             return True
 
         try:
@@ -427,7 +432,7 @@ class ScheduledWorker:
             if recover is None:
                 log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
                 return False
-            log.exception("scheduled_on_lost_failed", id=job["_id"], name=job["name"])
+            log.exception("scheduled_on_unfinished_failed", id=job["_id"], name=job["name"])
         try:
             return (await self.store.mutation(lambda tx: end(tx, False))).value
         except Exception:  # the store is gone: the lease ends it later
@@ -487,7 +492,7 @@ class ScheduledWorker:
 
     async def recover(self, now: float | None = None) -> int:
         """End `failed` the calls whose lease lapsed (their process died), each with its
-        declaration's `on_lost`; returns how many."""
+        declaration's `on_unfinished`; returns how many."""
         moment = now_ms() if now is None else now
 
         async def read(tx: Transaction) -> list[Document]:
@@ -500,7 +505,7 @@ class ScheduledWorker:
         ended = 0
         for job in lost:
             function = self.runner.registry.find(job["name"])
-            recover = function.on_lost if function is not None else None
+            recover = function.on_unfinished if function is not None else None
             if await self._end_in_tx(job, "failed", INTERRUPTED, recover, lapsed_by=moment):
                 ended += 1
                 log.warning("scheduled_lost", id=job["_id"], name=job["name"])
