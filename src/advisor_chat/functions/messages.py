@@ -58,9 +58,9 @@ async def send_message(ctx: MutationCtx, args: Args) -> str:
     else its active advisor. A mention of an advisor on the caller's board but not the
     conversation's adds them to it. A mention meant for an advisor who cannot answer
     here (on neither board, or a first name several share) is refused (INVALID_ARGUMENT)
-    with nothing stored; any other `@word` is plain text. Each answer counts against the plan's generations a day: over
-    it the message is still kept, and a system message in the conversation says
-    RATE_LIMITED, with when answers resume.
+    with nothing stored; any other `@word` is plain text. Each answer counts against the
+    plan's generations a day: over it the message is still kept, and a system message in
+    the conversation says RATE_LIMITED, with when answers resume.
 
     The conversation's `updatedAt` is bumped last, in the store's commit turn: the bump
     adds entries to every conversations index, where concurrent senders look up their
