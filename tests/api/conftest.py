@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,20 +20,33 @@ from tests.services import free_port, wait_until
 SECRET = "served-secret-" + "x" * 30
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    data = tmp_path_factory.mktemp("served")
+@dataclass(frozen=True)
+class Served:
+    base: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def serving(data: Path, env: dict[str, str] | None = None, **settings: str) -> Iterator[Served]:
+    """`advisor-chat serve` on a free port of 127.0.0.1, its data in `data`, with
+    `settings` as ADVISOR_CHAT_<NAME> variables and `env` as given; once it answers
+    /ready. None of the caller's own settings, database or provider reach it."""
     port = free_port()
+    given = env or {}
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("ADVISOR_CHAT_") and k != "DATABASE_URL"
+        if not k.startswith(("ADVISOR_CHAT_", "OPENAI_"))
+        and k not in ("DATABASE_URL", "FORWARDED_ALLOW_IPS")
     }
     env |= {
         "ADVISOR_CHAT_DATA_DIR": str(data),
         "ADVISOR_CHAT_SECRET_KEY": SECRET,
         "ADVISOR_CHAT_LOG_LEVEL": "warning",
     }
+    env |= {f"ADVISOR_CHAT_{name.upper()}": value for name, value in settings.items()}
+    env |= given
     process = subprocess.Popen(
         [sys.executable, "-m", "advisor_chat.cli", "serve", "--port", str(port)],
         env=env,
@@ -49,6 +65,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
     try:
         wait_until(up, 60, "advisor-chat serve")
+        yield Served(base, port, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    with serving(tmp_path_factory.mktemp("served")) as server:
+        base = server.base
         token = token_for(Identity("local_fuzz", "advisor-chat"))
         stored = httpx.post(
             f"{base}/api/mutation",
@@ -57,9 +83,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         )
         assert stored.status_code == 200, stored.text
         yield base, token
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def token_for(identity: Identity) -> str:

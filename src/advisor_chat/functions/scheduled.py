@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -106,11 +107,34 @@ class ScheduledWorker:
         # Commits touching a running call's row, not yet looked at (a cancel request).
         self._touched: set[int] = set()
         self._touched_event = asyncio.Event()
+        # What this worker started, per lane, and ended, per state (for /metrics).
+        self.started: Counter[Lane] = Counter()
+        self.ended: Counter[str] = Counter()
 
     @property
     def running(self) -> int:
         """Calls this worker runs now."""
         return len(self._running)
+
+    def running_by_lane(self) -> dict[Lane, int]:
+        counts = dict.fromkeys(self._lanes, 0)
+        for running in self._running.values():
+            counts[running.lane] += 1
+        return counts
+
+    async def backlog(self, cap: int) -> dict[tuple[Lane, str], int]:
+        """Pending and in-progress calls per lane, in every process, each counted up to
+        `cap` (one index range read per lane and state)."""
+
+        async def read(tx: Transaction) -> dict[tuple[Lane, str], int]:
+            counts: dict[tuple[Lane, str], int] = {}
+            for lane in self._lanes:
+                for state in ("pending", "inProgress"):
+                    q = tx.query(TABLE, "by_lane_state_time").eq("lane", lane).eq("state", state)
+                    counts[lane, state] = len(await q.take(cap))
+            return counts
+
+        return (await self.store.query(read)).value
 
     # --- the loops -----------------------------------------------------------------------
 
@@ -255,6 +279,7 @@ class ScheduledWorker:
             self._wake[lane].set()  # a slot is free, and what waited behind it may be due
 
         task.add_done_callback(done)
+        self.started[lane] += 1
         return task
 
     async def _claim(self, job: Document) -> bool:
@@ -280,21 +305,24 @@ class ScheduledWorker:
         identity = _identity(job)
         args: dict[str, Any] = {}
 
-        async def run(tx: Transaction) -> None:
+        async def run(tx: Transaction) -> bool:
             row = await tx.get(TABLE, job["_id"])
             if not _startable(row, job):
-                return  # canceled, run by another worker, or put off since it was read
+                return False  # canceled, run by another worker, or put off since it was read
             started = now_ms()
             await function.handler(self.runner.mutation_ctx(tx, identity), args)
             fields = {"state": "success", "startedTime": started, "completedTime": now_ms()}
             await tx.patch(TABLE, job["_id"], fields | {"worker": self.id})
+            return True
 
         error: str | None = None
         try:
             args = check_args(function, job["args"])
             key = identity.token_identifier if identity is not None else None
             async with asyncio.timeout(function.time_limit):
-                await self.store.mutation(run, key=key)  # queued with the caller's own
+                ran = await self.store.mutation(run, key=key)  # queued with the caller's own
+            if ran.value:
+                self.ended["success"] += 1
         except TimeoutError:
             error = _timeout(function.time_limit)
         except asyncio.CancelledError:
@@ -332,14 +360,17 @@ class ScheduledWorker:
         self._held_back[job_id] = time.monotonic() + delay_ms / 1000
 
     async def _fail_pending(self, job: Document, error: str) -> None:
-        async def fail(tx: Transaction) -> None:
+        async def fail(tx: Transaction) -> bool:
             row = await tx.get(TABLE, job["_id"])
-            if row is not None and row["state"] == "pending":
-                fields = {"state": "failed", "error": error, "completedTime": now_ms()}
-                await tx.patch(TABLE, job["_id"], fields | {"startedTime": now_ms()})
+            if row is None or row["state"] != "pending":
+                return False
+            fields = {"state": "failed", "error": error, "completedTime": now_ms()}
+            await tx.patch(TABLE, job["_id"], fields | {"startedTime": now_ms()})
+            return True
 
         try:
-            await self.store.mutation(fail)
+            if (await self.store.mutation(fail)).value:
+                self.ended["failed"] += 1
         except Exception:  # left pending: it is tried again, not at once
             self._hold_back(job["_id"], FAILED_RETRY_MS)
             log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
@@ -427,17 +458,22 @@ class ScheduledWorker:
             return True
 
         try:
-            return (await self.store.mutation(lambda tx: end(tx, True))).value
+            return self._ended(state, (await self.store.mutation(lambda tx: end(tx, True))).value)
         except Exception:
             if recover is None:
                 log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
                 return False
             log.exception("scheduled_on_unfinished_failed", id=job["_id"], name=job["name"])
         try:
-            return (await self.store.mutation(lambda tx: end(tx, False))).value
+            return self._ended(state, (await self.store.mutation(lambda tx: end(tx, False))).value)
         except Exception:  # the store is gone: the lease ends it later
             log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
             return False
+
+    def _ended(self, state: str, ended: bool) -> bool:
+        if ended:
+            self.ended[state] += 1
+        return ended
 
     def _stop(self, running: _Running, why: Ending) -> None:
         if running.ending is None and not running.task.done():
