@@ -29,6 +29,11 @@ class Code(enum.StrEnum):
     PROVIDER_ERROR = "PROVIDER_ERROR"
     TIMEOUT = "TIMEOUT"  # work stopped at its time limit (a scheduled call, say)
     INTERNAL = "INTERNAL"
+    # Refused at the edge, before any work (api/bounds.py, api/connections.py).
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"  # 413: a body (or WebSocket message) over its limit
+    HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"  # 431: too many or too large request headers
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"  # 408: the client was too slow to send its request
+    TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"  # 429 per address, 503 in all
 
 
 class AdvisorChatError(Exception):

@@ -105,6 +105,72 @@ class Settings(BaseSettings):
         description="Comma-separated host names the server answers to (the Host header), "
         "e.g. chat.example.com; * answers any. Others get 400.",
     )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Largest request body of an API call (/api/*, /auth/* and every other "
+        "path but webhooks), in bytes; a larger one is refused with 413 PAYLOAD_TOO_LARGE "
+        "before it is read.",
+    )
+    max_webhook_body_bytes: int = Field(
+        default=256 << 10,
+        ge=1024,
+        description="Largest request body of a webhook delivery (/webhooks/*), in bytes.",
+    )
+    max_header_bytes: int = Field(
+        default=32 << 10,
+        ge=1024,
+        description="Largest request line and headers of one request, in bytes; past it 431 "
+        "HEADERS_TOO_LARGE.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=8, description="Most headers one request may carry; past it 431."
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a connection has to send a request's headers, from its opening "
+        "or from a request's first byte: a slow or silent client is closed past it.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request has to send its whole body; past it 408 REQUEST_TIMEOUT.",
+    )
+    keep_alive_timeout: int = Field(
+        default=5, ge=1, description="Seconds an idle kept-alive connection stays open."
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Open connections (HTTP and WebSocket) per server process; a connection "
+        "past it is answered 503 TOO_MANY_CONNECTIONS and closed.",
+    )
+    max_connections_per_client: int = Field(
+        default=50,
+        ge=0,
+        description="Open connections one client address may hold (0: no cap); past it 429 "
+        "TOO_MANY_CONNECTIONS. The addresses in FORWARDED_ALLOW_IPS (a reverse proxy, which "
+        "is many clients) are not capped.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        validation_alias=AliasChoices("FORWARDED_ALLOW_IPS", "ADVISOR_CHAT_FORWARDED_ALLOW_IPS"),
+        description="Comma-separated addresses of trusted reverse proxies (* for any): their "
+        "X-Forwarded-For and X-Forwarded-Proto are believed, and their connections are not "
+        "capped per address.",
+    )
+    ws_max_size: int = Field(
+        default=2 << 20,
+        ge=1024,
+        description="Largest WebSocket message, in bytes (a 1 MiB function argument and its "
+        "framing); a larger one closes the socket with 1009.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Serve Prometheus metrics at /metrics to requests with "
+        "`Authorization: Bearer <token>`; unset: /metrics does not exist.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `serve` listens on.")
     log_format: Literal["console", "json"] = Field(

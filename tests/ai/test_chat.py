@@ -3,6 +3,9 @@ server scripted per test, the scheduled worker running rounds, on SQLite and Pos
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from advisor_chat.ai.providers.openai_compatible import OpenAICompatible
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.plans import PlanLimits
 from advisor_chat.store import Store, Transaction
-from tests.ai.chat_world import ALICE, BOB, FALLBACK, KEY, chat_world
+from tests.ai.chat_world import ALICE, BOB, FALLBACK, KEY, add_advisor, chat_world
 from tests.functions.world import snapshot
 from tests.services import free_port
 from tests.waiting import until
@@ -93,8 +96,9 @@ async def test_bad_input_is_refused_and_starts_nothing(store: Store) -> None:
     async with chat_world(store, board=("Margaret",)) as chat:
         before = await snapshot(store)
         cases: list[tuple[dict[str, Any], Any, Code]] = [
-            ({"content": "@Nobody are you there?"}, ALICE, Code.INVALID_ARGUMENT),
-            ({"content": "@Dev not on any board of mine"}, ALICE, Code.INVALID_ARGUMENT),
+            # Dev is in the marketplace but on neither board: asking him is refused.
+            ({"content": "@Dev are you there?"}, ALICE, Code.INVALID_ARGUMENT),
+            ({"content": "and @dev raghunathan?"}, ALICE, Code.INVALID_ARGUMENT),
             ({"content": "   "}, ALICE, Code.INVALID_ARGUMENT),
             ({"content": "x" * 32_001}, ALICE, Code.INVALID_ARGUMENT),
             ({"content": "hi"}, BOB, Code.NOT_FOUND),  # not Bob's conversation
@@ -201,6 +205,7 @@ async def test_regenerate_keeps_earlier_versions_to_go_back_to(store: Store) -> 
         chat.server.reply("First take.")
         await chat.send("Pricing?")
         [answer] = await chat.settled(1)
+        await until(lambda: _round_ended(store), 10, "the round's chores")
         chat.server.reply("Second take.")
         await chat.call("messages:regenerate", {"messageId": answer["_id"]})
         [again] = await chat.settled(1)
@@ -387,3 +392,141 @@ async def test_history_beyond_the_budget_is_summarised(store: Store) -> None:
         await chat.settled(7)
         asked = [r for r in chat.server.requests if r.get("stream")][-1]
         assert latest["content"] in _said(asked)
+
+
+async def test_other_at_words_are_plain_text_and_shared_first_names_are_asked_in_full(
+    store: Store,
+) -> None:
+    async with chat_world(store, board=("Margaret",)) as chat:
+        await chat.send("Is @dataclass or @Stripe better for @margaret's billing code?")
+        [answer] = await chat.settled(1)
+        assert answer["advisorId"] == chat.advisors["Margaret"]
+        other = await add_advisor(store, {"name": "Margaret Okafor", "title": "Lawyer"})
+        await chat.call(
+            "conversations:updateConversation",
+            {"conversationId": chat.conversation, "title": "Two Margarets"},
+        )
+        await chat.call("marketplace:selectAdvisor", {"advisorId": other})
+        await chat.send("@Margaret Okafor, please join")  # from Alice's board: joins
+        await chat.settled(2)
+        with pytest.raises(FunctionError) as caught:
+            await chat.send("@Margaret which of you?")
+        assert caught.value.code is Code.INVALID_ARGUMENT
+        assert "Margaret Thornbury or Margaret Okafor" in caught.value.message
+
+
+async def test_stop_then_regenerate_writes_the_new_answer_whole(store: Store) -> None:
+    async with chat_world(store, board=("Margaret",)) as chat:
+        chat.server.reply([f" old{i}" for i in range(300)], token_delay_s=0.02)
+        question = await chat.send("a long one")
+
+        async def streaming() -> bool:
+            found = await chat.answers()
+            if not found:
+                return False
+            text = await chat.call("messages:getStreamingText", {"messageId": found[0]["_id"]})
+            return len(text["content"]) > 20
+
+        await until(streaming, 10, "the answer streaming")
+        await chat.call("messages:stop", {"messageId": question})
+        [stopped] = await chat.answers()
+        chat.server.reply("A fresh answer.")
+        await chat.call("messages:regenerate", {"messageId": stopped["_id"]})
+        await chat.settled(1)
+        await until(lambda: _round_ended(store), 10, "both rounds ended")
+        [answer] = await chat.answers()
+        assert answer["status"] == "complete"
+        assert answer["content"] == "A fresh answer."
+        # The earlier version holds the stopped text (the stopped round may still have
+        # added what it held before the regenerate), and the new round's answer is whole.
+        [earlier] = answer["versions"]
+        assert earlier["status"] == "stopped"
+        assert earlier["content"].startswith(stopped["content"])
+        assert " old0 old1".startswith(earlier["content"][:10])
+
+
+async def test_a_second_round_at_once_does_not_change_the_first_rounds_question(
+    store: Store,
+) -> None:
+    async with chat_world(store) as chat:
+        chat.server.reply([f" m{i}" for i in range(60)], token_delay_s=0.02)
+        await chat.send("@board first question")
+
+        async def started() -> bool:
+            return len(chat.server.requests) >= 1
+
+        await until(started, 10, "the first answer started")
+        await chat.send("@Lucia second question")
+        await chat.settled(4, within=30)
+        await until(lambda: _round_ended(store), 10, "both rounds ended")
+        asked = [r for r in chat.server.requests if r.get("stream")]
+        last_user = [  # the user's own last words (other advisors' answers read "[Name…")
+            next(
+                m["content"]
+                for m in reversed(r["messages"])
+                if m["role"] == "user" and not m["content"].startswith("[")
+            )
+            for r in asked
+        ]
+        # Round one's three advisors were asked the first question, whatever came after.
+        assert last_user.count("@board first question") == 3
+        assert last_user.count("@Lucia second question") == 1
+
+
+async def test_the_users_own_memory_is_never_overwritten(store: Store) -> None:
+    async with chat_world(store, board=("Margaret",)) as chat:
+        margaret = chat.advisors["Margaret"]
+        await chat.call(
+            "advisorMemories:setMemory",
+            {
+                "conversationId": chat.conversation,
+                "advisorId": margaret,
+                "key": "monthly_burn",
+                "value": "38k EUR since March",
+            },
+        )
+        await chat.call(
+            "conversations:updateConversation",
+            {"conversationId": chat.conversation, "title": "Burn"},
+        )
+        chat.server.reply("Noted.")
+        chat.server.reply("monthly_burn: 42k EUR\nteam_size: 3 people")
+        await chat.send("We burn 42k EUR a month with 3 people.")
+        await chat.settled(1)
+        await until(lambda: _round_ended(store), 10, "the chores")
+        memories = await chat.call("advisorMemories:list", {"conversationId": chat.conversation})
+        assert {m["key"]: m["value"] for m in memories} == {
+            "monthly_burn": "38k EUR since March",
+            "team_size": "3 people",
+        }
+
+
+async def test_a_database_refusing_an_answers_writes_ends_it_error_not_streaming(
+    store: Store, tmp_path: Path
+) -> None:
+    """A real failure of the database mid-answer (a trigger refusing the chunks' table),
+    not a stand-in: the answer ends `error` with its text, never left streaming."""
+    if store.backend.dialect.name != "sqlite":
+        pytest.skip("the refusing trigger is SQLite's; the path is the same on PostgreSQL")
+    async with chat_world(store, board=("Margaret",)) as chat:
+        chat.server.reply([f" t{i}" for i in range(100)], token_delay_s=0.02)
+        await chat.send("go")
+
+        async def streaming() -> bool:
+            found = await chat.answers()
+            if not found:
+                return False
+            text = await chat.call("messages:getStreamingText", {"messageId": found[0]["_id"]})
+            return len(text["content"]) > 10
+
+        await until(streaming, 10, "the answer streaming")
+        with contextlib.closing(sqlite3.connect(tmp_path / "store.sqlite3")) as raw:
+            raw.execute(
+                'CREATE TRIGGER refuse BEFORE INSERT ON "streamDeltas" '
+                "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+            )
+            raw.commit()
+        [answer] = await chat.settled(1, within=30)
+        assert answer["status"] == "error"
+        assert answer["content"].startswith(" t0 t1")
+        assert "failed" in answer["error"]

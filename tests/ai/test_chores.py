@@ -20,6 +20,7 @@ from advisor_chat.ai.chores import (
     TITLE_INPUT_CHARS,
     clean_summary,
     clean_title,
+    grounded,
     memory_request,
     parse_memories,
     summary_request,
@@ -369,7 +370,7 @@ def test_clean_title_falls_back_to_the_users_first_words(raw: str) -> None:
     first = "@Margaret how long is my runway if we hire two engineers next month?"
     assert (
         clean_title(raw, fallback_from=first)
-        == "Margaret how long is my runway if we hire two engineers next"
+        == "How long is my runway if we hire two engineers next month"
     )
 
 
@@ -406,3 +407,28 @@ def test_min_line_is_enough_to_say_who_spoke() -> None:
         [advisor("m", "word " * 100)], names=NAMES, counter=ESTIMATE, limit=MIN_LINE_TOKENS + 1
     )
     assert line.text.startswith("Margaret Thornbury: word")
+
+
+def test_only_facts_the_user_wrote_are_remembered() -> None:
+    user = "We burn 42k EUR a month, we're 3 people in Lisbon, and launch in March."
+    facts = {
+        "monthly_burn": "42k EUR",
+        "team": "3 people in Lisbon",
+        "launch": "March",
+        "ifeoma_hartley": "One of my favorite questions, and one that has been asked often",
+        "revenue": "1.2M USD",
+    }
+    assert grounded(facts, user) == {
+        "monthly_burn": "42k EUR",
+        "team": "3 people in Lisbon",
+        "launch": "March",
+    }
+    assert grounded({"city": "Lisboa"}, "We are in Lisbon") == {}
+    assert grounded({"city": "São Paulo"}, "based in Sao Paulo") == {"city": "São Paulo"}
+
+
+def test_a_fallback_title_leaves_the_mentions_out() -> None:
+    assert clean_title("", fallback_from="@Ifeoma should I raise prices?") == (
+        "Should I raise prices"
+    )
+    assert clean_title("", fallback_from="me@example.com wrote in") == "Me@example.com wrote in"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,22 +19,33 @@ SECRET = "served-secret-" + "x" * 30
 PASSWORD = "served password"
 
 
+@dataclass(frozen=True)
+class Served:
+    base: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def serving(data: Path, **settings: str) -> Iterator[str]:
-    """`advisor-chat serve` on a free port with its data in `data`, and `settings` as
-    environment variables (`DATABASE_URL`, `ADVISOR_CHAT_...`); yields its base URL. Every
-    process given the same `data` and database is one deployment, sharing the secret."""
+def serving(data: Path, env: dict[str, str] | None = None, **settings: str) -> Iterator[Served]:
+    """`advisor-chat serve` on a free port of 127.0.0.1, its data in `data`, with
+    `settings` as ADVISOR_CHAT_<NAME> variables and `env` as given; once it answers
+    /ready. None of the caller's own settings, database or provider reach it."""
     port = free_port()
+    given = env or {}
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("ADVISOR_CHAT_") and k != "DATABASE_URL"
+        if not k.startswith(("ADVISOR_CHAT_", "OPENAI_"))
+        and k not in ("DATABASE_URL", "FORWARDED_ALLOW_IPS")
     }
     env |= {
         "ADVISOR_CHAT_DATA_DIR": str(data),
         "ADVISOR_CHAT_SECRET_KEY": SECRET,
         "ADVISOR_CHAT_LOG_LEVEL": "warning",
-    } | settings
+    }
+    env |= {f"ADVISOR_CHAT_{name.upper()}": value for name, value in settings.items()}
+    env |= given
     process = subprocess.Popen(
         [sys.executable, "-m", "advisor_chat.cli", "serve", "--port", str(port)],
         env=env,
@@ -52,7 +64,7 @@ def serving(data: Path, **settings: str) -> Iterator[str]:
 
     try:
         wait_until(up, 60, "advisor-chat serve")
-        yield base
+        yield Served(base, port, process)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -60,7 +72,8 @@ def serving(data: Path, **settings: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    with serving(tmp_path_factory.mktemp("served")) as base:
+    with serving(tmp_path_factory.mktemp("served")) as server:
+        base = server.base
         token = sign_up(base, "fuzz@example.test")
         stored = httpx.post(
             f"{base}/api/mutation",

@@ -43,21 +43,22 @@ def deployment(
     with ExitStack() as stack:
         keys, jwks_url = stack.enter_context(published())
         settings = {
-            "ADVISOR_CHAT_OIDC_ISSUER": ISSUER,
-            "ADVISOR_CHAT_OIDC_JWKS_URL": jwks_url,
-            "ADVISOR_CHAT_OIDC_AUTHORIZED_PARTIES": PARTY,
-            "ADVISOR_CHAT_CLERK_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "oidc_issuer": ISSUER,
+            "oidc_jwks_url": jwks_url,
+            "oidc_authorized_parties": PARTY,
+            "clerk_webhook_secret": WEBHOOK_SECRET,
         }
+        env = {}
         if request.param == "postgres":
             server: PostgresServer = request.getfixturevalue("postgres")
             name = f"test_{uuid.uuid4().hex[:16]}"
             asyncio.run(create_database(server.url, name))
             stack.callback(lambda: asyncio.run(drop_database(server.url, name)))
-            settings["DATABASE_URL"] = server.database_url(name)
+            env["DATABASE_URL"] = server.database_url(name)
         data = tmp_path_factory.mktemp("deployment")
-        one = stack.enter_context(serving(data, **settings))
-        two = stack.enter_context(serving(data, **settings))
-        yield Deployment(one, two, keys)
+        one = stack.enter_context(serving(data, env, **settings))
+        two = stack.enter_context(serving(data, env, **settings))
+        yield Deployment(one.base, two.base, keys)
 
 
 def _call(base: str, token: str, path: str, kind: str = "query") -> httpx.Response:

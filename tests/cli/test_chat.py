@@ -316,9 +316,10 @@ def test_an_unknown_mention_is_shown_and_nothing_is_sent(
     account, conversation_id = user
     chat = account.chat("--conversation", conversation_id)
     start = chat.wait_for(PROMPT)
-    chat.type("@Zebulon what do you think?")
+    # Tomasz is in the marketplace but on neither this conversation's board nor the user's.
+    chat.type("@Tomasz what do you think?")
     shown = chat.wait_for("Not sent:", after=start)
-    chat.wait_for("Zebulon", after=shown)
+    chat.wait_for("Tomasz Wierzba", after=shown)
     chat.wait_for(PROMPT, after=shown)
     chat.type("/quit")
     assert chat.finish() == 0, chat.transcript()

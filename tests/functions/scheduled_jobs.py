@@ -121,13 +121,23 @@ async def _stubborn(ctx: ActionCtx, args: Args) -> None:
                 current.uncancel()
 
 
-block = action("jobs:block", {"note": v.string()}, lane="long", on_lost=_lost)(_block)
-block_short = action("jobs:blockShort", {"note": v.string()}, on_lost=_lost)(_block)
-stubborn = action("jobs:stubborn", {"note": v.string()}, time_limit_s=0.2, on_lost=_lost)(_stubborn)
-slow = action("jobs:slow", {"note": v.string()}, time_limit_s=0.3, on_lost=_lost)(_block)
+async def _break(ctx: ActionCtx, args: Args) -> None:
+    """Starts writing, then fails on a bug: its data must still be left consistent."""
+    await ctx.run_mutation("jobs:record", {"note": f"started:{args['note']}"})
+    raise ZeroDivisionError("a bug mid-way")
+
+
+breaks = action("jobs:breaks", {"note": v.string()}, on_unfinished=_lost)(_break)
+block = action("jobs:block", {"note": v.string()}, lane="long", on_unfinished=_lost)(_block)
+block_short = action("jobs:blockShort", {"note": v.string()}, on_unfinished=_lost)(_block)
+stubborn = action("jobs:stubborn", {"note": v.string()}, time_limit_s=0.2, on_unfinished=_lost)(
+    _stubborn
+)
+slow = action("jobs:slow", {"note": v.string()}, time_limit_s=0.3, on_unfinished=_lost)(_block)
 
 REGISTRY = Registry(
     [
+        breaks,
         schedule,
         cancel,
         record,

@@ -90,6 +90,7 @@ async def test_a_call_is_not_run_before_it_is_due(store: Store, runner: Runner) 
         ("jobs:record", {"note": 5}, "INVALID_ARGUMENT: invalid argument note"),
         ("jobs:recordThenFail", {"note": "x"}, "CONFLICT: changed my mind"),
         ("jobs:slow", {"note": "x"}, "TIMEOUT: ran past its time limit of 0.3 s"),
+        ("jobs:breaks", {"note": "x"}, "INTERNAL: internal error"),
     ],
 )
 async def test_a_failing_call_ends_failed_with_its_code_and_its_writes_undone(
@@ -102,7 +103,11 @@ async def test_a_failing_call_ends_failed_with_its_code_and_its_writes_undone(
     assert job["error"].startswith(error)
     # A mutation's writes roll back with it; an action's own mutations stand (jobs:slow
     # recorded that it started, and that it was stopped at its limit).
-    expected = ["started:x", "stopped:x", "lost:x"] if path == "jobs:slow" else []
+    # Each that declares on_unfinished ran it in the transaction that ended it failed.
+    expected = {
+        "jobs:slow": ["started:x", "stopped:x", "lost:x"],
+        "jobs:breaks": ["started:x", "lost:x"],
+    }.get(path, [])
     assert await notes(store) == expected
 
 
@@ -275,7 +280,8 @@ async def test_a_running_call_canceled_stops_at_once_and_cleans_up(
     await until(lambda: _has_note(store, "started:x"), 5, "call started")
     await runner.call("jobs:cancel", {"id": job_id}, ALICE)
     await until(lambda: _in(store, job_id, "canceled"), 2, "canceled through the commit")
-    assert await notes(store) == ["started:x", "stopped:x"]
+    # It cleaned up itself, and its on_unfinished ran in the transaction that ended it.
+    assert await notes(store) == ["started:x", "stopped:x", "lost:x"]
     job = (await jobs(store))[job_id]
     assert "leaseUntil" not in job
     assert "cancelRequested" not in job
@@ -296,7 +302,7 @@ async def test_canceling_an_ended_or_unknown_call_changes_nothing(
     assert await jobs(store) == before
 
 
-async def test_stopping_the_worker_ends_running_calls_failed_and_runs_on_lost(
+async def test_stopping_the_worker_ends_running_calls_failed_and_runs_on_unfinished(
     store: Store, runner: Runner
 ) -> None:
     job_id = await _schedule(runner, "jobs:block", note="x")
@@ -310,7 +316,7 @@ async def test_stopping_the_worker_ends_running_calls_failed_and_runs_on_lost(
     assert await notes(store) == ["started:x", "stopped:x", "lost:x"]
 
 
-async def test_a_lapsed_lease_is_ended_failed_with_on_lost_in_the_same_commit(
+async def test_a_lapsed_lease_is_ended_failed_with_on_unfinished_in_the_same_commit(
     store: Store, runner: Runner
 ) -> None:
     dead = await _schedule(runner, "jobs:block", note="dead")

@@ -121,7 +121,7 @@ async def test_a_call_whose_process_was_killed_is_ended_within_the_lease(
     took = time.monotonic() - killed
     job = (await jobs(store))[job_id]
     assert "interrupted" in job["error"]
-    assert await notes(store) == ["started:x", "lost:x"]  # on_lost ran; no cleanup could
+    assert await notes(store) == ["started:x", "lost:x"]  # on_unfinished ran; no cleanup could
     assert took <= bound
     assert second.returncode is None
 
@@ -134,7 +134,8 @@ async def test_a_call_canceled_from_another_process_stops_within_a_heartbeat(
     await until(_noted(store, "started:x"), 30, "the call started")
     await runner.call("jobs:cancel", {"id": job_id}, ALICE)  # this process, not the worker's
     await until(_state_is(store, job_id, "canceled"), HEARTBEAT_S + SLACK_S, "canceled")
-    assert await notes(store) == ["started:x", "stopped:x"]
+    # It cleaned up itself, and its on_unfinished ran where it ended.
+    assert await notes(store) == ["started:x", "stopped:x", "lost:x"]
 
 
 async def test_a_call_canceled_before_it_starts_never_runs(

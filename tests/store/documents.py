@@ -290,6 +290,8 @@ def _messages_maximal(p: Parents) -> Doc:
                 "model": "gpt-4o",
                 "tokensUsed": 7,
                 "error": "stopped by the user",
+                "errorCode": "PROVIDER_ERROR",
+                "notice": "gpt-4o failed; answered by gpt-4o-mini.",
             }
         ],
     }
@@ -308,7 +310,7 @@ def _advisor_memories_minimal(p: Parents) -> Doc:
 
 def _advisor_memories_maximal(p: Parents) -> Doc:
     value = {"months": 14, "confidence": 0.75, "sources": ["bank", {"page": 3}], "note": None}
-    return _advisor_memories_minimal(p) | {"value": value, "updatedAt": T1}
+    return _advisor_memories_minimal(p) | {"value": value, "updatedAt": T1, "setBy": "user"}
 
 
 def _thread_summaries_minimal(p: Parents) -> Doc:

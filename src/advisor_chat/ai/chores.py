@@ -266,6 +266,31 @@ def parse_memories(text: str) -> dict[str, str]:
     return found
 
 
+GROUNDED_SHARE = 0.6  # of a remembered value's words the user must have written
+
+
+def grounded(facts: Mapping[str, str], user_said: str) -> dict[str, str]:
+    """The facts the user's own words bear out: most words of each value (letters and
+    digits, 3+ characters, or any number) appear in what the user wrote. Facts about the
+    user's situation come from the user; a value the model made up, or copied from an
+    advisor's answer (a small model's favourite failure), is dropped."""
+    spoken = set(_CONTENT_WORD.findall(_fold(user_said)))
+    kept = {}
+    for key, value in facts.items():
+        words = _CONTENT_WORD.findall(_fold(value))
+        if words and sum(w in spoken for w in words) >= GROUNDED_SHARE * len(words):
+            kept[key] = value
+    return kept
+
+
+def _fold(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in plain if not unicodedata.combining(c))
+
+
+_CONTENT_WORD = re.compile(r"\d[\d.,]*[a-z]*|[a-z]{3,}")
+
+
 def _snake(name: str) -> str:
     """A key as snake_case ASCII starting with a letter: `Monthly Burn (USD)` becomes
     `monthly_burn_usd`; "" when nothing of it is left."""
@@ -313,7 +338,12 @@ def clean_title(text: str, fallback_from: str) -> str:
         if title and not _junk(title, min_words=1):
             return title
         break  # the first real line was junk: the model is not making sense
-    return _tidy_title(fallback_from.replace("@", "")) or FALLBACK_TITLE
+    words = _MENTION.sub(" ", fallback_from)  # "@Ifeoma should I…": the ask, not the name
+    title = _tidy_title(words)
+    return title[:1].upper() + title[1:] if title else FALLBACK_TITLE
+
+
+_MENTION = re.compile(r"(?<![\w@])@[\w'\u2019-]+")
 
 
 def _tidy_title(text: str) -> str:

@@ -34,7 +34,8 @@ class DeltaWriter:
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
-        self.stopped = False  # the answer was ended from outside
+        self.stopped = False  # no more text is wanted: ended from outside, or a write failed
+        self.failure: Exception | None = None  # why a write failed
         self.chunks = 0
 
     @property
@@ -49,14 +50,17 @@ class DeltaWriter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        """Waits for the last chunk on a normal exit. Cancelled, the pending text is left
-        to whoever ends the answer (they write the whole text anyway)."""
+        """Waits for the last chunk on a normal exit, and raises what made a write fail.
+        Left by an exception, the pending text is left to whoever ends the answer (they
+        write the whole text anyway)."""
         self._closing = True
         self._wake.set()
         if self._task is None:
             return
         if exc[0] is None:
             await self._task
+            if self.failure is not None:
+                raise self.failure
         else:
             self._task.cancel()
             # Ending anyway: whoever ends the answer writes its whole text.
@@ -78,7 +82,11 @@ class DeltaWriter:
             if wait > 0 and not self._closing:
                 await asyncio.sleep(wait)
             if self._length > self._written and not self.stopped:
-                await self._write()
+                try:
+                    await self._write()
+                except Exception as exc:  # the store refused: stop asking for more text
+                    self.failure = exc
+                    self.stopped = True
             if self._closing and (self._length == self._written or self.stopped):
                 return
 

@@ -1,27 +1,40 @@
 """The ASGI app. Its lifespan owns the store: opened and upgraded at start, closed at stop.
 
-For now it serves health, readiness and an index page; the Convex HTTP API, the sync
-protocol and the web client mount here as they land.
+It serves health, readiness, an index page, the Convex HTTP API, local accounts, webhooks
+and (with a token) metrics; the sync protocol and the web client mount here as they land.
+
+Middleware, outermost first: security headers (they only add to what is sent, so every
+answer has them, refusals included); the bounds on bodies and messages, before any work;
+quiet disconnects; request metrics; trusted hosts; then the routes. The connection-level
+bounds (caps, header size and time) come before all of it, in the server's protocol
+(`api/connections.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from advisor_chat import __version__
 from advisor_chat.ai.models import Models
 from advisor_chat.api.accounts import router as accounts_router
+from advisor_chat.api.bounds import Bounds
+from advisor_chat.api.connections import Connections
 from advisor_chat.api.disconnects import QuietDisconnects
 from advisor_chat.api.headers import SecurityHeaders
 from advisor_chat.api.http import router as http_router
+from advisor_chat.api.metrics import Metrics, RequestMetrics
+from advisor_chat.api.responses import error_response
 from advisor_chat.api.webhooks import router as webhooks_router
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.oidc import OidcVerifier
@@ -29,6 +42,7 @@ from advisor_chat.auth.secret import load_secret
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.auth.webhooks import ClerkWebhooks
+from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.plans import limits_from
 from advisor_chat.functions.runner import Runner
@@ -52,7 +66,11 @@ _INDEX = """<!doctype html>
 """
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, connections: Connections | None = None) -> FastAPI:
+    """`connections`: the server's, when `serve` runs the app (its counts reach /metrics)."""
+    refused: Counter[str] = Counter()
+    metrics = Metrics(refused=refused, connections=connections)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.from_settings(settings)
@@ -76,7 +94,9 @@ def create_app(settings: Settings) -> FastAPI:
                 if secret
                 else None
             )
-            worker = asyncio.create_task(ScheduledWorker(store, app.state.runner).run_forever())
+            scheduled = ScheduledWorker(store, app.state.runner)
+            metrics.watch(store, scheduled)
+            worker = asyncio.create_task(scheduled.run_forever())
             try:
                 async with httpx.AsyncClient() as http:
                     verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
@@ -99,10 +119,20 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,
         redirect_slashes=False,
     )
+    app.state.metrics = metrics
     hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or ["*"])
-    app.add_middleware(SecurityHeaders)  # also on the trusted-host refusals
-    app.add_middleware(QuietDisconnects)  # outermost: nothing it catches needs an answer
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(QuietDisconnects)  # nothing it catches needs an answer
+    app.add_middleware(
+        Bounds,
+        max_body_bytes=settings.max_body_bytes,
+        max_webhook_body_bytes=settings.max_webhook_body_bytes,
+        body_timeout=settings.body_timeout,
+        ws_max_size=settings.ws_max_size,
+        refused=refused,
+    )
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
     app.include_router(http_router)
     app.include_router(accounts_router)
     app.include_router(webhooks_router)
@@ -129,6 +159,23 @@ def create_app(settings: Settings) -> FastAPI:
             log.warning("not_ready", error=str(exc))
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": store.backend.dialect.name})
+
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    if token:
+
+        @app.get("/metrics", response_model=None)
+        async def metrics_page(request: Request) -> Response:
+            """Prometheus metrics, to the bearer of the metrics token only."""
+            scheme, _, offered = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                offered.strip().encode(), token.encode()
+            ):
+                refusal = error_response(
+                    FunctionError(Code.UNAUTHENTICATED, "metrics need the metrics token")
+                )
+                refusal.headers["www-authenticate"] = "Bearer"
+                return refusal
+            return Response(await metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:

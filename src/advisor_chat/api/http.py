@@ -10,12 +10,14 @@ No business rules here: decode, call the runner, encode.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from advisor_chat.api.metrics import SUCCESS, Metrics
 from advisor_chat.api.responses import error_response, json_response
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.errors import Code, FunctionError
@@ -25,7 +27,6 @@ from advisor_chat.functions.registry import Kind
 from advisor_chat.functions.runner import Runner
 
 STATUS_FUNCTION_FAILED = 560  # Convex's STATUS_CODE_UDF_FAILED
-MAX_BODY_BYTES = 2 << 20
 
 router = APIRouter()
 
@@ -46,11 +47,8 @@ async def identity_of(request: Request) -> Identity | None:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; its size was bounded as it was read (api/bounds.py)."""
     raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise FunctionError(
-            Code.INVALID_ARGUMENT, f"request body larger than {MAX_BODY_BYTES} bytes"
-        )
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -73,12 +71,20 @@ def _args(value: Any) -> Any:
 
 async def _call(request: Request, path: Any, args: Any, kind: Kind | None) -> Response:
     runner: Runner = request.app.state.runner
+    started = time.perf_counter()
+    outcome = SUCCESS
     try:
         if type(path) is not str or not path:
             raise FunctionError(Code.INVALID_ARGUMENT, "path must be 'module:function'")
         result = await runner.call(path, _args(args), await identity_of(request), kind)
     except FunctionError as error:
+        outcome = error.code.value
         return _error(error)
+    finally:
+        # Only declared paths name a series: a client cannot grow the metrics.
+        known = type(path) is str and runner.registry.find(path) is not None
+        metrics: Metrics = request.app.state.metrics
+        metrics.observe_call(path if known else "unknown", outcome, time.perf_counter() - started)
     return json_response({"status": "success", "value": result.value})
 
 

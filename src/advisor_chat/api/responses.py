@@ -18,6 +18,10 @@ HTTP_STATUS = {
     Code.CONFLICT: 409,
     Code.RATE_LIMITED: 429,
     Code.TIMEOUT: 504,
+    Code.REQUEST_TIMEOUT: 408,
+    Code.PAYLOAD_TOO_LARGE: 413,
+    Code.HEADERS_TOO_LARGE: 431,
+    Code.TOO_MANY_CONNECTIONS: 429,  # one address's cap; the server's own answers 503
 }
 
 
@@ -25,11 +29,19 @@ def json_response(body: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def error_response(error: FunctionError, status: int | None = None) -> Response:
-    """`status` None: the code's HTTP status (500 for anything unexpected)."""
-    body = {
+def error_body(error: FunctionError) -> dict[str, Any]:
+    return {
         "status": "error",
         "errorMessage": error.message,
         "errorData": {"code": error.code.value, **error.data},
     }
-    return json_response(body, HTTP_STATUS.get(error.code, 500) if status is None else status)
+
+
+def error_status(error: FunctionError) -> int:
+    """The code's HTTP status (500 for anything unexpected)."""
+    return HTTP_STATUS.get(error.code, 500)
+
+
+def error_response(error: FunctionError, status: int | None = None) -> Response:
+    """`status` None: the code's HTTP status."""
+    return json_response(error_body(error), error_status(error) if status is None else status)

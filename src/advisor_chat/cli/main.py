@@ -75,14 +75,22 @@ def serve(
     import uvicorn
 
     from advisor_chat.api.app import create_app
+    from advisor_chat.api.connections import ConnectionLimits, Connections
 
     settings = Settings()
     configure_logging(settings)
+    connections = Connections(ConnectionLimits.from_settings(settings))
+    http, ws = connections.protocols()  # the bounds before any request is read
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, connections),
         host=host or settings.host,
         port=settings.port if port is None else port,
         log_level=settings.log_level,
+        http=http,
+        ws=ws,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        ws_max_size=settings.ws_max_size,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

@@ -9,20 +9,21 @@ Every step the round takes is one of the internal functions below, called as the
 sent the message, so row-level security holds for the engine as for any client: a
 conversation deleted mid-round stops the round at its next step. What happens to an
 answer when its round is cut off is decided in one place, `end_round_answers`, used by
-the stop button, by a lost round (its server died: the declaration's `on_lost`) and by the
+the stop button, by a lost round (its server died: the declaration's `on_unfinished`) and by the
 round itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from typing import Any, Literal
 
 from advisor_chat.ai.chores import (
     SummaryRequest,
     clean_summary,
     clean_title,
+    grounded,
     memory_request,
     parse_memories,
     summary_request,
@@ -36,8 +37,9 @@ from advisor_chat.ai.streaming import DeltaWriter
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import own_conversation, require_user
-from advisor_chat.functions.context import ActionCtx, MutationCtx, QueryCtx
+from advisor_chat.functions.context import SCHEDULED, ActionCtx, MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, action, mutation, query
+from advisor_chat.functions.runner import as_function_error
 from advisor_chat.log import get_logger
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
@@ -46,7 +48,7 @@ log = get_logger(__name__)
 
 HISTORY_WINDOW = 120  # newest messages a prompt is built from: its cost never grows beyond
 ANSWER_TOKENS = 512  # room left for the answer within the model's budget
-ROUND_SCAN = 200  # messages after a round's question searched for its answers
+ROUND_MESSAGES = 64  # a round's question and answers (at most one per advisor: 20)
 MAX_VERSIONS = 10  # earlier versions kept of a regenerated answer
 MAX_MEMORIES = 50  # per advisor and conversation
 SUMMARY_SPAN = 60  # messages folded into the summary by one chore
@@ -64,19 +66,25 @@ AnswerEnd = Literal["complete", "stopped", "error"]
     {
         "conversationId": v.id("conversations"),
         "advisorId": v.id("advisors"),
-        "before": v.optional(v.number()),
+        "roundId": v.string(),
+        "upTo": v.optional(v.number()),  # the round's question: nothing written after it
+        "before": v.optional(v.number()),  # a regenerated answer: what came before it
     },
     internal=True,
 )
 async def context(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
     """Everything one advisor's turn is built from, read at one snapshot: the advisor, the
-    others on the board, its memories, the latest summary and the newest messages after
-    it (before `before`, for a regenerated answer). None: the conversation or advisor is
-    gone, and the turn is not taken."""
+    others on the board, its memories, the latest summary, and the newest messages after
+    it up to the round's question, with the answers its round gave since. Another round
+    running in the conversation at the same time is not this round's context. None: the
+    conversation is gone, or the advisor is no longer one the user may talk to (deleted,
+    archived, made private), and the turn is not taken."""
     user = await require_user(ctx)
     conversation = await ctx.db.get("conversations", args["conversationId"])
     advisor = await ctx.db.get("advisors", args["advisorId"])
-    if conversation is None or conversation["userId"] != user["_id"] or advisor is None:
+    if conversation is None or conversation["userId"] != user["_id"]:
+        return None
+    if advisor is None or not _may_answer(advisor, user):
         return None
     roster = []
     for other_id in conversation.get("advisorIds", []):
@@ -102,9 +110,19 @@ async def context(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
         history = history.gt("createdAt", after)
     if "before" in args:
         history = history.lt("createdAt", args["before"])
+    elif "upTo" in args:
+        history = history.lte("createdAt", args["upTo"])
     recent = await history.order("desc").take(HISTORY_WINDOW)
+    since = [
+        m
+        for m in await ctx.db.query("messages", "by_round")
+        .eq("roundId", args["roundId"])
+        .take(ROUND_MESSAGES)
+        if m["sender"] == "advisor" and m["_id"] not in {r["_id"] for r in recent}
+    ]
+    window = sorted(since, key=lambda m: m["createdAt"], reverse=True) + recent
     names = {a["_id"]: display_name(a) for a in [advisor, *roster]}
-    for message in recent:  # answers of advisors since taken off the board
+    for message in window:  # answers of advisors since taken off the board
         other_id = message.get("advisorId")
         if other_id and other_id not in names and (gone := await ctx.db.get("advisors", other_id)):
             names[other_id] = display_name(gone)
@@ -113,10 +131,17 @@ async def context(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
         "roster": roster,
         "memories": memories,
         "summary": summary,
-        "history": [m for m in recent if m.get("status", "complete") != "streaming"],
+        "history": [m for m in window if m.get("status", "complete") != "streaming"],
+        "more": len(recent) == HISTORY_WINDOW,  # older messages exist beyond the window
         "names": names,
         "plan": user.get("plan"),
     }
+
+
+def _may_answer(advisor: Document, user: Document) -> bool:
+    """An advisor answers while the user may still see it and it is not archived."""
+    visible = advisor.get("isPublic") or advisor.get("ownerId") == user["_id"]
+    return bool(visible) and advisor.get("status") != "archived"
 
 
 async def _summary_end(ctx: QueryCtx, summary: Document | None) -> float | None:
@@ -128,6 +153,16 @@ async def _summary_end(ctx: QueryCtx, summary: Document | None) -> float | None:
     except Exception:  # an imported summary may name an id of another shape
         return None
     return None if end is None else float(end["createdAt"])
+
+
+async def _round_message(ctx: QueryCtx, message_id: str, round_id: str) -> Document | None:
+    """The message, if it is still its round's to write: a stopped answer regenerated
+    since belongs to the new round, and the old one must leave it alone."""
+    message = await ctx.db.get("messages", message_id)
+    if message is None or message.get("roundId") != round_id:
+        return None
+    await own_conversation(ctx, message["conversationId"])
+    return message
 
 
 @mutation(
@@ -143,15 +178,18 @@ async def _summary_end(ctx: QueryCtx, summary: Document | None) -> float | None:
 )
 async def begin_answer(ctx: MutationCtx, args: Args) -> str | None:
     """The advisor's message, `streaming`, before its first token: every reader sees who
-    is answering (and that it waits its turn for the offline model). None: the
-    conversation is gone, or the regenerated answer was deleted or stopped meanwhile."""
+    is answering (and that it waits its turn for the offline model). None: the round was
+    stopped meanwhile, the conversation is gone, or the regenerated answer was deleted."""
+    call = await ctx.db.get(SCHEDULED, args["roundId"])
+    if call is not None and (call["state"] != "inProgress" or call.get("cancelRequested")):
+        return None  # stopped between two advisors: the next one never starts
     try:
         conversation = await own_conversation(ctx, args["conversationId"])
     except FunctionError:
         return None
     notice = {"notice": WAITING} if args.get("waiting") else {}
     if "messageId" in args:
-        message = await ctx.db.get("messages", args["messageId"])
+        message = await _round_message(ctx, args["messageId"], args["roundId"])
         if message is None or message.get("status") != "streaming":
             return None
         if notice:
@@ -175,16 +213,20 @@ async def begin_answer(ctx: MutationCtx, args: Args) -> str | None:
 
 @mutation(
     "chat:appendDelta",
-    {"messageId": v.id("messages"), "start": v.number(minimum=0), "text": v.string()},
+    {
+        "messageId": v.id("messages"),
+        "roundId": v.string(),
+        "start": v.number(minimum=0),
+        "text": v.string(),
+    },
     internal=True,
 )
 async def append_delta(ctx: MutationCtx, args: Args) -> bool:
-    """One chunk of an answer in progress. False: the answer is no longer streaming (it
-    was stopped or deleted), and its round stops writing it."""
-    message = await ctx.db.get("messages", args["messageId"])
+    """One chunk of an answer in progress. False: the answer is no longer this round's
+    to write (stopped, regenerated by another round, deleted), and the round stops."""
+    message = await _round_message(ctx, args["messageId"], args["roundId"])
     if message is None or message.get("status") != "streaming":
         return False
-    await own_conversation(ctx, message["conversationId"])
     start = args["start"]
     await ctx.db.insert(
         "streamDeltas",
@@ -205,6 +247,7 @@ async def append_delta(ctx: MutationCtx, args: Args) -> bool:
     "chat:finishAnswer",
     {
         "messageId": v.id("messages"),
+        "roundId": v.string(),
         "status": v.literals("complete", "stopped", "error"),
         "content": v.string(),
         "model": v.optional(v.string()),
@@ -218,8 +261,9 @@ async def append_delta(ctx: MutationCtx, args: Args) -> bool:
 async def finish_answer(ctx: MutationCtx, args: Args) -> bool:
     """The answer's end: its whole text on the message, its chunks deleted, the advisor
     made the conversation's active one. An answer the stop button already ended keeps
-    that end, taking the longer text the round still held."""
-    message = await ctx.db.get("messages", args["messageId"])
+    that end, taking the longer text the round still held; one another round took over
+    (regenerated since) is left alone."""
+    message = await _round_message(ctx, args["messageId"], args["roundId"])
     if message is None:
         return False
     conversation = await own_conversation(ctx, message["conversationId"])
@@ -258,21 +302,15 @@ async def _drop_deltas(ctx: MutationCtx, message_id: str) -> str:
     return "".join(d["text"] for d in deltas)
 
 
-async def end_round_answers(
-    ctx: MutationCtx, conversation_id: str, round_id: str, since: float
-) -> int:
+async def end_round_answers(ctx: MutationCtx, round_id: str) -> int:
     """End every answer of a round still `streaming` as `stopped`, with the text its
-    chunks hold. Answers of a round are written after its question, so the search is
-    bounded by ROUND_SCAN messages whatever the conversation's length."""
-    answers = await (
-        ctx.db.query("messages", "by_conversation_created")
-        .eq("conversationId", conversation_id)
-        .gte("createdAt", since)
-        .take(ROUND_SCAN)
-    )
+    chunks hold. A round's messages are found by its id (`by_round`): the question (if
+    the user has not deleted it) and at most one answer per advisor."""
     ended = 0
-    for message in answers:
-        if message.get("roundId") == round_id and message.get("status") == "streaming":
+    for message in (
+        await ctx.db.query("messages", "by_round").eq("roundId", round_id).take(ROUND_MESSAGES)
+    ):
+        if message.get("status") == "streaming":
             text = await _drop_deltas(ctx, message["_id"])
             await ctx.db.patch(
                 "messages",
@@ -283,33 +321,44 @@ async def end_round_answers(
     return ended
 
 
-async def _round_lost(ctx: MutationCtx, args: Args) -> None:
-    """A round whose server stopped or died mid-answer (`on_lost`): its answers end
-    `stopped` with the text written so far, never left streaming."""
-    question = await ctx.db.get("messages", args["questionId"])
-    if question is not None and question.get("roundId"):
-        since = float(question["createdAt"])
-        await end_round_answers(ctx, question["conversationId"], question["roundId"], since)
+async def _round_unfinished(ctx: MutationCtx, args: Args) -> None:
+    """A round that did not end by itself (stopped, failed, timed out, or its server died
+    mid-answer: `on_unfinished`): its answers end `stopped` with the text written so far,
+    never left streaming."""
+    if ctx.call_id is not None:
+        await end_round_answers(ctx, ctx.call_id)
 
 
 ROUND_ARGS = {
     "conversationId": v.id("conversations"),
-    # The message carrying the round's id: the user's question, or the answer regenerated.
+    # The user's question, or the answer regenerated in place (`regenerate`).
     "questionId": v.id("messages"),
+    "askedAt": v.number(),  # its createdAt: the round's context ends there
     "advisorIds": v.array(v.id("advisors"), max_items=20),
-    "regenerate": v.optional(v.boolean()),  # questionId is an answer, written again in place
+    "regenerate": v.optional(v.boolean()),
 }
 
 
-@action("chat:round", ROUND_ARGS, internal=True, lane="long", time_limit_s=600, on_lost=_round_lost)
+@action(
+    "chat:round",
+    ROUND_ARGS,
+    internal=True,
+    lane="long",
+    time_limit_s=600,
+    on_unfinished=_round_unfinished,
+)
 async def run_round(ctx: ActionCtx, args: Args) -> dict[str, Any]:
-    """Each advisor of the round answers in turn; a stop ends the round."""
+    """Each advisor of the round answers in turn; a stop ends the round. The round's id
+    is its scheduled call's, which the question and every answer carry."""
     models = _models(ctx)
+    round_id = ctx.call_id
+    if round_id is None:
+        raise FunctionError(Code.INVALID_ARGUMENT, "a round runs only as a scheduled call")
     ends: list[str] = []
     answered: list[str] = []
     chores: dict[str, Any] = {}
     for advisor_id in args["advisorIds"]:
-        end, chores = await _answer(ctx, models, args, advisor_id)
+        end, chores = await _answer(ctx, models, args, round_id, advisor_id)
         ends.append(end)
         if end == "complete":
             answered.append(advisor_id)
@@ -330,43 +379,41 @@ def _models(ctx: ActionCtx) -> Models:
 
 
 async def _answer(
-    ctx: ActionCtx, models: Models, args: Args, advisor_id: str
+    ctx: ActionCtx, models: Models, args: Args, round_id: str, advisor_id: str
 ) -> tuple[str, dict[str, Any]]:
     """One advisor's answer, from its first step to its end: how it ended, and what the
-    round's chores should know of its prompt."""
+    round's chores should know of its prompt. Whatever interrupts it (the stop button, a
+    time limit, a failure of the store or of a bug) ends the answer, not left streaming;
+    if even that fails, the round's `on_unfinished` does it."""
     conversation_id = args["conversationId"]
-    question = await ctx.run_query("chat:question", {"messageId": args["questionId"]})
-    if question is None or not question["roundId"]:
-        return "gone", {}
     begin: dict[str, Any] = {
         "conversationId": conversation_id,
         "advisorId": advisor_id,
-        "roundId": question["roundId"],
+        "roundId": round_id,
         "waiting": bool(getattr(models.provider, "busy", False)),
     }
-    before: dict[str, Any] = {}
+    bound = {"upTo": args["askedAt"]}
     if args.get("regenerate"):
         begin["messageId"] = args["questionId"]
-        before["before"] = question["createdAt"]
+        bound = {"before": args["askedAt"]}
     message_id = await ctx.run_mutation("chat:beginAnswer", begin)
     if message_id is None:
         return "gone", {}
     writer: DeltaWriter | None = None
     try:
         found = await ctx.run_query(
-            "chat:context", {"conversationId": conversation_id, "advisorId": advisor_id} | before
+            "chat:context",
+            {"conversationId": conversation_id, "advisorId": advisor_id, "roundId": round_id}
+            | bound,
         )
         if found is None:
-            await _finish(ctx, message_id, "stopped", "", {})
+            await _finish(ctx, message_id, round_id, "stopped", "", {})
             return "gone", {}
         choice = models.choose(found["advisor"].get("modelHint"), found["plan"])
 
         async def flush(start: int, text: str) -> bool:
-            return bool(
-                await ctx.run_mutation(
-                    "chat:appendDelta", {"messageId": message_id, "start": start, "text": text}
-                )
-            )
+            delta = {"messageId": message_id, "roundId": round_id, "start": start, "text": text}
+            return bool(await ctx.run_mutation("chat:appendDelta", delta))
 
         async with DeltaWriter(flush) as writer:
             outcome = await _generate(models, choice, found, advisor_id, writer)
@@ -374,26 +421,37 @@ async def _answer(
         status: AnswerEnd = (
             "stopped" if writer.stopped else "error" if "error" in outcome else "complete"
         )
-        await _finish(ctx, message_id, status, writer.text, outcome)
+        await _finish(ctx, message_id, round_id, status, writer.text, outcome)
         return status, chores
-    except asyncio.CancelledError:
-        # The stop button (cancel), a time limit, or a server shutting down: the answer
-        # ends `stopped` with what it had. If the store is going too, `on_lost` does it.
+    except (asyncio.CancelledError, Exception) as exc:
+        # Stopped (cancel), out of time, the server shutting down: `stopped` with what it
+        # had. Anything else (the store failing, a bug): `error`, keeping the text.
         text = writer.text if writer is not None else ""
+        end: dict[str, Any] = {}
+        status = "stopped"
+        if not isinstance(exc, asyncio.CancelledError):
+            status = "error"
+            failure = as_function_error(exc, "chat:round")
+            end = {"error": f"the answer failed: {failure.message}", "errorCode": failure.code}
         try:
-            await _finish(ctx, message_id, "stopped", text, {})
-        except Exception:  # the store is closing: the round's `on_lost` ends the answer
+            await _finish(ctx, message_id, round_id, status, text, end)
+        except Exception:  # the store is closing: the round's `on_unfinished` ends it
             log.warning("answer_end_deferred", message=message_id, exc_info=True)
         raise
 
 
 async def _finish(
-    ctx: ActionCtx, message_id: str, status: AnswerEnd, text: str, fields: Mapping[str, Any]
+    ctx: ActionCtx,
+    message_id: str,
+    round_id: str,
+    status: AnswerEnd,
+    text: str,
+    fields: Mapping[str, Any],
 ) -> None:
     await ctx.run_mutation(
         "chat:finishAnswer",
-        {"messageId": message_id, "status": status, "content": text}
-        | {k: value for k, value in fields.items() if value is not None},
+        {"messageId": message_id, "roundId": round_id, "status": status, "content": text}
+        | {k: str(value) if k == "errorCode" else value for k, value in fields.items()},
     )
 
 
@@ -436,6 +494,10 @@ async def _generate(
                         break
                 else:
                     usage = event
+            if not writer.text and not writer.stopped:
+                raise ProviderError(  # e.g. a reasoning model spending its budget thinking
+                    f"{current.model} returned an empty answer", retryable=True, kind="provider"
+                )
         except ProviderError as exc:
             failure = exc
             if not exc.retryable:
@@ -447,8 +509,11 @@ async def _generate(
         finally:
             if isinstance(stream, AsyncGenerator):  # a stop leaves it early: close its request
                 await stream.aclose()
-        chores: dict[str, Any] = {"truncated": prompt.truncated}
-        if prompt.truncated and prompt.history_used:
+        # Left out of the prompt (cut to fit, or older than the window it was built
+        # from): what is older than the oldest message it kept is due for a summary.
+        left_out = prompt.truncated or found["more"]
+        chores: dict[str, Any] = {"truncated": left_out}
+        if left_out and prompt.history_used:
             chores["keepFrom"] = found["history"][prompt.history_used - 1]["createdAt"]
         result: dict[str, Any] = {"model": current.label, "chores": chores}
         if usage is not None:
@@ -492,18 +557,10 @@ def _prompt(choice: Choice, found: Mapping[str, Any], advisor_id: str) -> Prompt
     )
 
 
-@query("chat:question", {"messageId": v.id("messages")}, internal=True)
-async def question(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
-    """The message carrying a round's id, and when it was written (a regenerated answer's
-    context is what came before it)."""
-    message = await ctx.db.get("messages", args["messageId"])
-    if message is None:
-        return None
-    await own_conversation(ctx, message["conversationId"])
-    return {"roundId": message.get("roundId"), "createdAt": message["createdAt"]}
-
-
 # --- after a round: title, memories, summary (low priority, best effort) --------------
+
+
+CHORE_ARGS = {"conversationId": v.id("conversations")}
 
 
 @mutation(
@@ -516,39 +573,55 @@ async def question(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
     },
     internal=True,
 )
-async def after_round(ctx: MutationCtx, args: Args) -> str:
-    """Schedule the round's chores in the short lane: they never hold a long-lane slot an
-    answer could use."""
-    await own_conversation(ctx, args["conversationId"])
-    return await ctx.scheduler.run_after(0, "chat:chores", dict(args))
+async def after_round(ctx: MutationCtx, args: Args) -> list[str]:
+    """Schedule the round's chores, each its own call in the short lane (they never hold
+    a slot an answer could use, and one slow chore delays no other): the summary first,
+    a title while the conversation has none, then what each advisor should remember."""
+    conversation = await own_conversation(ctx, args["conversationId"])
+    scope = {"conversationId": conversation["_id"]}
+    scheduled = []
+    if args.get("truncated") and "keepFrom" in args:
+        summary = scope | {"keepFrom": args["keepFrom"]}
+        scheduled.append(await ctx.scheduler.run_after(0, "chat:summarize", summary))
+    if not conversation.get("title"):
+        scheduled.append(await ctx.scheduler.run_after(0, "chat:title", scope))
+    for advisor_id in args["advisorIds"]:
+        remember = scope | {"advisorId": advisor_id}
+        scheduled.append(await ctx.scheduler.run_after(0, "chat:remember", remember))
+    return scheduled
 
 
-@action(
-    "chat:chores",
-    {
-        "conversationId": v.id("conversations"),
-        "advisorIds": v.array(v.id("advisors"), max_items=20),
-        "truncated": v.optional(v.boolean()),
-        "keepFrom": v.optional(v.number()),
-    },
-    internal=True,
-)
-async def chores(ctx: ActionCtx, args: Args) -> dict[str, Any]:
-    """A title for an untitled conversation, the facts each advisor should remember, and
-    a summary of what no longer fits the prompt. A chore whose model fails is skipped:
-    the conversation is whole without it, and the next round tries again."""
-    models = _models(ctx)
-    conversation_id = args["conversationId"]
-    done: dict[str, Any] = {"title": False, "memories": 0, "summary": False}
+async def _chore(name: str, conversation_id: str, work: Awaitable[bool | int]) -> bool | int:
+    """A chore whose model fails is skipped: the conversation is whole without it, and
+    the next round tries again."""
     try:
-        done["title"] = await _title(ctx, models, conversation_id)
-        for advisor_id in args["advisorIds"]:
-            done["memories"] += await _memories(ctx, models, conversation_id, advisor_id)
-        if args.get("truncated") and "keepFrom" in args:
-            done["summary"] = await _summary(ctx, models, conversation_id, args["keepFrom"])
+        return await work
     except ProviderError as exc:
-        log.info("chore_skipped", conversation=conversation_id, error=exc.message)
-    return done
+        log.info("chore_skipped", chore=name, conversation=conversation_id, error=exc.message)
+        return False
+
+
+@action("chat:title", CHORE_ARGS, internal=True)
+async def title(ctx: ActionCtx, args: Args) -> bool | int:
+    """A short title for an untitled conversation, from its first exchange."""
+    conversation_id = args["conversationId"]
+    return await _chore("title", conversation_id, _title(ctx, _models(ctx), conversation_id))
+
+
+@action("chat:remember", CHORE_ARGS | {"advisorId": v.id("advisors")}, internal=True)
+async def remember(ctx: ActionCtx, args: Args) -> bool | int:
+    """The durable facts about the user's situation an advisor should keep."""
+    conversation_id = args["conversationId"]
+    work = _memories(ctx, _models(ctx), conversation_id, args["advisorId"])
+    return await _chore("memories", conversation_id, work)
+
+
+@action("chat:summarize", CHORE_ARGS | {"keepFrom": v.number()}, internal=True)
+async def summarize(ctx: ActionCtx, args: Args) -> bool | int:
+    """Fold what no longer fits the prompt into a new thread summary."""
+    conversation_id = args["conversationId"]
+    work = _summary(ctx, _models(ctx), conversation_id, args["keepFrom"])
+    return await _chore("summary", conversation_id, work)
 
 
 async def _complete(models: Models, messages: list[ChatMessage], max_tokens: int) -> str:
@@ -589,7 +662,8 @@ async def _memories(ctx: ActionCtx, models: Models, conversation_id: str, adviso
         )
 
     request = await asyncio.to_thread(build)
-    facts = parse_memories(await _complete(models, request, 128))
+    user_said = "\n".join(m["content"] for m in source["span"] if m["sender"] == "user")
+    facts = grounded(parse_memories(await _complete(models, request, 128)), user_said)
     if not facts:
         return 0
     saved = await ctx.run_mutation(
@@ -728,8 +802,8 @@ async def memory_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
     internal=True,
 )
 async def save_memories(ctx: MutationCtx, args: Args) -> int:
-    """Upsert each fact by key; new keys only while the advisor remembers fewer than
-    MAX_MEMORIES in this conversation."""
+    """Upsert each fact by key, never over a value the user set; new keys only while the
+    advisor remembers fewer than MAX_MEMORIES in this conversation."""
     conversation = await own_conversation(ctx, args["conversationId"])
     scope = (
         ctx.db.query("advisorMemories", "by_conversation_advisor")
@@ -743,10 +817,9 @@ async def save_memories(ctx: MutationCtx, args: Args) -> int:
         if not isinstance(value, str) or not key or len(key) > 200 or len(value) > 1_000:
             continue
         if (existing := known.get(key)) is not None:
-            if existing["value"] != value:
-                await ctx.db.patch(
-                    "advisorMemories", existing["_id"], {"value": value, "updatedAt": now}
-                )
+            if existing.get("setBy") != "user" and existing["value"] != value:
+                changes = {"value": value, "updatedAt": now, "setBy": "advisor"}
+                await ctx.db.patch("advisorMemories", existing["_id"], changes)
                 saved += 1
         elif len(known) < MAX_MEMORIES:
             doc = {
@@ -756,6 +829,7 @@ async def save_memories(ctx: MutationCtx, args: Args) -> int:
                 "value": value,
                 "createdAt": now,
                 "updatedAt": now,
+                "setBy": "advisor",
             }
             known[key] = doc | {"_id": await ctx.db.insert("advisorMemories", doc)}
             saved += 1
@@ -828,13 +902,14 @@ async def save_summary(ctx: MutationCtx, args: Args) -> str:
 
 FUNCTIONS = (
     context,
-    question,
     begin_answer,
     append_delta,
     finish_answer,
     run_round,
     after_round,
-    chores,
+    title,
+    remember,
+    summarize,
     title_source,
     save_title,
     memory_source,

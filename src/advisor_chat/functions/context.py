@@ -118,6 +118,7 @@ class QueryCtx:
 class MutationCtx(QueryCtx):
     limits: Mapping[str, PlanLimits] = field(default_factory=dict)  # quotas per plan
     registry: Registry | None = None  # to schedule a function in its declared lane
+    call_id: str | None = None  # the scheduled call this runs for (its `on_unfinished`)
 
     @property
     def scheduler(self) -> Scheduler:
@@ -134,6 +135,7 @@ class ActionCtx:
     run_mutation: Call
     run_action: Call
     models: Models | None = None  # the chat engine's providers (chat:round and its chores)
+    call_id: str | None = None  # the scheduled call this action runs as, if any
 
     def require_identity(self) -> Identity:
         if self.identity is None:

@@ -68,16 +68,17 @@ async def get_memory_by_key(ctx: QueryCtx, args: Args) -> Document | None:
 
 @mutation("advisorMemories:setMemory", {**_KEYED, "value": v.any()})
 async def set_memory(ctx: MutationCtx, args: Args) -> str:
-    """Upsert by (conversation, advisor, key)."""
+    """Upsert by (conversation, advisor, key). A value the user sets is theirs: an advisor's
+    later inference never overwrites it."""
     existing = await _by_key(ctx, args)
     now = now_ms()
     if existing is not None:
-        await ctx.db.patch(
-            "advisorMemories", existing["_id"], {"value": args["value"], "updatedAt": now}
-        )
+        changes = {"value": args["value"], "updatedAt": now, "setBy": "user"}
+        await ctx.db.patch("advisorMemories", existing["_id"], changes)
         return str(existing["_id"])
     fields: dict[str, Any] = {k: args[k] for k in ("conversationId", "advisorId", "key", "value")}
-    return await ctx.db.insert("advisorMemories", fields | {"createdAt": now, "updatedAt": now})
+    fields |= {"createdAt": now, "updatedAt": now, "setBy": "user"}
+    return await ctx.db.insert("advisorMemories", fields)
 
 
 @mutation("advisorMemories:deleteMemory", {"memoryId": v.id("advisorMemories")})

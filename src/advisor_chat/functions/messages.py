@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from advisor_chat.ai.persona import display_name
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import own_conversation, own_in_conversation, require_user
-from advisor_chat.functions.chat import MAX_VERSIONS, ROUND_SCAN, end_round_answers
+from advisor_chat.functions.chat import MAX_VERSIONS, end_round_answers
 from advisor_chat.functions.context import SCHEDULED, MutationCtx, QueryCtx
 from advisor_chat.functions.conversations import MAX_BOARD
 from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
@@ -24,6 +25,8 @@ CONTENT = v.string(max_length=MAX_CONTENT)
 MENTIONS = v.optional(v.array(v.string(max_length=200), max_items=50))
 SEARCHED_CONVERSATIONS = 2_000  # a search across conversations covers the most recent
 STOP_SCAN = 50  # a conversation's stop looks for rounds among its newest messages
+_MAY_MENTION = re.compile(r"(?<![\w@])@\w")  # a mention may be in the text
+VERSIONED = ("model", "tokensUsed", "error", "errorCode", "notice")  # kept with each version
 
 
 @query(
@@ -53,10 +56,11 @@ async def send_message(ctx: MutationCtx, args: Args) -> str:
     Who answers (DESIGN.md 8.1): the advisors @mentioned in the text (or named by id in
     `mentions`), in mention order; `@board`/`@all`, every advisor of the conversation;
     else its active advisor. A mention of an advisor on the caller's board but not the
-    conversation's adds them to it; one of nobody known is refused (INVALID_ARGUMENT),
-    with nothing stored. Each answer counts against the plan's generations a day: over
-    it the message is still kept, and a system message in the conversation says
-    RATE_LIMITED, with when answers resume.
+    conversation's adds them to it. A mention meant for an advisor who cannot answer
+    here (on neither board, or a first name several share) is refused (INVALID_ARGUMENT)
+    with nothing stored; any other `@word` is plain text. Each answer counts against the
+    plan's generations a day: over it the message is still kept, and a system message in
+    the conversation says RATE_LIMITED, with when answers resume.
 
     The conversation's `updatedAt` is bumped last, in the store's commit turn: the bump
     adds entries to every conversations index, where concurrent senders look up their
@@ -95,23 +99,21 @@ async def _who_answers(
     ctx: MutationCtx, user: Document, conversation: Document, content: str, args: Args
 ) -> tuple[list[str], list[str], list[str]]:
     """(the conversation's board after this message, who answers in order, who was
-    mentioned). The caller's own board is read only when the text names someone the
-    conversation's board does not have."""
+    mentioned). The caller's own board is read only when the text may hold a mention."""
     board = list(conversation.get("advisorIds", []))
     members = await _members(ctx, board)
     found = parse_mentions(content, members)
-    if found.unknown:
+    extra: list[Member] = []
+    if _MAY_MENTION.search(content):
         extra = [m for m in await _selected(ctx, user) if m.advisor_id not in board]
-        found = parse_mentions(content, members + extra)
+    if extra:
+        # Full names reach the caller's whole board; a first name the conversation's
+        # board resolves stays with it ("@Margaret" is the Margaret here).
+        widened = parse_mentions(content, members + extra)
+        if not widened.unknown or found.unknown:
+            found = widened
         board += [a for a in found.advisor_ids if a not in board]
-    if found.unknown:
-        names = ", ".join(f"@{name}" for name in found.unknown)
-        raise FunctionError(
-            Code.INVALID_ARGUMENT,
-            f"no advisor on this conversation's board or yours is called {names}",
-            field="content",
-            unknown=list(found.unknown),
-        )
+    await _refuse_missed_mentions(ctx, user, found.unknown, members + extra)
     named = list(found.advisor_ids)
     for advisor_id in args.get("mentions", []):  # ids a client resolved itself
         if advisor_id in board and advisor_id not in named:
@@ -122,6 +124,51 @@ async def _who_answers(
         )
     mentions = Mentions(tuple(named), found.everyone, ())
     return board, who_answers(mentions, board, conversation.get("activeAdvisorId")), named
+
+
+async def _refuse_missed_mentions(
+    ctx: QueryCtx, user: Document, unknown: tuple[str, ...], members: list[Member]
+) -> None:
+    """An `@word` naming no advisor here is plain text (`@dataclass`, `@Stripe`), but one
+    that was meant for an advisor is refused, so the question never goes to the wrong
+    one: a first name several advisors here share, or the name of an advisor the caller
+    can see who is on neither this conversation's board nor theirs."""
+    for written in unknown:
+        first = written.split()[0].casefold()
+        sharing = [m.name for m in members if m.name.split()[0].casefold() == first]
+        if len(sharing) > 1:
+            raise FunctionError(
+                Code.INVALID_ARGUMENT,
+                f"@{written} could be {' or '.join(sharing)}: write the full name",
+                field="content",
+                mention=written,
+            )
+        if (named := await _visible_named(ctx, user, written)) is not None:
+            raise FunctionError(
+                Code.INVALID_ARGUMENT,
+                f"{named} is not on this conversation's board or yours: add them first",
+                field="content",
+                mention=written,
+            )
+
+
+async def _visible_named(ctx: QueryCtx, user: Document, written: str) -> str | None:
+    """The name of an advisor the caller can see whose name starts with `written` (as
+    written, or capitalised), found through the persona-name index: a bounded range."""
+    for prefix in dict.fromkeys((written, written[:1].upper() + written[1:])):
+        candidates = await (
+            ctx.db.query("advisors", "by_persona_name")
+            .gte("persona.name", prefix)
+            .lt("persona.name", prefix + "\uffff")
+            .take(20)
+        )
+        for advisor in candidates:
+            name = display_name(advisor)
+            whole = name == prefix or name.startswith(prefix + " ")
+            visible = advisor.get("isPublic") or advisor.get("ownerId") == user["_id"]
+            if whole and visible and advisor.get("status") != "archived":
+                return name
+    return None
 
 
 async def _members(ctx: QueryCtx, advisor_ids: list[str]) -> list[Member]:
@@ -177,7 +224,12 @@ async def _schedule_round(
     round_id = await ctx.scheduler.run_after(
         0,
         "chat:round",
-        {"conversationId": conversation_id, "questionId": message_id, "advisorIds": answering},
+        {
+            "conversationId": conversation_id,
+            "questionId": message_id,
+            "askedAt": now,
+            "advisorIds": answering,
+        },
     )
     await ctx.db.patch("messages", message_id, {"roundId": round_id})
 
@@ -263,12 +315,11 @@ async def stop(ctx: MutationCtx, args: Args) -> int:
     so the advisors after it never start. Returns how many answers were stopped."""
     if ("messageId" in args) == ("conversationId" in args):
         raise FunctionError(Code.INVALID_ARGUMENT, "give a messageId or a conversationId")
-    rounds: dict[str, float] = {}
+    rounds: list[str] = []
     if "messageId" in args:
         message = await own_in_conversation(ctx, "messages", args["messageId"])
-        conversation_id = message["conversationId"]
         if message.get("roundId"):
-            rounds[message["roundId"]] = await _round_start(ctx, message)
+            rounds.append(message["roundId"])
     else:
         conversation_id = (await own_conversation(ctx, args["conversationId"]))["_id"]
         recent = await (
@@ -277,14 +328,13 @@ async def stop(ctx: MutationCtx, args: Args) -> int:
             .order("desc")
             .take(STOP_SCAN)
         )
-        for message in reversed(recent):  # oldest first: a round starts at its question
-            round_id = message.get("roundId")
-            if round_id and round_id not in rounds and await _answering(ctx, round_id, recent):
-                rounds[round_id] = float(message["createdAt"])
+        for round_id in dict.fromkeys(m["roundId"] for m in recent if m.get("roundId")):
+            if await _answering(ctx, round_id, recent):
+                rounds.append(round_id)
     stopped = 0
-    for round_id, since in rounds.items():
+    for round_id in rounds:
         await ctx.scheduler.cancel(round_id)
-        stopped += await end_round_answers(ctx, conversation_id, round_id, since)
+        stopped += await end_round_answers(ctx, round_id)
     return stopped
 
 
@@ -295,25 +345,6 @@ async def _answering(ctx: QueryCtx, round_id: str, recent: list[Document]) -> bo
     if call is not None and call["state"] in ("pending", "inProgress"):
         return True
     return any(m.get("roundId") == round_id and m.get("status") == "streaming" for m in recent)
-
-
-async def _round_start(ctx: QueryCtx, message: Document) -> float:
-    """When a round's first message was written: its question, or a regenerated answer."""
-    if message["sender"] == "advisor" and message.get("roundId"):
-        return min(float(message["createdAt"]), await _question_time(ctx, message))
-    return float(message["createdAt"])
-
-
-async def _question_time(ctx: QueryCtx, answer: Document) -> float:
-    earlier = await (
-        ctx.db.query("messages", "by_conversation_created")
-        .eq("conversationId", answer["conversationId"])
-        .lte("createdAt", answer["createdAt"])
-        .order("desc")
-        .take(ROUND_SCAN)
-    )
-    times = [float(m["createdAt"]) for m in earlier if m.get("roundId") == answer["roundId"]]
-    return min(times, default=float(answer["createdAt"]))
 
 
 @mutation("messages:regenerate", {"messageId": v.id("messages")})
@@ -335,6 +366,7 @@ async def regenerate(ctx: MutationCtx, args: Args) -> str:
         {
             "conversationId": message["conversationId"],
             "questionId": message["_id"],
+            "askedAt": float(message["createdAt"]),
             "advisorIds": [message["advisorId"]],
             "regenerate": True,
         },
@@ -345,7 +377,7 @@ async def regenerate(ctx: MutationCtx, args: Args) -> str:
         "versions": versions,
         "roundId": round_id,
     }
-    fields |= {k: UNSET for k in ("error", "errorCode", "model", "notice", "tokensUsed")}
+    fields |= {k: UNSET for k in VERSIONED}
     await ctx.db.patch("messages", message["_id"], fields)
     return round_id
 
@@ -356,7 +388,7 @@ def _version(message: Document) -> dict[str, Any]:
         "createdAt": float(message["createdAt"]),
         "status": message.get("status", "complete"),
     }
-    return version | {k: message[k] for k in ("model", "tokensUsed", "error") if k in message}
+    return version | {k: message[k] for k in VERSIONED if k in message}
 
 
 @mutation(
@@ -381,7 +413,7 @@ async def select_version(ctx: MutationCtx, args: Args) -> Document:
     versions[index] = _version(message)
     fields: dict[str, Any] = {"versions": versions, "content": chosen["content"]}
     fields["status"] = chosen.get("status", "complete")
-    for key in ("model", "tokensUsed", "error"):
+    for key in VERSIONED:
         fields[key] = chosen.get(key, UNSET)
     return await ctx.db.patch("messages", message["_id"], fields)
 

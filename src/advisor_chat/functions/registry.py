@@ -10,10 +10,11 @@ same declarations, not copies.
 
 A declaration also says how the function behaves when scheduled (see
 `functions/scheduled.py`): its lane (`long` for work that streams for minutes, such as an
-advisor's turn, so it never takes the slots of short jobs), its time limit, and `on_lost`,
-a mutation handler run with the call's arguments in the transaction that ends the call
-`failed` when it did not end by itself (its server stopped or died), so its data is left
-consistent (an answer marked stopped, not left generating). A `retried` mutation is work
+advisor's turn, so it never takes the slots of short jobs), its time limit, and
+`on_unfinished`, a mutation handler run with the call's arguments in the transaction that
+ends the call any way but `success` (it failed, was cancelled, ran out of time, or its
+server stopped or died), so its data is left consistent whatever happened (an answer
+marked stopped, never left generating). A `retried` mutation is work
 that must finish (a cleanup batch): scheduled, a failure is tried again later instead of
 ending it `failed`. `internal` functions are called only by other functions and the
 scheduler, never by a client.
@@ -45,7 +46,7 @@ class Function:
     internal: bool = False  # callable by functions and the scheduler only
     lane: Lane = "short"
     time_limit_s: float | None = None  # None: the lane's default
-    on_lost: Handler | None = None  # a mutation handler (MutationCtx, args)
+    on_unfinished: Handler | None = None  # a mutation handler (MutationCtx, args)
     retried: bool = False  # scheduled, a failure is tried again later, never ended failed
 
     @property
@@ -101,7 +102,7 @@ def action(
     internal: bool = False,
     lane: Lane = "short",
     time_limit_s: float | None = None,
-    on_lost: Handler | None = None,
+    on_unfinished: Handler | None = None,
 ) -> Callable[[Handler], Function]:
     return _declare(
         "action",
@@ -110,7 +111,7 @@ def action(
         internal=internal,
         lane=lane,
         time_limit_s=time_limit_s,
-        on_lost=on_lost,
+        on_unfinished=on_unfinished,
     )
 
 

@@ -125,22 +125,33 @@ class Runner:
         kind: Kind | None = None,
         *,
         internal: bool = False,
+        call_id: str | None = None,
     ) -> Result:
         """Run `path` as `identity`. A client's call (`internal=False`, every transport)
-        cannot reach internal functions; functions and the scheduler can."""
+        cannot reach internal functions; functions and the scheduler can (naming the
+        scheduled call an action runs for: `ActionCtx.call_id`)."""
         function = self.registry.get(path, kind, internal=internal)
         checked = check_args(function, args)
         try:
-            return await self._run(function, checked, identity)
+            return await self._run(function, checked, identity, call_id)
         except Exception as exc:  # every failure leaves here as a FunctionError, once
             raise as_function_error(exc, function.path) from exc
 
-    def mutation_ctx(self, tx: Transaction, identity: Identity | None) -> MutationCtx:
-        """The context a mutation's handler gets (also for the scheduler's own runs)."""
-        return MutationCtx(tx, identity, limits=self.limits, registry=self.registry)
+    def mutation_ctx(
+        self, tx: Transaction, identity: Identity | None, call_id: str | None = None
+    ) -> MutationCtx:
+        """The context a mutation's handler gets (also for the scheduler's own runs, which
+        name the scheduled call they run for)."""
+        return MutationCtx(
+            tx, identity, limits=self.limits, registry=self.registry, call_id=call_id
+        )
 
     async def _run(
-        self, function: Function, args: dict[str, Any], identity: Identity | None
+        self,
+        function: Function,
+        args: dict[str, Any],
+        identity: Identity | None,
+        call_id: str | None = None,
     ) -> Result:
         if function.kind == "query":
 
@@ -169,6 +180,7 @@ class Runner:
             run_mutation=lambda p, a: self._value(p, a, identity, "mutation"),
             run_action=lambda p, a: self._value(p, a, identity, "action"),
             models=self.models,
+            call_id=call_id,
         )
         value = await function.handler(ctx, args)
         return Result(value, self.store.commits.latest_ts, None)

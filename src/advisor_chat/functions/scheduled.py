@@ -11,16 +11,19 @@ runs each as the caller who scheduled it, and records how it ended.
   one that lost to contention past the store's retries stays pending and is tried again.
 - An action is claimed (pending → inProgress) with a lease, then run. The worker's
   heartbeat renews the lease of what it runs; once a lease lapses (its process died), any
-  worker's sweep ends the call `failed` within `LEASE_MS + SWEEP_S`, running the
-  declaration's `on_lost` in that same transaction. A lost action is never run again: it
-  may have had effects outside the database (Convex's actions are at most once, too).
+  worker's sweep ends the call `failed` within `LEASE_MS + SWEEP_S`. A lost action is
+  never run again: it may have had effects outside the database (Convex's actions are at
+  most once, too).
+- Whatever way but `success` an action ends (failed, canceled, timed out, interrupted,
+  lost), its declaration's `on_unfinished` runs in the transaction that ends it, so what
+  it was writing is left consistent.
 - Cancel (`Scheduler.cancel`): a pending call never starts; a running one is cancelled
   (its task sees `CancelledError`) at once when the request commits in this process, at the
   next heartbeat when it commits in another, and ends `canceled`.
 - A time limit per call (its declaration's): past it the call is cancelled and ends
   `failed` with TIMEOUT; one that ignores the cancel is ended so all the same `GRACE_S`
-  later (with `on_lost`), its slot held until it really stops.
-- Stopping the server cancels what runs and ends it `failed` (interrupted), with `on_lost`.
+  later, its slot held until it really stops.
+- Stopping the server cancels what runs and ends it `failed` (interrupted).
 
 Other processes' commits are not seen here, so each lane also polls its due range every
 `poll_s`: a call another process schedules starts within about that. Ended calls are kept
@@ -33,6 +36,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -103,11 +107,34 @@ class ScheduledWorker:
         # Commits touching a running call's row, not yet looked at (a cancel request).
         self._touched: set[int] = set()
         self._touched_event = asyncio.Event()
+        # What this worker started, per lane, and ended, per state (for /metrics).
+        self.started: Counter[Lane] = Counter()
+        self.ended: Counter[str] = Counter()
 
     @property
     def running(self) -> int:
         """Calls this worker runs now."""
         return len(self._running)
+
+    def running_by_lane(self) -> dict[Lane, int]:
+        counts = dict.fromkeys(self._lanes, 0)
+        for running in self._running.values():
+            counts[running.lane] += 1
+        return counts
+
+    async def backlog(self, cap: int) -> dict[tuple[Lane, str], int]:
+        """Pending and in-progress calls per lane, in every process, each counted up to
+        `cap` (one index range read per lane and state)."""
+
+        async def read(tx: Transaction) -> dict[tuple[Lane, str], int]:
+            counts: dict[tuple[Lane, str], int] = {}
+            for lane in self._lanes:
+                for state in ("pending", "inProgress"):
+                    q = tx.query(TABLE, "by_lane_state_time").eq("lane", lane).eq("state", state)
+                    counts[lane, state] = len(await q.take(cap))
+            return counts
+
+        return (await self.store.query(read)).value
 
     # --- the loops -----------------------------------------------------------------------
 
@@ -252,6 +279,7 @@ class ScheduledWorker:
             self._wake[lane].set()  # a slot is free, and what waited behind it may be due
 
         task.add_done_callback(done)
+        self.started[lane] += 1
         return task
 
     async def _claim(self, job: Document) -> bool:
@@ -277,21 +305,24 @@ class ScheduledWorker:
         identity = _identity(job)
         args: dict[str, Any] = {}
 
-        async def run(tx: Transaction) -> None:
+        async def run(tx: Transaction) -> bool:
             row = await tx.get(TABLE, job["_id"])
             if not _startable(row, job):
-                return  # canceled, run by another worker, or put off since it was read
+                return False  # canceled, run by another worker, or put off since it was read
             started = now_ms()
             await function.handler(self.runner.mutation_ctx(tx, identity), args)
             fields = {"state": "success", "startedTime": started, "completedTime": now_ms()}
             await tx.patch(TABLE, job["_id"], fields | {"worker": self.id})
+            return True
 
         error: str | None = None
         try:
             args = check_args(function, job["args"])
             key = identity.token_identifier if identity is not None else None
             async with asyncio.timeout(function.time_limit):
-                await self.store.mutation(run, key=key)  # queued with the caller's own
+                ran = await self.store.mutation(run, key=key)  # queued with the caller's own
+            if ran.value:
+                self.ended["success"] += 1
         except TimeoutError:
             error = _timeout(function.time_limit)
         except asyncio.CancelledError:
@@ -329,14 +360,17 @@ class ScheduledWorker:
         self._held_back[job_id] = time.monotonic() + delay_ms / 1000
 
     async def _fail_pending(self, job: Document, error: str) -> None:
-        async def fail(tx: Transaction) -> None:
+        async def fail(tx: Transaction) -> bool:
             row = await tx.get(TABLE, job["_id"])
-            if row is not None and row["state"] == "pending":
-                fields = {"state": "failed", "error": error, "completedTime": now_ms()}
-                await tx.patch(TABLE, job["_id"], fields | {"startedTime": now_ms()})
+            if row is None or row["state"] != "pending":
+                return False
+            fields = {"state": "failed", "error": error, "completedTime": now_ms()}
+            await tx.patch(TABLE, job["_id"], fields | {"startedTime": now_ms()})
+            return True
 
         try:
-            await self.store.mutation(fail)
+            if (await self.store.mutation(fail)).value:
+                self.ended["failed"] += 1
         except Exception:  # left pending: it is tried again, not at once
             self._hold_back(job["_id"], FAILED_RETRY_MS)
             log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
@@ -348,7 +382,9 @@ class ScheduledWorker:
         error: str | None = None
         try:
             async with asyncio.timeout(limit):
-                await self.runner.call(job["name"], job["args"], _identity(job), internal=True)
+                await self.runner.call(
+                    job["name"], job["args"], _identity(job), internal=True, call_id=job["_id"]
+                )
         except TimeoutError:
             state, error = "failed", _timeout(limit)
         except asyncio.CancelledError:
@@ -379,11 +415,10 @@ class ScheduledWorker:
         error: str | None,
         function: Function | None,
     ) -> None:
-        """End a call this worker claimed (unless another ended it since); one cut off
-        (interrupted, or stopped at its time limit) also runs its declaration's `on_lost`,
-        in the same transaction."""
-        cut_off = error is not None and (error == INTERRUPTED or error.startswith(Code.TIMEOUT))
-        recover = function.on_lost if function is not None and cut_off else None
+        """End a call this worker claimed (unless another ended it since); one that did not
+        succeed also runs its declaration's `on_unfinished`, in the same transaction."""
+        unfinished = state != "success"
+        recover = function.on_unfinished if function is not None and unfinished else None
         ended = await self._end_in_tx(job, state, error, recover, owner=self.id)
         if error is not None:
             log.warning("scheduled_failed", id=job["_id"], name=job["name"], error=error)
@@ -418,21 +453,27 @@ class ScheduledWorker:
                 fields["error"] = error
             await tx.patch(TABLE, job["_id"], fields)
             if with_recover and recover is not None:
-                await recover(self.runner.mutation_ctx(tx, _identity(row)), row["args"])
+                ctx = self.runner.mutation_ctx(tx, _identity(row), call_id=row["_id"])
+                await recover(ctx, row["args"])
             return True
 
         try:
-            return (await self.store.mutation(lambda tx: end(tx, True))).value
+            return self._ended(state, (await self.store.mutation(lambda tx: end(tx, True))).value)
         except Exception:
             if recover is None:
                 log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
                 return False
-            log.exception("scheduled_on_lost_failed", id=job["_id"], name=job["name"])
+            log.exception("scheduled_on_unfinished_failed", id=job["_id"], name=job["name"])
         try:
-            return (await self.store.mutation(lambda tx: end(tx, False))).value
+            return self._ended(state, (await self.store.mutation(lambda tx: end(tx, False))).value)
         except Exception:  # the store is gone: the lease ends it later
             log.exception("scheduled_record_failed", id=job["_id"], name=job["name"])
             return False
+
+    def _ended(self, state: str, ended: bool) -> bool:
+        if ended:
+            self.ended[state] += 1
+        return ended
 
     def _stop(self, running: _Running, why: Ending) -> None:
         if running.ending is None and not running.task.done():
@@ -487,7 +528,7 @@ class ScheduledWorker:
 
     async def recover(self, now: float | None = None) -> int:
         """End `failed` the calls whose lease lapsed (their process died), each with its
-        declaration's `on_lost`; returns how many."""
+        declaration's `on_unfinished`; returns how many."""
         moment = now_ms() if now is None else now
 
         async def read(tx: Transaction) -> list[Document]:
@@ -500,7 +541,7 @@ class ScheduledWorker:
         ended = 0
         for job in lost:
             function = self.runner.registry.find(job["name"])
-            recover = function.on_lost if function is not None else None
+            recover = function.on_unfinished if function is not None else None
             if await self._end_in_tx(job, "failed", INTERRUPTED, recover, lapsed_by=moment):
                 ended += 1
                 log.warning("scheduled_lost", id=job["_id"], name=job["name"])

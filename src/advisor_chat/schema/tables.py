@@ -9,8 +9,9 @@ additions, all in the same style:
   means complete, as for every message written before streaming existed) and `error`
   (the readable reason an answer ended `error`), plus the `streamDeltas` table holding the
   chunks of an answer in progress, so a stream costs O(length) bytes written. An answer
-  also records its `model`, a `notice`, an `errorCode`, its `roundId` and the earlier
-  `versions` a regenerate kept.
+  also records its `model`, a `notice`, an `errorCode`, its `roundId` (indexed:
+  `by_round`) and the earlier `versions` a regenerate kept.
+- `advisorMemories.setBy`: whether the user or an advisor set a memory's value last.
 - `conversations.advisorIds`: the conversation's board (seed 002; mentions route within it).
 - `messages.search_content`: a full-text index over `content`, narrowed by conversation
   (Convex's `searchIndex`), so searching a user's history costs what it finds.
@@ -417,6 +418,8 @@ MESSAGES = _table(
                         "model": opt(s()),
                         "tokensUsed": opt(n()),
                         "error": opt(s()),
+                        "errorCode": opt(s()),
+                        "notice": opt(s()),
                     }
                 ),
                 max_items=10,
@@ -430,6 +433,7 @@ MESSAGES = _table(
         ("by_sender", ["sender"]),
         ("by_created_at", ["createdAt"]),
         ("by_legacy_id", ["legacyId"], "unique"),
+        ("by_round", ["roundId"]),
     ],
     on_delete=(OnDelete("conversationId", "conversations", "cascade"),),
     search=(SearchIndex("search_content", "content", ("conversationId",)),),
@@ -444,6 +448,9 @@ ADVISOR_MEMORIES = _table(
         "value": v.any(),
         "createdAt": n(),
         "updatedAt": n(),
+        # Who set the value last: the user's own edits are never overwritten by what an
+        # advisor later infers. Absent: the advisor.
+        "setBy": opt(v.literals("user", "advisor")),
     },
     [
         ("by_conversation", ["conversationId"]),

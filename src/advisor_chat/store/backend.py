@@ -76,6 +76,18 @@ class Backend(ABC):
     @abstractmethod
     async def catalog(self, conn: Connection) -> Catalog: ...
 
+    def pool_usage(self) -> PoolUsage | None:
+        """The connection pool's state, for /metrics; None for a backend without a pool
+        (SQLite: one writer thread and per-read connections)."""
+        return None
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    size: int  # connections open now
+    in_use: int  # of which lent out to a transaction
+    max_size: int
+
 
 def unique_index_for(table: str, columns: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """Name the declared unique index over exactly `columns` of `table` (for errors)."""

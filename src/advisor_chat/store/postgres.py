@@ -27,6 +27,7 @@ from advisor_chat.store.backend import (
     Backend,
     Catalog,
     Connection,
+    PoolUsage,
     Row,
     TransactionConflict,
 )
@@ -159,6 +160,12 @@ class PostgresBackend(Backend):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def pool_usage(self) -> PoolUsage | None:
+        if self._pool is None:
+            return None
+        size = self._pool.get_size()
+        return PoolUsage(size, size - self._pool.get_idle_size(), self._pool.get_max_size())
 
     def _require_pool(self) -> asyncpg.Pool:
         if self._pool is None:
