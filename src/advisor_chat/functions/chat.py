@@ -53,6 +53,7 @@ MAX_VERSIONS = 10  # earlier versions kept of a regenerated answer
 MAX_MEMORIES = 50  # per advisor and conversation
 SUMMARY_SPAN = 60  # messages folded into the summary by one chore
 RETRY_DELAYS_S = (0.5, 1.5)  # a failing model is tried again after these, then the fallback
+FINISH_RETRY_S = (0.05, 0.2, 0.5, 1.0)  # an answer's end lost to contention is tried again
 WAITING = "Waiting for the offline model: it writes one answer at a time."
 
 AnswerEnd = Literal["complete", "stopped", "error"]
@@ -448,11 +449,20 @@ async def _finish(
     text: str,
     fields: Mapping[str, Any],
 ) -> None:
-    await ctx.run_mutation(
-        "chat:finishAnswer",
-        {"messageId": message_id, "roundId": round_id, "status": status, "content": text}
-        | {k: str(value) if k == "errorCode" else value for k, value in fields.items()},
-    )
+    """End the answer. Its end must land: one that lost to contention past the store's
+    own retries (seen on PostgreSQL with 20 answers streaming) is tried again."""
+    end = {"messageId": message_id, "roundId": round_id, "status": status, "content": text}
+    end |= {k: str(value) if k == "errorCode" else value for k, value in fields.items()}
+    for delay in FINISH_RETRY_S:
+        try:
+            await ctx.run_mutation("chat:finishAnswer", end)
+            return
+        except FunctionError as exc:
+            if exc.code is not Code.CONFLICT:
+                raise
+            log.warning("answer_end_retried", message=message_id)
+            await asyncio.sleep(delay)
+    await ctx.run_mutation("chat:finishAnswer", end)
 
 
 async def _generate(
