@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from advisor_chat.ai.providers.openai_compatible import OpenAICompatible
-
 from advisor_chat.ai.models import Models
+from advisor_chat.ai.providers.openai_compatible import OpenAICompatible
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.context import Identity
 from advisor_chat.functions.plans import PlanLimits
