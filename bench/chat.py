@@ -46,7 +46,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,7 +370,7 @@ class PostgresWal(Wal):
     async def start(self) -> None:
         conn = await asyncpg.connect(self.url)
         try:
-            self._from = str(await conn.fetchval("SELECT pg_current_wal_lsn()"))
+            self._from = str(await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
         finally:
             await conn.close()
 
@@ -378,7 +378,7 @@ class PostgresWal(Wal):
         conn = await asyncpg.connect(self.url)
         try:
             moved = await conn.fetchval(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", self._from
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)", self._from
             )
         finally:
             await conn.close()
@@ -408,6 +408,7 @@ async def streaming(
     timed: dict[str, list[float]] = {k: [] for k in ("all", "first", "rest", "last")}
     announced_all: list[float] = []
     exact = 0
+    statuses: Counter[str] = Counter()
     written = AnswerBytes(0, 0, 0, 0, 0)  # sums here, means below
     for question in asked:
         answer = answers.get(question.number)
@@ -415,6 +416,7 @@ async def streaming(
             raise BenchError(f"the provider was never asked #q{question.number}")
         message = await chat.answer_to(question)
         exact += message["status"] == "complete" and message["content"] == text
+        statuses[message["status"]] += 1
         chunks = sorted(chat.deliveries.chunks[message["_id"]], key=lambda c: c.start)
         starts = [c.start for c in chunks]
         ends = [*starts[1:], len(text)]
@@ -447,6 +449,7 @@ async def streaming(
         tokens=tokens,
         per_token=PerToken(*(_spread(timed[k]) for k in ("all", "first", "rest", "last"))),
         exact=exact,
+        ends=dict(statuses),
         window_s=window[1] - window[0],
         offered_per_s=_rate(sent_all, window),
         delivered_per_s=_rate(announced_all, window),

@@ -15,7 +15,7 @@ import contextlib
 import functools
 import re
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,17 +66,22 @@ class Written:
 
 
 class _CountingConnection(Connection):
-    __slots__ = ("_counting", "_inner")
+    """One transaction's statements, noting the documents it writes: they count once it
+    commits (a rolled-back attempt, retried after a conflict, writes no document)."""
+
+    __slots__ = ("_counting", "_inner", "noted")
 
     def __init__(self, inner: Connection, counting: CountingBackend) -> None:
         self._inner = inner
         self._counting = counting
+        self.noted: list[tuple[str, str, int]] = []  # (table, answer id, bytes)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[Row]:
         return await self._inner.fetch(sql, params)
 
     async def execute(self, sql: str, params: Sequence[Any]) -> None:
-        self._counting.count(sql, params)
+        if (noted := self._counting.note(sql, params)) is not None:
+            self.noted.append(noted)
         await self._inner.execute(sql, params)
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -84,40 +89,46 @@ class _CountingConnection(Connection):
 
 
 class CountingBackend(Backend):
-    """Another backend, counting the bytes of each document it is asked to store: the JSON
-    of the `doc` column of every insert and update (the store writes a whole document per
-    patch), per table, and per answer for `messages` and `streamDeltas`. Index columns,
-    index entries, the search index and the database's own pages are not counted here (the
-    WAL figure holds them)."""
+    """Another backend, counting the bytes of each answer's documents its transactions
+    commit: the JSON of the `doc` column of each insert and update (the store writes a
+    whole document per patch) of `streamDeltas` rows and of the answer's message. Index
+    columns, index entries, the search index and the database's pages are not counted
+    here (the WAL figure holds them)."""
+
+    WATCHED = ("messages", "streamDeltas")
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
         self.dialect = inner.dialect
-        self.by_table: Counter[str] = Counter()
         self.by_answer: defaultdict[str, Written] = defaultdict(Written)
         # statement -> (table, position of the document's JSON, position of its id)
         self._watched: dict[str, tuple[str, int, int]] = {}
         for layout in all_layouts():
-            statements = table_statements(self.dialect, layout)
-            self._watched[statements.insert] = (layout.name, 2, 0)
-            self._watched[statements.update] = (layout.name, 0, -1)
+            if layout.name in self.WATCHED:
+                statements = table_statements(self.dialect, layout)
+                self._watched[statements.insert] = (layout.name, 2, 0)
+                self._watched[statements.update] = (layout.name, 0, -1)
 
-    def count(self, sql: str, params: Sequence[Any]) -> None:
+    def note(self, sql: str, params: Sequence[Any]) -> tuple[str, str, int] | None:
         watched = self._watched.get(sql)
         if watched is None:
-            return
+            return None
         table, at, id_at = watched
         payload = params[at]
         size = len(payload.encode() if isinstance(payload, str) else payload)
-        self.by_table[table] += size
         if table == "streamDeltas":
-            written = self.by_answer[orjson.loads(payload)["messageId"]]
-            written.deltas += size
-            written.delta_rows += 1
-        elif table == "messages":
-            written = self.by_answer[str(params[id_at])]
-            written.message += size
-            written.message_writes += 1
+            return table, str(orjson.loads(payload)["messageId"]), size
+        return table, str(params[id_at]), size
+
+    def _committed(self, noted: list[tuple[str, str, int]]) -> None:
+        for table, answer, size in noted:
+            written = self.by_answer[answer]
+            if table == "streamDeltas":
+                written.deltas += size
+                written.delta_rows += 1
+            else:
+                written.message += size
+                written.message_writes += 1
 
     async def open(self) -> None:
         await self.inner.open()
@@ -132,8 +143,15 @@ class CountingBackend(Backend):
     async def write(
         self, on_commit: Callable[[], None], key: str | None = None
     ) -> AsyncIterator[Connection]:
-        async with self.inner.write(on_commit, key) as conn:
-            yield _CountingConnection(conn, self)
+        counted: list[_CountingConnection] = []
+
+        def committed() -> None:
+            self._committed(counted[0].noted)
+            on_commit()
+
+        async with self.inner.write(committed, key) as conn:
+            counted.append(_CountingConnection(conn, self))
+            yield counted[0]
 
     async def catalog(self, conn: Connection) -> Catalog:
         return await self.inner.catalog(conn)

@@ -75,6 +75,7 @@ class Streaming:
     tokens: int
     per_token: PerToken
     exact: int  # answers complete with exactly the text sent
+    ends: dict[str, int]  # answers by how they ended: complete, error, stopped, streaming
     window_s: float  # all streams sending
     offered_per_s: float  # tokens the provider sent in the window
     delivered_per_s: float  # tokens whose chunk was announced in the window
@@ -203,6 +204,11 @@ def _per_token(console: Console, found: BackendFigures, base: Baseline) -> None:
     console.print(table)
 
 
+def _exact(run: Streaming) -> str:
+    others = ", ".join(f"{n} {end}" for end, n in sorted(run.ends.items()) if end != "complete")
+    return f"{run.exact} of {run.streams}" + (f" ({others})" if others else "")
+
+
 def _rates(console: Console, found: BackendFigures, base: Baseline) -> None:
     table = _table(
         f"{found.backend}: 3. tokens/s, {STREAMS} streams at 50 tokens/s each, while all stream",
@@ -220,7 +226,7 @@ def _rates(console: Console, found: BackendFigures, base: Baseline) -> None:
             f"{run.delivered_per_s:,.0f}",
             f"{run.offered_per_s:,.0f}",
             f"{sdk.received_per_s:,.0f}",
-            f"{run.exact} of {run.streams}",
+            _exact(run),
             f">= {DELIVERED_OF_1000} of 1,000",
             _met(ok and run.exact == run.streams),
         )
