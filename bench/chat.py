@@ -9,9 +9,10 @@ layer yet: that announcement is "delivered to a client" here. The baseline is a 
 `openai` SDK client streaming from the same provider, at the same concurrency.
 
 1. Time to first token added by the server, 1 and 20 concurrent streams (targets <= 10 and
-   <= 50 ms): from `messages:sendMessage` returning to the provider having the request,
-   plus from the provider sending its first token to that token's chunk announced; beside
-   the provider's own time to first token seen by a bare SDK client.
+   <= 50 ms), in a new conversation and in one of 200 messages: from `messages:sendMessage`
+   returning to the provider having the request, plus from the provider sending its first
+   token to that token's chunk announced, split by step; beside a bare SDK client's time
+   to first token for the very prompts the engine sent.
 2. Server overhead per streamed token, provider sent -> its chunk announced, p50/p99, 1 and
    20 streams (targets p99 <= 1 and <= 5 ms), with the engine's 100 ms chunk interval and
    with none (the interval set to 0 in this process only); also for the first token of
@@ -34,14 +35,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import contextlib
 import dataclasses
 import datetime
 import itertools
 import os
 import platform
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -52,7 +51,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import orjson
 from openai import AsyncOpenAI
 from rich.console import Console
@@ -88,7 +86,8 @@ from bench.chat_report import (
     print_notes,
 )
 from bench.loop_lag import Spread
-from bench.provider import Answer, RemoteProvider
+from bench.provider import Answer, ProviderGone, RemoteProvider
+from bench.wal import PostgresWal, SqliteWal, Wal, WalError
 
 RESULTS = Path(__file__).parent / "results"  # gitignored
 URL_ENV = "ADVISOR_CHAT_BENCH_DATABASE_URL"
@@ -313,78 +312,6 @@ async def first_tokens(
     )
 
 
-class Wal:
-    """Bytes a database appended to its write-ahead log over a span of work."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> int:
-        return 0
-
-
-class SqliteWal(Wal):
-    """SQLite: the WAL checkpointed empty first, and the writer's automatic checkpoint off
-    meanwhile (it would start the file over, hiding what was written before); the file's
-    size after is what the span appended."""
-
-    AUTOCHECKPOINT = 1000  # SQLite's default, which the store keeps
-
-    def __init__(self, backend: SqliteBackend) -> None:
-        self.backend = backend
-        self.wal = backend.path.with_name(backend.path.name + "-wal")
-
-    def _writer(self) -> sqlite3.Connection:
-        writer = self.backend._writer  # the store's one writer: where checkpoints happen
-        if writer is None:
-            raise BenchError("the store is closed")
-        return writer
-
-    async def start(self) -> None:
-        self._writer().execute("PRAGMA wal_autocheckpoint = 0")
-
-        def truncate() -> tuple[int, int, int]:
-            with contextlib.closing(sqlite3.connect(self.backend.path)) as db:
-                db.execute("PRAGMA busy_timeout = 5000")
-                busy, log, done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                return int(busy), int(log), int(done)
-
-        # A thread: the checkpoint waits for any write in progress, which this loop runs.
-        busy, _, _ = await asyncio.to_thread(truncate)
-        if busy:
-            raise BenchError("could not empty the WAL before measuring it")
-
-    async def stop(self) -> int:
-        size = self.wal.stat().st_size
-        self._writer().execute(f"PRAGMA wal_autocheckpoint = {self.AUTOCHECKPOINT}")
-        return size
-
-
-class PostgresWal(Wal):
-    """PostgreSQL: how far the server's WAL insert position moved (the bench's own server:
-    only its work, and the server's own housekeeping)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._from: str | None = None
-
-    async def start(self) -> None:
-        conn = await asyncpg.connect(self.url)
-        try:
-            self._from = str(await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
-        finally:
-            await conn.close()
-
-    async def stop(self) -> int:
-        conn = await asyncpg.connect(self.url)
-        try:
-            moved = await conn.fetchval(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)", self._from
-            )
-        finally:
-            await conn.close()
-        return int(moved)
-
-
 async def streaming(
     chat: Engine,
     provider: RemoteProvider,
@@ -590,7 +517,7 @@ def main(argv: list[str] | None = None) -> None:
             print_http(console, http)
             results["http"] = http_json(http)
             save()
-    except BenchError as exc:
+    except (BenchError, ProviderGone, WalError) as exc:
         raise SystemExit(f"bench: {exc}") from exc
     print_notes(console)
     progress(f"load average {os.getloadavg()[0]:.2f}; figures written to {RESULTS / 'chat.json'}")

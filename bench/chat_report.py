@@ -321,7 +321,8 @@ and the provider's, which runs in a process of its own):
   earlier messages (the prompt takes what fits the budget). Target judged at p99.
 - 2: the engine writes an answer's chunks at most once per 100 ms (ai/streaming.py), so a
   token waits for its chunk: the first token of a chunk waits longest, the last least
-  (its wait is the write itself). "Every 0 ms" sets that interval to 0 in this process.
+  (up to one provider gap, then the write). "Every 0 ms" sets that interval to 0 in this
+  process only: each token's wait is then the engine's own work.
 - 3: tokens whose chunk was announced per second, between the last stream's first token
   and the first stream's last; "offered" counts the provider's tokens sent in that window.
   Exact: the answer ended complete with exactly the text the provider sent.
