@@ -107,12 +107,13 @@ class Sizes:
     ttft_rounds: int  # STREAMS questions at once, this many times
     tokens: int  # a streamed answer's length
     sdk_tokens: int  # the bare client's streams (its per-token baseline)
+    joining: int  # questions asked one at a time while STREAMS answers stream
     http_clients: int
     http_seconds: float
 
 
-DEFAULT = Sizes(30, 5, 1_000, 250, 16, 5.0)
-QUICK = Sizes(8, 2, 200, 100, 8, 2.0)
+DEFAULT = Sizes(30, 5, 1_000, 250, 15, 16, 5.0)
+QUICK = Sizes(8, 2, 200, 100, 3, 8, 2.0)
 
 
 def answer_tokens(count: int) -> list[str]:
@@ -255,8 +256,7 @@ async def first_tokens(
     chat: Engine, provider: RemoteProvider, streams: int, rounds: int, history: int
 ) -> FirstTokens:
     """`rounds` times, `streams` users ask at once, each in a conversation holding `history`
-    earlier messages (a new conversation each time when 0); then a bare client sends the
-    very prompts the engine sent, as many at once."""
+    earlier messages (a new conversation each time when 0)."""
     since = time.perf_counter()
     provider.reply(
         answer_tokens(SHORT), token_delay_s=0, model=ANSWER_MODEL, times=streams * rounds
@@ -267,6 +267,31 @@ async def first_tokens(
         seats = long or [await chat.conversation(s) for s in chat.seats[:streams]]
         asked += await asyncio.gather(*(chat.ask(seat) for seat in seats))
         await chat.settled(SETTLE_S)
+    return await _first_token_figures(chat, provider, since, asked, streams, history, "at once")
+
+
+async def _joining(chat: Engine, every_s: float, count: int) -> list[Asked]:
+    """One user asks `count` times, `every_s` apart, each in a new conversation, while the
+    streams of the bench's other users run."""
+    asked = []
+    seat = chat.seats[STREAMS]  # a user of its own
+    for _ in range(count):
+        await asyncio.sleep(every_s)
+        asked.append(await chat.ask(await chat.conversation(seat)))
+    return asked
+
+
+async def _first_token_figures(
+    chat: Engine,
+    provider: RemoteProvider,
+    since: float,
+    asked: list[Asked],
+    streams: int,
+    history: int,
+    mode: str,
+) -> FirstTokens:
+    """Figure 1 for questions asked (their rounds ended), and its baseline: a bare client
+    sending the very prompts the engine sent, as many at once as were asked at once."""
     answers = _numbered(provider.streamed(since, prompts=True))
     parts: dict[str, list[float]] = defaultdict(list)
     prompts: list[list[dict[str, Any]]] = []
@@ -276,10 +301,10 @@ async def first_tokens(
             raise BenchError(f"the provider was never asked #q{question.number}")
         message = await chat.answer_to(question)
         first = min(chat.deliveries.chunks[message["_id"]], key=lambda c: c.start)
-        parts["send"].append(question.returned - question.called)
-        parts["before"].append(answer.arrived - question.returned)
         claimed = chat.deliveries.claimed[message["roundId"]]
         begun = chat.deliveries.inserted[message["_id"]]
+        parts["send"].append(question.returned - question.called)
+        parts["before"].append(answer.arrived - question.returned)
         parts["queued"].append(claimed - question.returned)
         parts["begun"].append(begun - claimed)
         parts["prepared"].append(answer.arrived - begun)
@@ -291,11 +316,12 @@ async def first_tokens(
     sdk = Sdk(provider)
     try:
         await sdk.first_tokens(prompts[:1], 1)  # warm
-        sdk_ttft, sdk_own = await sdk.first_tokens(prompts, streams)
+        sdk_ttft, sdk_own = await sdk.first_tokens(prompts, streams if mode == "at once" else 1)
     finally:
         await sdk.aclose()
     return FirstTokens(
         streams=streams,
+        mode=mode,
         history=history,
         prompt_messages=int(statistics.median(len(p) for p in prompts)),
         send=_spread(parts["send"]),
@@ -319,19 +345,28 @@ async def streaming(
     tokens: int,
     interval_s: float,
     wal: Wal | None,
-) -> Streaming:
+    joining: int = 0,
+) -> tuple[Streaming, FirstTokens | None]:
+    """`streams` users ask at once, each answered `tokens` long at 50 tokens/s; with
+    `joining`, another user asks that many short questions meanwhile, one at a time."""
     text_tokens = answer_tokens(tokens)
     text = "".join(text_tokens)
     since = time.perf_counter()
     provider.reply(text_tokens, token_delay_s=TOKEN_DELAY_S, model=ANSWER_MODEL, times=streams)
+    # Taken after the long answers: the joining questions come once the streams have begun.
+    if joining:
+        provider.reply(answer_tokens(SHORT), token_delay_s=0, model=ANSWER_MODEL, times=joining)
     if wal is not None:
         await wal.start()
     with delta_interval(interval_s):
         asked = await asyncio.gather(*(chat.ask(seat) for seat in chat.seats[:streams]))
+        spacing = (tokens * TOKEN_DELAY_S - 1) / max(joining, 1)
+        joined = await _joining(chat, spacing, joining)
         await chat.settled(tokens * TOKEN_DELAY_S + SETTLE_S)
     wal_bytes = await wal.stop() if wal is not None else None
     seconds = time.perf_counter() - since
-    answers = _numbered(provider.streamed(since))
+    every = _numbered(provider.streamed(since))
+    answers = {q.number: every[q.number] for q in asked if q.number in every}
     timed: dict[str, list[float]] = {k: [] for k in ("all", "first", "rest", "last")}
     announced_all: list[float] = []
     exact = 0
@@ -370,7 +405,7 @@ async def streaming(
     n = len(asked)
     window = _window(list(answers.values()))
     sent_all = [t for a in answers.values() for t in a.sent]
-    return Streaming(
+    streamed = Streaming(
         streams=streams,
         interval_ms=interval_s * 1000,
         tokens=tokens,
@@ -390,6 +425,11 @@ async def streaming(
         wal_bytes=wal_bytes,
         seconds=seconds,
     )
+    if not joined:
+        return streamed, None
+    mode = f"joining {streams} streams"
+    figures = _first_token_figures(chat, provider, since, joined, streams, 0, mode)
+    return streamed, await figures
 
 
 async def run_engine(
@@ -402,7 +442,7 @@ async def run_engine(
     progress: Callable[[str], None],
 ) -> BackendFigures:
     figures = BackendFigures(name)
-    async with engine(backend, provider.base_url, STREAMS) as chat:
+    async with engine(backend, provider.base_url, STREAMS + 1) as chat:
         provider.reply(answer_tokens(SHORT), token_delay_s=0, model=ANSWER_MODEL, times=1)
         await chat.ask(chat.seats[0])  # warm: the tokenizer, the connections
         await chat.settled(SETTLE_S)
@@ -419,9 +459,15 @@ async def run_engine(
                     f"{name}: {streams} x {sizes.tokens} tokens at 50/s, "
                     f"chunks every {interval * 1000:g} ms"
                 )
-                measured = wal if streams == 1 and interval == INTERVALS_S[0] else None
-                run = await streaming(chat, provider, streams, sizes.tokens, interval, measured)
+                product = interval == INTERVALS_S[0]  # the engine's own interval
+                measured = wal if product and streams == 1 else None
+                joining = sizes.joining if product and streams == STREAMS else 0
+                run, joined = await streaming(
+                    chat, provider, streams, sizes.tokens, interval, measured, joining
+                )
                 figures.streaming.append(run)
+                if joined is not None:
+                    figures.first_tokens.append(joined)
     return figures
 
 

@@ -49,6 +49,7 @@ ROOT = Path(__file__).parent.parent
 START_S = 60.0  # a server's start: migrations and the shipped marketplace, ~2 s
 STOP_S = 15.0  # a graceful stop; then it is killed
 WARMUP_S = 1.0
+CALL_S = 30.0  # one call's limit: a server that stops answering fails the bench, not hangs it
 PASSWORD = "bench-password-123"  # throwaway local accounts
 UNLIMITED = '{"free": {"messagesPerMinute": 1000000000, "generationsPerDay": 1000000000}}'
 LOG_LEVEL = "warning"
@@ -200,7 +201,7 @@ Record = Callable[[float, float, bool], None]  # (began, done, succeeded)
 
 async def _httpx_client(url: str, seats: list[tuple[str, str]], end: float, record: Record) -> None:
     limits = httpx.Limits(max_connections=len(seats), max_keepalive_connections=len(seats))
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=CALL_S) as http:
 
         async def calls(token: str, conversation: str) -> None:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -234,15 +235,16 @@ async def _raw_client(url: str, seats: list[tuple[str, str]], end: float, record
                 n += 1
                 body = _body(conversation, n)
                 writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-                status = await reader.readline()
-                length = None
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                if length is None:
-                    raise BenchError(f"a response without Content-Length: {status!r}")
-                data = await reader.readexactly(length)
+                async with asyncio.timeout(CALL_S):
+                    status = await reader.readline()
+                    length = None
+                    while (line := await reader.readline()) not in (b"\r\n", b""):
+                        name, _, value = line.partition(b":")
+                        if name.strip().lower() == b"content-length":
+                            length = int(value)
+                    if length is None:
+                        raise BenchError(f"a response without Content-Length: {status!r}")
+                    data = await reader.readexactly(length)
                 ok = status.split()[1:2] == [b"200"] and b'"status":"success"' in data
                 record(began, time.perf_counter(), ok)
         finally:

@@ -26,6 +26,7 @@ class FirstTokens:
     """Figure 1 at one concurrency. Every part is per answer, in ms."""
 
     streams: int
+    mode: str  # "at once": `streams` users ask together; "joining N streams": one asks
     history: int  # earlier messages in the conversation
     prompt_messages: int  # median messages in the prompt the provider got
     send: Spread  # the sendMessage call itself
@@ -134,6 +135,10 @@ def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Table
     return table
 
 
+def _streams(f: FirstTokens) -> str:
+    return f"{f.streams} at once" if f.mode == "at once" else f"1, {f.mode}"
+
+
 def _first_tokens(console: Console, found: BackendFigures) -> None:
     table = _table(
         f"{found.backend}: 1. time to first token, ms p50 / p99 per answer",
@@ -146,7 +151,7 @@ def _first_tokens(console: Console, found: BackendFigures) -> None:
         target = TTFT_MS[f.streams]
         where = "new" if not f.history else f"{f.history} earlier messages"
         table.add_row(
-            str(f.streams),
+            _streams(f),
             f"{where}; prompt {f.prompt_messages} messages",
             _ms(f.added),
             f"<= {target:g} ms",
@@ -165,7 +170,7 @@ def _first_tokens(console: Console, found: BackendFigures) -> None:
         table.add_column(column, justify="right")
     for f in found.first_tokens:
         table.add_row(
-            str(f.streams),
+            _streams(f),
             "new" if not f.history else f"{f.history} earlier",
             *(_ms(s) for s in (f.send, f.queued, f.begun, f.prepared, f.provider, f.to_commit)),
         )

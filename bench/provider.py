@@ -102,7 +102,7 @@ class RemoteProvider:
             raise ProviderGone(f"the provider's process ended ({exc})") from exc
 
     def reply(self, tokens: Sequence[str], *, token_delay_s: float, model: str, times: int) -> None:
-        """The next `times` requests for `model` stream exactly `tokens`."""
+        """The next `times` (>= 1) requests for `model` stream exactly `tokens`."""
         self._ask("reply", list(tokens), token_delay_s, model, times)
 
     def streamed(self, since: float, *, prompts: bool = False) -> list[Answer]:

@@ -169,6 +169,8 @@ class ScriptedOpenAI:
     ) -> None:
         """Queue one answer (for the next `times` requests): a str is cut into word-ish
         tokens, a list is the exact deltas."""
+        if times < 1:  # a script is taken before its count is looked at
+            raise ValueError(f"times must be at least 1, not {times}")
         tokens = split_tokens(text) if isinstance(text, str) else list(text)
         self._queue(
             _Script(
