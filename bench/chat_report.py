@@ -199,7 +199,7 @@ def _per_token(console: Console, found: BackendFigures, base: Baseline) -> None:
             table.add_row(
                 str(run.streams) if first else "",
                 f"every {run.interval_ms:g} ms" if first else "",
-                what,
+                f"{what} ({spread.n:,})",
                 _ms(spread),
                 beside,
                 f"p99 <= {target:g} ms" if first else "",

@@ -15,6 +15,7 @@ are `time.perf_counter`'s, CLOCK_MONOTONIC on Linux: one clock for both processe
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from tests.ai.openai_server import ScriptedOpenAI, Streamed
 
 START_S = 30.0  # the child imports uvicorn and starts it: ~1 s; this bounds a broken start
@@ -112,8 +114,17 @@ class RemoteProvider:
         return found
 
 
+class _QuietDisconnects(logging.Filter):
+    """A client gone mid-request (a server under test stopped with rounds running) is
+    how a bench ends, not an error of the provider's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ClientDisconnect))
+
+
 def _serve(conn: Connection) -> None:
     """The child: serve until told to stop, or until the parent is gone."""
+    logging.getLogger("uvicorn.error").addFilter(_QuietDisconnects())
     with ScriptedOpenAI() as server:
         conn.send(server.base_url)
         while True:
