@@ -377,7 +377,8 @@ async def streaming(
         if answer is None:
             raise BenchError(f"the provider was never asked #q{question.number}")
         message = await chat.answer_to(question)
-        exact += message["status"] == "complete" and message["content"] == text
+        whole = message["status"] == "complete" and message["content"] == text
+        exact += whole
         statuses[message["status"]] += 1
         chunks = sorted(chat.deliveries.chunks[message["_id"]], key=lambda c: c.start)
         starts = [c.start for c in chunks]
@@ -396,13 +397,15 @@ async def streaming(
             if offset == ends[k]:
                 timed["last"].append(took)
             announced_all.append(chunks[k].announced)
+        if not whole:
+            continue  # what it wrote is not a whole answer's
         counted = chat.counting.by_answer[message["_id"]]
         written.text += len(message["content"].encode())
         written.deltas += counted.deltas
         written.delta_rows += counted.delta_rows
         written.message += counted.message
         written.message_writes += counted.message_writes
-    n = len(asked)
+    n = max(exact, 1)  # bytes are the mean of the whole answers
     window = _window(list(answers.values()))
     sent_all = [t for a in answers.values() for t in a.sent]
     streamed = Streaming(

@@ -54,7 +54,7 @@ class PerToken:
 
 @dataclass
 class AnswerBytes:
-    """Per answer, mean over the answers of a run."""
+    """Per answer, mean over the answers of a run that ended complete and exact."""
 
     text: float  # UTF-8 bytes of the final text
     deltas: float  # streamDeltas documents written
@@ -64,7 +64,7 @@ class AnswerBytes:
 
     @property
     def ratio(self) -> float:
-        return (self.deltas + self.message) / self.text
+        return (self.deltas + self.message) / self.text if self.text else float("nan")
 
 
 @dataclass
