@@ -53,12 +53,13 @@ def message_fields(conversation: str, n: int) -> Document:
 def message_row(
     ids: IdGenerator, conversation: str, n: int, dialect: Dialect
 ) -> tuple[Row, Document]:
+    """Message number `n` of `conversation` as a row: see `row_of`."""
+    return row_of(ids, message_fields(conversation, n), dialect)
+
+
+def row_of(ids: IdGenerator, fields: Document, dialect: Dialect) -> tuple[Row, Document]:
     """One messages row exactly as `Transaction.insert` writes it, and its document."""
-    doc: Document = {
-        "_id": ids.new_id("messages"),
-        "_creationTime": ids.creation_time(),
-        **message_fields(conversation, n),
-    }
+    doc: Document = {"_id": ids.new_id("messages"), "_creationTime": ids.creation_time(), **fields}
     columns = [param(c, c.extract(doc)) for c in MESSAGES.columns]
     if dialect.name == "postgres":  # the searched text's own column (store/search.py)
         columns += [searched_text(s, doc) for s in MESSAGES.table.search_indexes]

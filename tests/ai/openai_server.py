@@ -17,8 +17,14 @@ queued it answers a deterministic echo of the last user message. Before any scri
 `api_key` answers 401 to a request without that bearer key, and a set `known_models` answers
 404 to other models, with OpenAI's own error bodies.
 
-Besides the bodies (`requests`) it records each request's `headers`; `sends_usage = False`
-makes it ignore `stream_options`, as some endpoints do.
+Besides the bodies (`requests`) it records each request's `headers`, and for each streamed
+answer when its request arrived and when each token was sent (`streamed`, on
+`time.perf_counter`'s clock: CLOCK_MONOTONIC on Linux, so comparable with another process's
+on the same machine, for benchmarks). `sends_usage = False` makes it ignore
+`stream_options`, as some endpoints do.
+
+Tokens are paced from the first: token i is sent `i * token_delay_s` after it, so a late
+token (a busy machine) does not slow the ones after it, as a provider's steady rate does not.
 
 Usage, when sent: `completion_tokens` is the number of content deltas sent and
 `prompt_tokens` the number of word-ish tokens (see `split_tokens`) in all messages, so a
@@ -37,7 +43,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
@@ -87,6 +93,17 @@ class _Script:
     code: str | None = None
 
 
+@dataclass
+class Streamed:
+    """One streamed answer's timing, on `time.perf_counter`'s clock."""
+
+    request: int  # its body is `requests[request]`
+    model: str
+    arrived: float  # the request's body had been read
+    tokens: list[str]  # the content deltas, in order
+    sent: list[float] = field(default_factory=list)  # each token handed to the transport
+
+
 class _Dropped(Exception):
     """Raised inside a response to make uvicorn close the connection mid-body."""
 
@@ -109,9 +126,13 @@ class ScriptedOpenAI:
         self.known_models: set[str] | None = None
         self.api_key: str | None = None
         self.sends_usage = True  # False: ignore stream_options, as some endpoints do
+        self.streamed: list[Streamed] = []
         self._scripts: list[_Script] = []
         self._lock = threading.Lock()  # scripts are queued by the test, taken by the server
-        self._socket = socket.socket()
+        # IPPROTO_TCP named, not left 0: asyncio sets TCP_NODELAY only on sockets that say
+        # they are TCP, and without it each token waits for the client's delayed ACK (~40
+        # ms: Nagle), which no real provider makes its clients do.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
@@ -144,8 +165,12 @@ class ScriptedOpenAI:
         token_delay_s: float = 0.0,
         first_token_delay_s: float = 0.0,
         model: str | None = None,
+        times: int = 1,
     ) -> None:
-        """Queue one answer: a str is cut into word-ish tokens, a list is the exact deltas."""
+        """Queue one answer (for the next `times` requests): a str is cut into word-ish
+        tokens, a list is the exact deltas."""
+        if times < 1:  # a script is taken before its count is looked at
+            raise ValueError(f"times must be at least 1, not {times}")
         tokens = split_tokens(text) if isinstance(text, str) else list(text)
         self._queue(
             _Script(
@@ -154,6 +179,7 @@ class ScriptedOpenAI:
                 tokens,
                 token_delay_s=token_delay_s,
                 first_token_delay_s=first_token_delay_s,
+                times=times,
             )
         )
 
@@ -275,6 +301,7 @@ class ScriptedOpenAI:
     async def _chat(self, request: Request) -> Response:
         try:
             body = json.loads(await request.body())
+            arrived = time.perf_counter()
         except ValueError:
             return self._error(400, "We could not parse the JSON body of your request.")
         if not isinstance(body, dict):
@@ -310,7 +337,11 @@ class ScriptedOpenAI:
         if body.get("stream"):
             options = body.get("stream_options") or {}
             with_usage = self.sends_usage and bool(options.get("include_usage"))
-            chunks = self._chunks(model, tokens, script, finish, usage if with_usage else None)
+            timing = Streamed(len(self.requests) - 1, model, arrived, tokens)
+            self.streamed.append(timing)
+            chunks = self._chunks(
+                model, tokens, script, finish, usage if with_usage else None, timing
+            )
             return StreamingResponse(chunks, media_type="text/event-stream")
         return await self._completion(model, tokens, script, finish, usage)
 
@@ -321,6 +352,7 @@ class ScriptedOpenAI:
         script: _Script,
         finish: str,
         usage: dict[str, int] | None,
+        timing: Streamed,
     ) -> AsyncIterator[bytes]:
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
@@ -330,10 +362,14 @@ class ScriptedOpenAI:
 
         await asyncio.sleep(script.first_token_delay_s)
         yield chunk({"role": "assistant", "content": ""}, None)
+        start = time.perf_counter()
         for i, token in enumerate(tokens):
             if i:
-                await asyncio.sleep(script.token_delay_s)
+                due = start + i * script.token_delay_s
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             yield chunk({"content": token}, None)
+            # Resumed once the transport took the bytes: the token has left the server.
+            timing.sent.append(time.perf_counter())
         if finish == "dropped":
             raise _Dropped
         yield chunk({}, finish)

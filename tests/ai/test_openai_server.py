@@ -126,6 +126,28 @@ async def test_async_client_streams_while_the_test_loop_runs(
     assert ticks >= 10
 
 
+def test_streamed_answers_record_when_each_token_was_sent(
+    openai_server: ScriptedOpenAI,
+) -> None:
+    """Benchmarks time what the server did with each token from these records: paced from
+    the first token, each sent after its request arrived, and unstreamed answers not
+    recorded."""
+    openai_server.reply(["a", " b", " c", " d"], token_delay_s=0.02, times=2)
+    with sync_client(openai_server) as client:
+        before = time.perf_counter()
+        for _ in range(2):
+            list(client.chat.completions.create(model="m", messages=USER, stream=True))
+        client.chat.completions.create(model="m", messages=USER)
+        after = time.perf_counter()
+    assert [s.request for s in openai_server.streamed] == [0, 1]
+    for streamed in openai_server.streamed:
+        assert streamed.model == "m"
+        assert streamed.tokens == ["a", " b", " c", " d"]
+        assert before < streamed.arrived <= streamed.sent[0] < after
+        assert streamed.sent == sorted(streamed.sent)
+        assert streamed.sent[-1] - streamed.arrived >= 0.06  # paced: three gaps of 20 ms
+
+
 def test_failures_are_queued_per_model_and_counted(openai_server: ScriptedOpenAI) -> None:
     openai_server.fail(429, "Slow down", times=2, model="gpt-4o")
     openai_server.reply("for the other model", model="other")
