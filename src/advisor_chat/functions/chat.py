@@ -43,6 +43,7 @@ from advisor_chat.functions.runner import as_function_error
 from advisor_chat.log import get_logger
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
+from advisor_chat.store.query import IndexQuery
 
 log = get_logger(__name__)
 
@@ -97,18 +98,7 @@ async def context(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
         .eq("advisorId", advisor["_id"])
         .take(MAX_MEMORIES)
     )
-    summary = await (
-        ctx.db.query("threadSummaries", "by_conversation")
-        .eq("conversationId", conversation["_id"])
-        .order("desc")
-        .first()
-    )
-    after = await _summary_end(ctx, summary)
-    history = ctx.db.query("messages", "by_conversation_created").eq(
-        "conversationId", conversation["_id"]
-    )
-    if after is not None:
-        history = history.gt("createdAt", after)
+    summary, history = await _since_summary(ctx, conversation["_id"])
     if "before" in args:
         history = history.lt("createdAt", args["before"])
     elif "upTo" in args:
@@ -143,6 +133,22 @@ def _may_answer(advisor: Document, user: Document) -> bool:
     """An advisor answers while the user may still see it and it is not archived."""
     visible = advisor.get("isPublic") or advisor.get("ownerId") == user["_id"]
     return bool(visible) and advisor.get("status") != "archived"
+
+
+async def _since_summary(ctx: QueryCtx, conversation_id: str) -> tuple[Document | None, IndexQuery]:
+    """The conversation's latest summary, and its messages written after the last one
+    that summary covers (all of them without one), in order."""
+    summary = await (
+        ctx.db.query("threadSummaries", "by_conversation")
+        .eq("conversationId", conversation_id)
+        .order("desc")
+        .first()
+    )
+    after = await _summary_end(ctx, summary)
+    messages = ctx.db.query("messages", "by_conversation_created").eq(
+        "conversationId", conversation_id
+    )
+    return summary, messages if after is None else messages.gt("createdAt", after)
 
 
 async def _summary_end(ctx: QueryCtx, summary: Document | None) -> float | None:
@@ -855,18 +861,7 @@ async def summary_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
     """The messages after the latest summary that no longer fit the prompt (those before
     `keepFrom`), at most SUMMARY_SPAN of them, oldest first, with that summary."""
     conversation = await own_conversation(ctx, args["conversationId"])
-    previous = await (
-        ctx.db.query("threadSummaries", "by_conversation")
-        .eq("conversationId", conversation["_id"])
-        .order("desc")
-        .first()
-    )
-    after = await _summary_end(ctx, previous)
-    span = ctx.db.query("messages", "by_conversation_created").eq(
-        "conversationId", conversation["_id"]
-    )
-    if after is not None:
-        span = span.gt("createdAt", after)
+    previous, span = await _since_summary(ctx, conversation["_id"])
     messages = [
         m
         for m in await span.lt("createdAt", args["keepFrom"]).take(SUMMARY_SPAN)
