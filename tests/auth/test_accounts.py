@@ -51,3 +51,15 @@ async def test_a_password_change_is_one_write_and_dead_sessions_are_pruned(
     left = await documents(store, "sessions")
     assert len(left) == issued  # the new sign-in's own rows, nothing older
     assert {session["epoch"] for session in left} == {1}
+
+
+async def test_a_sign_up_name_is_bounded_and_plain(accounts: Accounts, store: Store) -> None:
+    for name in ("x" * 201, "x" * 500_000, "Ada\nReyes", "Ada\x1b[31m"):
+        with pytest.raises(FunctionError) as caught:
+            await accounts.create("named@example.test", "a-fine-password", name)
+        assert caught.value.code is Code.INVALID_ARGUMENT
+        assert caught.value.data["field"] == "name"
+    assert await documents(store, "users") == []
+    await accounts.create("named@example.test", "a-fine-password", "  Ada Reyes  ")
+    [user] = await documents(store, "users")
+    assert user["name"] == "Ada Reyes"

@@ -80,6 +80,22 @@ async def test_profile_limits(runner: Runner) -> None:
         await runner.call("users:updateUserProfile", {"name": "x" * 201}, ALICE)
     assert caught.value.code is Code.INVALID_ARGUMENT
     assert caught.value.data["field"] == "name"
+    # An image the web app can show safely: http(s), or a data: image (never SVG, which
+    # can carry script, nor javascript: and the like).
+    for refused in (
+        "javascript:alert(1)",
+        "data:image/svg+xml;base64,PHN2Zz4=",
+        "data:text/html;base64,PGI+",
+        "ftp://example.test/me.png",
+        "https://example.test/a b.png",
+    ):
+        with pytest.raises(FunctionError) as caught:
+            await runner.call("users:updateUserProfile", {"image": refused}, ALICE)
+        assert caught.value.code is Code.INVALID_ARGUMENT, refused
+        assert caught.value.data["field"] == "image"
+    for accepted in ("https://img.example.test/me.png", "data:image/png;base64,iVBORw0KGgo="):
+        user = (await runner.call("users:updateUserProfile", {"image": accepted}, ALICE)).value
+        assert user["image"] == accepted
 
 
 # --- identity is (issuer, subject) -------------------------------------------------------

@@ -73,6 +73,26 @@ def normal_email(email: str) -> str:
     return email
 
 
+MAX_NAME = 200  # characters in a display name, as users:updateUserProfile allows
+
+
+def _check_name(name: str | None) -> str | None:
+    """A display name within MAX_NAME characters, without control characters (it lands in
+    every token the account is issued, and on every screen that shows the user)."""
+    if name is None:
+        return None
+    name = name.strip()
+    if len(name) > MAX_NAME:
+        raise FunctionError(
+            Code.INVALID_ARGUMENT, f"a name is at most {MAX_NAME} characters", field="name"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise FunctionError(
+            Code.INVALID_ARGUMENT, "a name cannot hold control characters", field="name"
+        )
+    return name or None
+
+
 def _check_password(password: str, field: str = "password") -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise FunctionError(
@@ -158,6 +178,7 @@ class Accounts:
     ) -> Tokens:
         email = normal_email(email)
         _check_password(password)
+        name = _check_name(name)
         if plan not in PLANS:
             raise FunctionError(Code.INVALID_ARGUMENT, f"plan must be one of {PLANS}", field="plan")
         password_hash = await hash_password_async(password)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from advisor_chat.auth.identities import (
@@ -22,6 +23,9 @@ from advisor_chat.store import Document
 
 NAME = v.optional(v.string(max_length=200))
 URL = v.optional(v.string(max_length=2048))
+_SAFE_IMAGE = re.compile(
+    r"(?i)(https?://[^\s]+|data:image/(png|jpeg|gif|webp|avif);base64,[A-Za-z0-9+/=]+)\Z"
+)
 
 
 @query("users:current", {})
@@ -90,7 +94,15 @@ async def store(ctx: MutationCtx, args: Args) -> str:
 
 @mutation("users:updateUserProfile", {"name": NAME, "image": URL})
 async def update_user_profile(ctx: MutationCtx, args: Args) -> Document:
+    """The caller's display name and image. An image is an http(s) URL or a data: image,
+    so the web app can show it without running anything it names."""
     user = await require_user(ctx)
+    if "image" in args and not _SAFE_IMAGE.match(args["image"]):
+        raise FunctionError(
+            Code.INVALID_ARGUMENT,
+            "an image must be an http(s) URL or a data:image/ URL",
+            field="image",
+        )
     if not args:
         return user
     return await ctx.db.patch("users", user["_id"], dict(args) | {"updatedAt": now_ms()})
