@@ -26,6 +26,7 @@ class Code(enum.StrEnum):
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
+    STORAGE_LIMITED = "STORAGE_LIMITED"  # the plan holds no more of these, or no larger value
     PROVIDER_ERROR = "PROVIDER_ERROR"
     TIMEOUT = "TIMEOUT"  # work stopped at its time limit (a scheduled call, say)
     INTERNAL = "INTERNAL"

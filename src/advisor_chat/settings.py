@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from advisor_chat.functions.plans import limits_from
 
 
 class Settings(BaseSettings):
@@ -63,8 +65,17 @@ class Settings(BaseSettings):
     quotas: dict[str, dict[str, int]] = Field(
         default_factory=dict,
         description='Per-plan limits over the defaults, as JSON: {"free": {"messagesPerMinute": '
-        '20, "generationsPerDay": 100}, "pro": {...}, "enterprise": {...}}.',
+        '20, "generationsPerDay": 100, "conversations": 500, "customAdvisors": 25, '
+        '"memoriesPerConversation": 200, "summariesPerConversation": 100, "valueBytes": '
+        '65536}, "pro": {...}, "enterprise": {...}}.',
     )
+
+    @field_validator("quotas")
+    @classmethod
+    def _known_limits(cls, quotas: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        limits_from(quotas)  # refuses an unknown or negative limit at startup
+        return quotas
+
     openai_base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OPENAI_BASE_URL", "ADVISOR_CHAT_OPENAI_BASE_URL"),

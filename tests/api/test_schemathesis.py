@@ -42,7 +42,14 @@ def _fuzzer(operation: Any, base: str, auth: dict[str, str]) -> Any:
     return fuzz
 
 
-EXPECTED_CODES = {"UNAUTHENTICATED", "NOT_FOUND", "INVALID_ARGUMENT", "CONFLICT", "RATE_LIMITED"}
+EXPECTED_CODES = {
+    "UNAUTHENTICATED",
+    "NOT_FOUND",
+    "INVALID_ARGUMENT",
+    "CONFLICT",
+    "RATE_LIMITED",
+    "STORAGE_LIMITED",
+}
 
 
 def test_the_fuzzed_server_still_answers(served: tuple[str, str]) -> None:

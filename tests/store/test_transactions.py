@@ -332,6 +332,33 @@ async def test_a_check_then_insert_cannot_race(store: Store) -> None:
     assert len((await store.query(sessions)).value) == 1
 
 
+async def test_a_count_stops_at_its_bound_and_reads_the_whole_range(store: Store) -> None:
+    """A count sees the mutation's own writes, counts no further than asked, and its read
+    covers the range end to end: any later write into it is a conflict."""
+    parents = await insert_parents(store)
+
+    async def run(tx: Transaction) -> tuple[int, int, int]:
+        def theirs() -> IndexQuery:
+            return tx.query("conversations", "by_user").eq("userId", parents.user)
+
+        for n in range(4):
+            await tx.insert(
+                "conversations", {"userId": parents.user, "createdAt": n, "updatedAt": n}
+            )
+        return await theirs().count(100), await theirs().count(3), await theirs().count(1)
+
+    outcome = await store.mutation(run)
+    assert outcome.value == (5, 3, 1)
+
+    async def count(tx: Transaction) -> int:
+        return await tx.query("conversations", "by_user").eq("userId", parents.user).count(2)
+
+    counted = await store.query(count)
+    assert counted.value == 2
+    assert counted.reads.overlaps("conversations", "by_user", (parents.user, 9e15, "z"))
+    assert not counted.reads.overlaps("conversations", "by_user", ("another user", 1.0, "z"))
+
+
 async def test_conflicting_read_modify_writes_are_serialized(store: Store) -> None:
     """Twenty concurrent increments of one counter: none is lost (PostgreSQL re-runs the
     mutations its serialization check rejects)."""

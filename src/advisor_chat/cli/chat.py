@@ -255,7 +255,7 @@ class Chat:
                 )
             )
         except RemoteError as exc:
-            if exc.code in ("INVALID_ARGUMENT", "RATE_LIMITED"):
+            if exc.code in ("INVALID_ARGUMENT", "RATE_LIMITED", "STORAGE_LIMITED"):
                 self.out.problem(f"Not sent: {exc.message}")
                 return
             raise

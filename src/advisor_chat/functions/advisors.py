@@ -12,6 +12,7 @@ from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import not_found, require_user, visible_advisor
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.functions.storage import require_room, require_small
 from advisor_chat.importers.formats import FormatProblem, advisor_from_file
 from advisor_chat.schema.fields import v
 from advisor_chat.schema.tables import ADVISOR_METADATA, LOCALIZATION, PERSONA, ROLE_DEFINITION
@@ -87,6 +88,8 @@ async def create_advisor(ctx: MutationCtx, args: Args) -> str:
     """A private advisor owned by the caller."""
     user = await require_user(ctx)
     _check_size(args)
+    require_small(ctx, user, args)
+    await require_room(ctx, user, "customAdvisors", user["_id"])
     now = now_ms()
     doc: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
@@ -123,6 +126,8 @@ async def create_advisor_from_json(ctx: MutationCtx, args: Args) -> str:
     fields |= {"ownerId": user["_id"], "isPublic": False, "featured": False}
     fields.setdefault("createdAt", now)
     fields.setdefault("updatedAt", now)
+    require_small(ctx, user, fields)
+    await require_room(ctx, user, "customAdvisors", user["_id"])
     return await ctx.db.insert("advisors", fields)
 
 
@@ -134,6 +139,7 @@ async def update_advisor(ctx: MutationCtx, args: Args) -> Document:
     advisor = await _own_advisor(ctx, args["advisorId"])
     _check_size(args)
     changes = {k: value for k, value in args.items() if k != "advisorId"}
+    require_small(ctx, await require_user(ctx), changes)
     return await ctx.db.patch("advisors", advisor["_id"], changes | {"updatedAt": now_ms()})
 
 

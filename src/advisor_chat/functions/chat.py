@@ -40,6 +40,7 @@ from advisor_chat.functions.access import own_conversation, require_user
 from advisor_chat.functions.context import SCHEDULED, ActionCtx, MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, action, mutation, query
 from advisor_chat.functions.runner import as_function_error
+from advisor_chat.functions.storage import has_room, plan_of, scope
 from advisor_chat.log import get_logger
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
@@ -819,14 +820,16 @@ async def memory_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
 )
 async def save_memories(ctx: MutationCtx, args: Args) -> int:
     """Upsert each fact by key, never over a value the user set; new keys only while the
-    advisor remembers fewer than MAX_MEMORIES in this conversation."""
-    conversation = await own_conversation(ctx, args["conversationId"])
-    scope = (
+    advisor remembers fewer than MAX_MEMORIES in this conversation, and the conversation
+    holds fewer memories than the user's plan keeps (functions/storage.py)."""
+    user = await require_user(ctx)
+    conversation = await own_conversation(ctx, args["conversationId"], user)
+    theirs = (
         ctx.db.query("advisorMemories", "by_conversation_advisor")
         .eq("conversationId", conversation["_id"])
         .eq("advisorId", args["advisorId"])
     )
-    known = {m["key"]: m for m in await scope.take(MAX_MEMORIES + 1)}
+    known = {m["key"]: m for m in await theirs.take(MAX_MEMORIES + 1)}
     now = now_ms()
     saved = 0
     for key, value in args["facts"].items():
@@ -837,7 +840,9 @@ async def save_memories(ctx: MutationCtx, args: Args) -> int:
                 changes = {"value": value, "updatedAt": now, "setBy": "advisor"}
                 await ctx.db.patch("advisorMemories", existing["_id"], changes)
                 saved += 1
-        elif len(known) < MAX_MEMORIES:
+        elif len(known) < MAX_MEMORIES and await has_room(
+            ctx, user, "memories", conversation["_id"]
+        ):
             doc = {
                 "conversationId": conversation["_id"],
                 "advisorId": args["advisorId"],
@@ -897,8 +902,20 @@ async def summary_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
     },
     internal=True,
 )
-async def save_summary(ctx: MutationCtx, args: Args) -> str:
-    conversation = await own_conversation(ctx, args["conversationId"])
+async def save_summary(ctx: MutationCtx, args: Args) -> str | None:
+    """Store the new summary. Where the conversation already holds as many summaries as
+    the user's plan keeps, the oldest make room: the new one carries what they said (it
+    starts where the previous one started). None: the plan keeps no summaries."""
+    user = await require_user(ctx)
+    conversation = await own_conversation(ctx, args["conversationId"], user)
+    if plan_of(ctx, user).stored("summaries") == 0:
+        return None
+    oldest = scope(ctx, "summaries", conversation["_id"])
+    while not await has_room(ctx, user, "summaries", conversation["_id"]):
+        dropped = await oldest.first()
+        if dropped is None:
+            break
+        await ctx.db.delete("threadSummaries", dropped["_id"])
     fields = {k: args[k] for k in ("content", "startMessageId", "endMessageId")}
     return await ctx.db.insert(
         "threadSummaries", {"conversationId": conversation["_id"], "createdAt": now_ms()} | fields

@@ -10,6 +10,7 @@ from advisor_chat.functions.access import own_conversation, require_user, visibl
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.functions.storage import require_room
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
 
@@ -46,6 +47,7 @@ async def get_conversation_by_id(ctx: QueryCtx, args: Args) -> Document:
 async def create_conversation(ctx: MutationCtx, args: Args) -> str:
     """A new conversation; its board may hold only advisors the caller can see."""
     user = await require_user(ctx)
+    await require_room(ctx, user, "conversations", user["_id"])
     board = list(dict.fromkeys(args.get("advisorIds", [])))
     for advisor_id in board:
         await visible_advisor(ctx, advisor_id, user)

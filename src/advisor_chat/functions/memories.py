@@ -14,6 +14,7 @@ from advisor_chat.functions.access import (
 )
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.functions.storage import require_room, require_small
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
@@ -70,6 +71,8 @@ async def get_memory_by_key(ctx: QueryCtx, args: Args) -> Document | None:
 async def set_memory(ctx: MutationCtx, args: Args) -> str:
     """Upsert by (conversation, advisor, key). A value the user sets is theirs: an advisor's
     later inference never overwrites it."""
+    user = await require_user(ctx)
+    require_small(ctx, user, {"value": args["value"]})
     existing = await _by_key(ctx, args)
     now = now_ms()
     if existing is not None:
@@ -78,6 +81,7 @@ async def set_memory(ctx: MutationCtx, args: Args) -> str:
         return str(existing["_id"])
     fields: dict[str, Any] = {k: args[k] for k in ("conversationId", "advisorId", "key", "value")}
     fields |= {"createdAt": now, "updatedAt": now, "setBy": "user"}
+    await require_room(ctx, user, "memories", args["conversationId"])
     return await ctx.db.insert("advisorMemories", fields)
 
 

@@ -17,6 +17,7 @@ from advisor_chat.functions.conversations import MAX_BOARD
 from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
 from advisor_chat.functions.quotas import consume
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.functions.storage import require_small
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
 
@@ -71,6 +72,7 @@ async def send_message(ctx: MutationCtx, args: Args) -> str:
     content = args["content"]
     if not content.strip():
         raise FunctionError(Code.INVALID_ARGUMENT, "a message cannot be empty", field="content")
+    require_small(ctx, user, {"content": content})
     await consume(ctx, user, "messages")
     await ctx.db.commit_in_turn()
     conversation = await own_conversation(ctx, args["conversationId"], user)
@@ -245,6 +247,7 @@ async def update_message(ctx: MutationCtx, args: Args) -> Document:
     message = await own_in_conversation(ctx, "messages", args["messageId"])
     if message["sender"] != "user":
         raise FunctionError(Code.INVALID_ARGUMENT, "only your own messages can be edited")
+    require_small(ctx, await require_user(ctx), {"content": args["content"]})
     return await ctx.db.patch("messages", message["_id"], {"content": args["content"]})
 
 

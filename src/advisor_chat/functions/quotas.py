@@ -7,7 +7,7 @@ from __future__ import annotations
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import MutationCtx
-from advisor_chat.functions.plans import DEFAULT_LIMITS, Bucket
+from advisor_chat.functions.plans import Bucket, limits_of
 from advisor_chat.store import Document
 
 WINDOW_MS: dict[Bucket, float] = {"messages": 60_000, "generations": 86_400_000}
@@ -15,8 +15,7 @@ WINDOW_MS: dict[Bucket, float] = {"messages": 60_000, "generations": 86_400_000}
 
 async def consume(ctx: MutationCtx, user: Document, bucket: Bucket, uses: int = 1) -> None:
     """Count `uses` against the caller's plan, all or none, or refuse with RATE_LIMITED."""
-    limits = ctx.limits.get(user["plan"]) or ctx.limits.get("free") or DEFAULT_LIMITS["free"]
-    limit = limits.of(bucket)
+    limit = limits_of(ctx.limits, user.get("plan")).of(bucket)
     now = now_ms()
     window = WINDOW_MS[bucket]
     row = (

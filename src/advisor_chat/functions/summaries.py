@@ -6,9 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from advisor_chat.clock import now_ms
-from advisor_chat.functions.access import not_found, own_conversation, own_in_conversation
+from advisor_chat.functions.access import (
+    not_found,
+    own_conversation,
+    own_in_conversation,
+    require_user,
+)
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.functions.storage import require_room, require_small
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
@@ -39,7 +45,10 @@ async def get_conversation_summaries(ctx: QueryCtx, args: Args) -> list[Document
     },
 )
 async def create_summary(ctx: MutationCtx, args: Args) -> str:
-    conversation = await own_conversation(ctx, args["conversationId"])
+    user = await require_user(ctx)
+    conversation = await own_conversation(ctx, args["conversationId"], user)
+    require_small(ctx, user, {"content": args["content"]})
+    await require_room(ctx, user, "summaries", conversation["_id"])
     for field in ("startMessageId", "endMessageId"):
         if field in args:
             message = await ctx.db.get("messages", args[field])
@@ -62,6 +71,7 @@ async def delete_summary(ctx: MutationCtx, args: Args) -> None:
 async def update_summary(ctx: MutationCtx, args: Args) -> Document:
     """Correct what a summary says: the next answers' context carries the correction."""
     summary = await own_in_conversation(ctx, "threadSummaries", args["summaryId"])
+    require_small(ctx, await require_user(ctx), {"content": args["content"]})
     return await ctx.db.patch("threadSummaries", summary["_id"], {"content": args["content"]})
 
 

@@ -9,6 +9,7 @@ from advisor_chat.functions.access import require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.marketplace import select_team, team_template
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.functions.storage import require_room
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
@@ -43,6 +44,7 @@ async def create_from_template(ctx: MutationCtx, args: Args) -> str:
     """Select the team's advisors and open a conversation with them as its board."""
     user = await require_user(ctx)
     template = await team_template(ctx, args["teamId"])
+    await require_room(ctx, user, "conversations", user["_id"])
     await select_team(ctx, user, template)
     board = []
     for advisor_id in template["advisorIds"]:

@@ -144,6 +144,15 @@ class IndexQuery:
         docs, _, _ = await self._run(None, None)
         return docs
 
+    async def count(self, up_to: int) -> int:
+        """How many documents the range holds, counting no further than `up_to` (a limit
+        check needs no more). The whole range joins the read set, so any write into it
+        conflicts: two transactions cannot both find room for the last document."""
+        sql, params = self._statement(up_to, None)
+        rows = await self._tx.conn.fetch(f"SELECT COUNT(*) FROM ({sql}) AS counted", params)
+        self._record(None, None)
+        return int(rows[0][0])
+
     async def paginate(self, num_items: int, cursor: str | None = None) -> Page:
         if not 1 <= num_items <= MAX_PAGE:
             raise QueryInvalid(f"numItems must be between 1 and {MAX_PAGE}")
