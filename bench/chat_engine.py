@@ -156,6 +156,12 @@ class CountingBackend(Backend):
     async def catalog(self, conn: Connection) -> Catalog:
         return await self.inner.catalog(conn)
 
+    def doorbell(self) -> AsyncIterator[None]:
+        return self.inner.doorbell()
+
+    async def maintain(self, sql: str, params: Sequence[Any]) -> None:
+        await self.inner.maintain(sql, params)
+
 
 @dataclass(frozen=True)
 class Chunk:

@@ -151,7 +151,8 @@ async def test_every_seed_index_name_is_declared(store: Store) -> None:
 
 
 async def test_the_catalog_holds_nothing_undeclared(store: Store) -> None:
-    """Tables: the declared ones, their entries tables, `_meta`, and on SQLite each search
+    """Tables: the declared ones, their entries tables, `_meta`, the commit log `_commits`
+    (on SQLite with the `sqlite_sequence` its AUTOINCREMENT keeps), and on SQLite each search
     index's FTS5 table with the shadow tables FTS5 keeps. Indexes: the declared ones,
     each entries table's lookup by `_id`, the primary keys, and on PostgreSQL each search
     index's GIN index."""
@@ -170,12 +171,13 @@ async def test_the_catalog_holds_nothing_undeclared(store: Store) -> None:
     if _is_sqlite(store):
         shadows = ("", "_data", "_idx", "_docsize", "_config")
         tables |= {f"{name}{suffix}" for name in searches for suffix in shadows}
-    assert set(catalog.columns) == tables | {"_meta"}
+    own = {"_meta", "_commits"} | ({"sqlite_sequence"} if _is_sqlite(store) else set())
+    assert set(catalog.columns) == tables | own
     declared = {i.sql_name for layout in layouts for i in layout.indexes.values()}
     declared |= {f"{i.entries_table}.by_doc" for i in arrays}
     declared |= set(searches)
     for name, (_table, columns, unique) in catalog.indexes.items():
-        if columns in (("_id",), ("key",)) and unique:
+        if columns in (("_id",), ("key",), ("seq",)) and unique:
             continue  # a primary key (PostgreSQL lists them under its own names)
         assert name in declared, name
 

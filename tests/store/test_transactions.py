@@ -395,9 +395,10 @@ def test_the_commit_history_holds_a_bounded_number_of_writes() -> None:
     the latest), so a long run of big commits cannot stall the event loop."""
     log = CommitLog()
     write = WriteSet("messages", "id", None, {"by_id": [("id",)]})
-    for _ in range(3 * HISTORY_WRITES // 50):
-        log.append([write] * 50)
+    for seq in range(1, 3 * HISTORY_WRITES // 50 + 1):
+        assert log.offer(Commit(seq, (write,) * 50))
     kept = log.since(0)
     assert HISTORY_WRITES - 50 < sum(len(c.writes) for c in kept) <= HISTORY_WRITES
-    huge = log.append([write] * (HISTORY_WRITES + 1))
+    huge = Commit(log.latest_ts + 1, (write,) * (HISTORY_WRITES + 1))
+    assert log.offer(huge)
     assert log.since(0) == [huge]

@@ -97,15 +97,18 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
             scheduled = ScheduledWorker(store, app.state.runner)
             metrics.watch(store, scheduled)
             worker = asyncio.create_task(scheduled.run_forever())
+            # Other processes' commits (another `serve`, an import) reach this one's listeners.
+            follower = asyncio.create_task(store.follow())
             try:
                 async with httpx.AsyncClient() as http:
                     verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
                     app.state.verifier = verifier
                     yield
             finally:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                for task in (follower, worker):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await models.aclose()
 
     # No framework docs pages (our OpenAPI document is /api/openapi.json), and no

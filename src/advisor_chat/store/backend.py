@@ -8,7 +8,7 @@ rest of the store never sees sqlite3 or asyncpg exceptions.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,7 @@ from advisor_chat.schema.derive import TableLayout, all_layouts
 from advisor_chat.store.sql import Dialect
 
 Row = Sequence[Any]
+FOLLOW_POLL_S = 1.0  # the longest another process's commit waits for a ring
 
 
 class TransactionConflict(StoreError):
@@ -75,6 +76,16 @@ class Backend(ABC):
 
     @abstractmethod
     async def catalog(self, conn: Connection) -> Catalog: ...
+
+    @abstractmethod
+    def doorbell(self) -> AsyncIterator[None]:
+        """Rings (yields) when another process may have committed: at once where the
+        database says so, and at least every FOLLOW_POLL_S whatever happens."""
+
+    @abstractmethod
+    async def maintain(self, sql: str, params: Sequence[Any]) -> None:
+        """Run one housekeeping statement in a transaction of its own, outside the
+        serializable write path, so it never makes a mutation conflict."""
 
     def pool_usage(self) -> PoolUsage | None:
         """The connection pool's state, for /metrics; None for a backend without a pool

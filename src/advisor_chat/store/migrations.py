@@ -22,6 +22,7 @@ import orjson
 from advisor_chat.errors import SchemaMismatch
 from advisor_chat.schema.derive import Column, IndexLayout, TableLayout, table_layout
 from advisor_chat.schema.tables import LOCAL_ISSUER, TABLES, Table
+from advisor_chat.store import journal
 from advisor_chat.store.backend import Catalog, Connection
 from advisor_chat.store.query import param
 from advisor_chat.store.search import create_statements, name_in_catalog, searched_text
@@ -232,6 +233,8 @@ async def migrate(
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {q(META)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)", ()
         )
+        for statement in journal.create_statements(d):
+            await conn.execute(statement, ())
         rows = await conn.fetch(
             d.render(f"SELECT value FROM {q(META)} WHERE key = ?"), ("version",)
         )

@@ -23,7 +23,9 @@ from typing import Any
 import asyncpg
 
 from advisor_chat.errors import StoreError, UniqueViolation
+from advisor_chat.store import journal
 from advisor_chat.store.backend import (
+    FOLLOW_POLL_S,
     Backend,
     Catalog,
     Connection,
@@ -231,6 +233,40 @@ class PostgresBackend(Backend):
             on_commit()
             if cancelled is not None:
                 raise cancelled
+
+    async def doorbell(self) -> AsyncIterator[None]:
+        """Every logged commit NOTIFYs (store/journal.py), delivered at its commit, in
+        commit order; a connection of its own LISTENs. Lost notifications (the connection
+        broke, the server restarted) are covered by ringing at least every FOLLOW_POLL_S,
+        and the connection is opened again."""
+        rang = asyncio.Event()
+
+        def ring(*_: object) -> None:
+            rang.set()
+
+        while True:
+            listener: asyncpg.Connection | None = None
+            try:
+                listener = await asyncpg.connect(self.url)
+                await listener.add_listener(journal.CHANNEL, ring)
+                yield  # anything committed while not listening
+                while not listener.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(FOLLOW_POLL_S):
+                            await rang.wait()
+                    rang.clear()
+                    yield
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await asyncio.sleep(FOLLOW_POLL_S)
+                yield
+            finally:
+                if listener is not None and not listener.is_closed():
+                    with contextlib.suppress(Exception):
+                        await listener.close(timeout=1)
+
+    async def maintain(self, sql: str, params: Sequence[Any]) -> None:
+        async with self._require_pool().acquire() as conn:
+            await conn.execute(sql, *params)
 
     async def catalog(self, conn: Connection) -> Catalog:
         catalog = Catalog()

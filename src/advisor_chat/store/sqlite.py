@@ -54,6 +54,7 @@ from typing import Any
 
 from advisor_chat.errors import StoreError, UniqueViolation
 from advisor_chat.store.backend import (
+    FOLLOW_POLL_S,
     Backend,
     Catalog,
     Connection,
@@ -66,6 +67,7 @@ from advisor_chat.store.sql import SQLITE
 LOCK_WAIT_S = 30.0  # how long a write waits for another process's write lock
 SLICE_S = 0.004  # a transaction's turn on the loop: well under a frame, ~100 statements
 FETCH_ROWS = 512  # rows a read steps through between looks at the clock
+DATA_VERSION_POLL_S = 0.02  # how often another process's commits are looked for
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
 
 
@@ -202,6 +204,37 @@ class SqliteBackend(Backend):
                     db.execute("ROLLBACK")
                 raise _translate(exc) from exc
             on_commit()
+
+    async def doorbell(self) -> AsyncIterator[None]:
+        """SQLite's `data_version` changes whenever another connection, in this process or
+        another, commits to the file: checked every DATA_VERSION_POLL_S on a connection of
+        its own, a pragma that reads no page."""
+        db = self._connect()
+        try:
+            seen = db.execute("PRAGMA data_version").fetchone()[0]
+            waited = 0.0
+            while True:
+                await asyncio.sleep(DATA_VERSION_POLL_S)
+                waited += DATA_VERSION_POLL_S
+                version = db.execute("PRAGMA data_version").fetchone()[0]
+                if version != seen or waited >= FOLLOW_POLL_S:
+                    seen, waited = version, 0.0
+                    yield
+        finally:
+            db.close()
+
+    async def maintain(self, sql: str, params: Sequence[Any]) -> None:
+        db = self._writer
+        if db is None:
+            raise StoreError("store is closed")
+        async with self._write_lock:
+            await self._begin_immediate(db)
+            try:
+                db.execute(sql, params)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     async def _begin_immediate(self, db: sqlite3.Connection) -> None:
         delay, waited = 0.001, 0.0
