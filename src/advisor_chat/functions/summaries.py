@@ -9,6 +9,7 @@ from advisor_chat.clock import now_ms
 from advisor_chat.functions.access import not_found, own_conversation, own_in_conversation
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
@@ -33,7 +34,7 @@ async def get_conversation_summaries(ctx: QueryCtx, args: Args) -> list[Document
     "threadSummaries:createSummary",
     {
         "conversationId": v.id("conversations"),
-        "content": v.string(max_length=32_000),
+        "content": v.string(max_length=limits.MESSAGE),
         "startMessageId": v.optional(v.id("messages")),
         "endMessageId": v.optional(v.id("messages")),
     },
@@ -57,7 +58,7 @@ async def delete_summary(ctx: MutationCtx, args: Args) -> None:
 
 @mutation(
     "threadSummaries:updateSummary",
-    {"summaryId": v.id("threadSummaries"), "content": v.string(max_length=32_000)},
+    {"summaryId": v.id("threadSummaries"), "content": v.string(max_length=limits.MESSAGE)},
 )
 async def update_summary(ctx: MutationCtx, args: Args) -> Document:
     """Correct what a summary says: the next answers' context carries the correction."""
