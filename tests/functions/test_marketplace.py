@@ -62,7 +62,15 @@ async def test_an_advisor_file_becomes_a_private_advisor(runner: Runner, world: 
         ({"persona": {"name": "No Title"}}, "persona.title"),
         ({"status": "live", "persona": {"name": "A", "title": "B"}}, "status"),
         ({"persona": {"name": "A", "title": "B"}, "tags": "x"}, "advisors.tags"),
-        ({"persona": {"name": "A", "title": "B", "bio": "x" * 300_000}}, "larger than"),
+        ({"persona": {"name": "A", "title": "B", "bio": "x" * 10_001}}, "persona.bio"),
+        ({"persona": {"name": "A", "title": "B"}, "x": {"y": "x" * 10_001}}, "advisor.x.y"),
+        (
+            {
+                "persona": {"name": "A", "title": "B"},
+                "x": {f"k{i}": "x" * 9_000 for i in range(30)},
+            },
+            "larger than",
+        ),
     ],
 )
 async def test_a_bad_advisor_file_is_refused_naming_the_field(
@@ -78,7 +86,17 @@ async def test_a_bad_advisor_file_is_refused_naming_the_field(
 
 async def test_oversized_persona_is_refused(store: Store, runner: Runner, world: World) -> None:
     before = await snapshot(store)
-    persona = {"name": "Big", "title": "T", "bio": "x" * 300_000}
+    # Every field within its own limit, together over the advisor's byte limit.
+    lists = (
+        "specialties",
+        "personalInterests",
+        "personality",
+        "expertise",
+        "coreBeliefsOrPrinciples",
+    )
+    persona: dict[str, object] = {"name": "Big", "title": "T"}
+    persona |= {name: ["x" * 1_000] * 50 for name in lists}
+    persona |= {name: "x" * 10_000 for name in ("bio", "detailedBackground", "description")}
     with pytest.raises(FunctionError) as caught:
         await runner.call("advisors:createAdvisor", {"persona": persona}, ALICE)
     assert caught.value.code is Code.INVALID_ARGUMENT

@@ -14,23 +14,31 @@ from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.functions.storage import require_room, require_small
 from advisor_chat.importers.formats import FormatProblem, advisor_from_file
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
-from advisor_chat.schema.tables import ADVISOR_METADATA, LOCALIZATION, PERSONA, ROLE_DEFINITION
+from advisor_chat.schema.tables import (
+    ADVISOR_METADATA,
+    EXTRA,
+    LOCALIZATION,
+    PERSONA,
+    ROLE_DEFINITION,
+)
 from advisor_chat.store import Document
 
 MAX_PERSONA_BYTES = 256 * 1024
 SCHEMA_VERSION = "1.1-base"
-TAGS = v.array(v.string(max_length=64), max_items=50)
+TAG = v.string(max_length=limits.LABEL)
+TAGS = v.array(TAG, max_items=limits.ITEMS)
 
 EDITABLE = {
-    "firstName": v.optional(v.string(max_length=100)),
-    "lastName": v.optional(v.string(max_length=100)),
-    "imageUrl": v.optional(v.string(max_length=2048)),
-    "category": v.optional(v.string(max_length=64)),
+    "firstName": v.optional(v.string(max_length=limits.NAME_PART)),
+    "lastName": v.optional(v.string(max_length=limits.NAME_PART)),
+    "imageUrl": v.optional(v.string(max_length=limits.URL)),
+    "category": v.optional(v.string(max_length=limits.LABEL)),
     "roleDefinition": v.optional(ROLE_DEFINITION),
     "metadata": v.optional(ADVISOR_METADATA),
     "localization": v.optional(LOCALIZATION),
-    "modelHint": v.optional(v.string(max_length=200)),
+    "modelHint": v.optional(v.string(max_length=limits.NAME)),
     "tags": v.optional(TAGS),
 }
 
@@ -70,7 +78,7 @@ async def get_advisor_by_id(ctx: QueryCtx, args: Args) -> Document:
     return await visible_advisor(ctx, args["advisorId"], await require_user(ctx))
 
 
-@query("advisors:getAdvisorsByTags", {"tags": v.array(v.string(max_length=64), max_items=20)})
+@query("advisors:getAdvisorsByTags", {"tags": v.array(TAG, max_items=limits.SEARCHED_TAGS)})
 async def get_advisors_by_tags(ctx: QueryCtx, args: Args) -> list[Document]:
     """Active advisors the caller can see having any of the tags, each once."""
     user = await require_user(ctx)
@@ -103,7 +111,7 @@ async def create_advisor(ctx: MutationCtx, args: Args) -> str:
     return await ctx.db.insert("advisors", doc | args)
 
 
-@mutation("advisors:createAdvisorFromJSON", {"advisor": v.object({}, open=True)})
+@mutation("advisors:createAdvisorFromJSON", {"advisor": v.object({}, extras=EXTRA)})
 async def create_advisor_from_json(ctx: MutationCtx, args: Args) -> str:
     """A private advisor from an advisor file (DESIGN.md 4), read as `import advisors`
     reads one: unknown keys kept, safe defaults, a bad field named. The file's advisorId

@@ -42,6 +42,7 @@ from advisor_chat.functions.registry import Args, action, mutation, query
 from advisor_chat.functions.runner import as_function_error
 from advisor_chat.functions.storage import has_room, plan_of, scope
 from advisor_chat.log import get_logger
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
 from advisor_chat.store.query import IndexQuery
@@ -69,7 +70,7 @@ AnswerEnd = Literal["complete", "stopped", "error"]
     {
         "conversationId": v.id("conversations"),
         "advisorId": v.id("advisors"),
-        "roundId": v.string(),
+        "roundId": v.string(max_length=limits.ID),
         "upTo": v.optional(v.number()),  # the round's question: nothing written after it
         "before": v.optional(v.number()),  # a regenerated answer: what came before it
     },
@@ -178,7 +179,7 @@ async def _round_message(ctx: QueryCtx, message_id: str, round_id: str) -> Docum
     {
         "conversationId": v.id("conversations"),
         "advisorId": v.id("advisors"),
-        "roundId": v.string(),
+        "roundId": v.string(max_length=limits.ID),
         "messageId": v.optional(v.id("messages")),  # a regenerated answer: reuse it
         "waiting": v.optional(v.boolean()),
     },
@@ -223,7 +224,7 @@ async def begin_answer(ctx: MutationCtx, args: Args) -> str | None:
     "chat:appendDelta",
     {
         "messageId": v.id("messages"),
-        "roundId": v.string(),
+        "roundId": v.string(max_length=limits.ID),
         "start": v.number(minimum=0),
         "text": v.string(),
     },
@@ -255,14 +256,14 @@ async def append_delta(ctx: MutationCtx, args: Args) -> bool:
     "chat:finishAnswer",
     {
         "messageId": v.id("messages"),
-        "roundId": v.string(),
+        "roundId": v.string(max_length=limits.ID),
         "status": v.literals("complete", "stopped", "error"),
         "content": v.string(),
-        "model": v.optional(v.string()),
+        "model": v.optional(v.string(max_length=limits.NAME)),
         "notice": v.optional(v.string()),
         "tokensUsed": v.optional(v.number()),
         "error": v.optional(v.string()),
-        "errorCode": v.optional(v.string()),
+        "errorCode": v.optional(v.string(max_length=limits.LABEL)),
     },
     internal=True,
 )
@@ -342,7 +343,7 @@ ROUND_ARGS = {
     # The user's question, or the answer regenerated in place (`regenerate`).
     "questionId": v.id("messages"),
     "askedAt": v.number(),  # its createdAt: the round's context ends there
-    "advisorIds": v.array(v.id("advisors"), max_items=20),
+    "advisorIds": v.array(v.id("advisors"), max_items=limits.BOARD),
     "regenerate": v.optional(v.boolean()),
 }
 
@@ -584,7 +585,7 @@ CHORE_ARGS = {"conversationId": v.id("conversations")}
     "chat:afterRound",
     {
         "conversationId": v.id("conversations"),
-        "advisorIds": v.array(v.id("advisors"), max_items=20),
+        "advisorIds": v.array(v.id("advisors"), max_items=limits.BOARD),
         "truncated": v.optional(v.boolean()),
         "keepFrom": v.optional(v.number()),
     },
@@ -897,8 +898,8 @@ async def summary_source(ctx: QueryCtx, args: Args) -> dict[str, Any] | None:
     {
         "conversationId": v.id("conversations"),
         "content": v.string(max_length=20_000),
-        "startMessageId": v.string(),
-        "endMessageId": v.string(),
+        "startMessageId": v.string(max_length=limits.ID),
+        "endMessageId": v.string(max_length=limits.ID),
     },
     internal=True,
 )

@@ -11,11 +11,12 @@ from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.functions.storage import require_room
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
 
-MAX_BOARD = 20  # advisors in one conversation
-TITLE = v.string(max_length=200)
+MAX_BOARD = limits.BOARD  # advisors in one conversation
+TITLE = v.string(max_length=limits.TITLE)
 
 
 @query("conversations:getUserConversations", {"paginationOpts": PAGINATION_OPTS})

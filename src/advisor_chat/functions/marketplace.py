@@ -13,6 +13,7 @@ from advisor_chat.functions.access import require_user, visible_advisor
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
@@ -21,7 +22,7 @@ from advisor_chat.store import Document
     "marketplace:getMarketplaceAdvisors",
     {
         "featured": v.optional(v.boolean()),
-        "category": v.optional(v.string(max_length=64)),
+        "category": v.optional(v.string(max_length=limits.LABEL)),
         "paginationOpts": PAGINATION_OPTS,
     },
 )
@@ -136,7 +137,7 @@ async def team_template(ctx: QueryCtx, team_id: str) -> Document:
     return template
 
 
-@mutation("marketplace:selectTeam", {"teamId": v.string(max_length=128)})
+@mutation("marketplace:selectTeam", {"teamId": v.string(max_length=limits.TEAM_ID)})
 async def select_team_function(ctx: MutationCtx, args: Args) -> list[str]:
     user = await require_user(ctx)
     return await select_team(ctx, user, await team_template(ctx, args["teamId"]))

@@ -15,10 +15,11 @@ from advisor_chat.functions.access import (
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.functions.storage import require_room, require_small
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
-KEY = v.string(max_length=200)
+KEY = v.string(max_length=limits.KEY)
 
 
 async def _scope(ctx: QueryCtx, args: Args) -> tuple[Document, Document]:

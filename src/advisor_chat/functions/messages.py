@@ -18,12 +18,13 @@ from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, pag
 from advisor_chat.functions.quotas import consume
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.functions.storage import require_small
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document
 
-MAX_CONTENT = 32_000  # characters in one message
+MAX_CONTENT = limits.MESSAGE  # characters in one message
 CONTENT = v.string(max_length=MAX_CONTENT)
-MENTIONS = v.optional(v.array(v.string(max_length=200), max_items=50))
+MENTIONS = v.optional(v.array(v.string(max_length=limits.NAME), max_items=limits.ITEMS))
 SEARCHED_CONVERSATIONS = 2_000  # a search across conversations covers the most recent
 STOP_SCAN = 50  # a conversation's stop looks for rounds among its newest messages
 _MAY_MENTION = re.compile(r"(?<![\w@])@\w")  # a mention may be in the text
@@ -260,7 +261,7 @@ async def delete_message(ctx: MutationCtx, args: Args) -> None:
 @query(
     "messages:searchMessages",
     {
-        "query": v.string(max_length=500),
+        "query": v.string(max_length=limits.SEARCH),
         "conversationId": v.optional(v.id("conversations")),
         "limit": v.optional(v.number(minimum=1, maximum=100)),
     },

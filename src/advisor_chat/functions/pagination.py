@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Page
 
@@ -14,7 +15,7 @@ PAGINATION_OPTS = v.optional(
     v.object(
         {
             "numItems": v.number(minimum=1, maximum=MAX_PAGE_ITEMS),
-            "cursor": v.optional(v.nullable(v.string(max_length=2048))),
+            "cursor": v.optional(v.nullable(v.string(max_length=limits.CURSOR))),
         }
     )
 )

@@ -46,6 +46,7 @@ def check_args(function: Function, args: Any) -> dict[str, Any]:
     try:
         encoded = orjson.dumps(args)
     except (TypeError, orjson.JSONEncodeError) as exc:
+        _validate(function, args)  # names the field holding a lone surrogate, if that is it
         raise FunctionError(Code.INVALID_ARGUMENT, f"arguments are not JSON: {exc}") from exc
     if len(encoded) > MAX_ARGS_BYTES:
         raise FunctionError(Code.INVALID_ARGUMENT, f"arguments larger than {MAX_ARGS_BYTES} bytes")
@@ -57,6 +58,11 @@ def check_args(function: Function, args: Any) -> dict[str, Any]:
             field=field,
             rule="contains NUL",
         )
+    _validate(function, args)
+    return args
+
+
+def _validate(function: Function, args: dict[str, Any]) -> None:
     try:
         function.args.check(args, function.path, "")
     except DocumentInvalid as exc:
@@ -66,7 +72,6 @@ def check_args(function: Function, args: Any) -> dict[str, Any]:
             field=exc.field,
             rule=exc.rule,
         ) from exc
-    return args
 
 
 def _nul_field(value: Any, path: str) -> str:
@@ -76,13 +81,16 @@ def _nul_field(value: Any, path: str) -> str:
         return path if "\x00" in value else ""
     if not isinstance(value, dict | list):
         return ""
-    items = value.items() if isinstance(value, dict) else enumerate(value)
-    for key, item in items:
+    if isinstance(value, list):  # named as the validators name it: `tags[2]`
+        for i, item in enumerate(value):
+            if found := _nul_field(item, f"{path}[{i}]"):
+                return found
+        return ""
+    for key, item in value.items():
         inner = f"{path}.{key}" if path else str(key)
         if isinstance(key, str) and "\x00" in key:
             return inner
-        found = _nul_field(item, inner)
-        if found:
+        if found := _nul_field(item, inner):
             return found
     return ""
 

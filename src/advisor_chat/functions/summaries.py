@@ -15,6 +15,7 @@ from advisor_chat.functions.access import (
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.functions.storage import require_room, require_small
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
 
@@ -39,7 +40,7 @@ async def get_conversation_summaries(ctx: QueryCtx, args: Args) -> list[Document
     "threadSummaries:createSummary",
     {
         "conversationId": v.id("conversations"),
-        "content": v.string(max_length=32_000),
+        "content": v.string(max_length=limits.MESSAGE),
         "startMessageId": v.optional(v.id("messages")),
         "endMessageId": v.optional(v.id("messages")),
     },
@@ -66,7 +67,7 @@ async def delete_summary(ctx: MutationCtx, args: Args) -> None:
 
 @mutation(
     "threadSummaries:updateSummary",
-    {"summaryId": v.id("threadSummaries"), "content": v.string(max_length=32_000)},
+    {"summaryId": v.id("threadSummaries"), "content": v.string(max_length=limits.MESSAGE)},
 )
 async def update_summary(ctx: MutationCtx, args: Args) -> Document:
     """Correct what a summary says: the next answers' context carries the correction."""

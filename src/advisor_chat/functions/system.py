@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from advisor_chat.functions.context import MutationCtx
 from advisor_chat.functions.registry import Args, mutation
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store.cascade import CASCADE_FUNCTION
 
 
 @mutation(
     CASCADE_FUNCTION,
-    {"table": v.string(max_length=64), "field": v.string(max_length=64), "parent": v.string()},
+    {
+        "table": v.string(max_length=limits.LABEL),
+        "field": v.string(max_length=limits.LABEL),
+        "parent": v.string(max_length=limits.ID),
+    },
     internal=True,
     retried=True,  # given up, its rows would stay behind for good
 )

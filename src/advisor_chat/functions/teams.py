@@ -10,13 +10,17 @@ from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.marketplace import select_team, team_template
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.functions.storage import require_room
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
+
+CATEGORY = v.string(max_length=limits.LABEL)
+TEAM_ID = v.string(max_length=limits.TEAM_ID)  # a template's id, as its file names it
 
 
 @query(
     "teams:getTeamTemplates",
-    {"category": v.optional(v.string(max_length=64)), "featured": v.optional(v.boolean())},
+    {"category": v.optional(CATEGORY), "featured": v.optional(v.boolean())},
 )
 async def get_team_templates(ctx: QueryCtx, args: Args) -> list[Document]:
     """In their curated order (sortOrder), filtered by category or featured."""
@@ -30,7 +34,7 @@ async def get_team_templates(ctx: QueryCtx, args: Args) -> list[Document]:
     return await q.collect()
 
 
-@query("teams:getTeamTemplate", {"teamId": v.string(max_length=128)})
+@query("teams:getTeamTemplate", {"teamId": TEAM_ID})
 async def get_team_template(ctx: QueryCtx, args: Args) -> Document:
     await require_user(ctx)
     return await team_template(ctx, args["teamId"])
@@ -38,7 +42,7 @@ async def get_team_template(ctx: QueryCtx, args: Args) -> Document:
 
 @mutation(
     "teams:createFromTemplate",
-    {"teamId": v.string(max_length=128), "title": v.optional(v.string(max_length=200))},
+    {"teamId": TEAM_ID, "title": v.optional(v.string(max_length=limits.TITLE))},
 )
 async def create_from_template(ctx: MutationCtx, args: Args) -> str:
     """Select the team's advisors and open a conversation with them as its board."""

@@ -17,12 +17,13 @@ from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import current_user, require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.schema.tables import LOCAL_ISSUER
 from advisor_chat.store import Document
 
-NAME = v.optional(v.string(max_length=200))
-URL = v.optional(v.string(max_length=2048))
+NAME = v.optional(v.string(max_length=limits.NAME))
+URL = v.optional(v.string(max_length=limits.URL))
 _SAFE_IMAGE = re.compile(
     r"(?i)(https?://[^\s]+|data:image/(png|jpeg|gif|webp|avif);base64,[A-Za-z0-9+/=]+)\Z"
 )
@@ -34,7 +35,7 @@ async def current(ctx: QueryCtx, args: Args) -> Document | None:
     return await current_user(ctx)
 
 
-@query("users:getUserByClerkId", {"clerkId": v.string(max_length=256)})
+@query("users:getUserByClerkId", {"clerkId": v.string(max_length=limits.SUBJECT)})
 async def get_user_by_clerk_id(ctx: QueryCtx, args: Args) -> Document | None:
     """A users row by Clerk id: only the caller's own, of the caller's issuer; anyone
     else's reads as missing."""

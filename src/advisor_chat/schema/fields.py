@@ -266,11 +266,13 @@ class Array(Validator):
 
 @dataclass(frozen=True)
 class Object(Validator):
-    """An object with declared fields. `open=True` keeps unknown keys (checked as any JSON):
-    the persona file formats carry keys beyond the seed's, and imports must not drop them."""
+    """An object with declared fields. `open=True` keeps unknown keys, each value checked by
+    `extras` (any JSON unless bounded): the persona file formats carry keys beyond the
+    seed's, and imports must not drop them."""
 
     fields: Mapping[str, Validator] = field(default_factory=dict)
     open: bool = False
+    extras: Validator = field(default_factory=lambda: _ANY)
 
     def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
         if type(value) is not dict:
@@ -290,7 +292,12 @@ class Object(Validator):
                     continue
                 if not self.open:
                     _fail(table, prefix + str(key), "unknown field")
-                _ANY.check(item, table, prefix + str(key), depth + 1)
+                if isinstance(self.extras, AnyValue):  # its bounds hold for the keys too
+                    self.extras.check_key(key, table, prefix + str(key))
+                self.extras.check(item, table, prefix + str(key), depth + 1)
+            most = self.extras.max_items if isinstance(self.extras, AnyValue) else None
+            if most is not None and sum(1 for k in value if k not in fields) > most:
+                _fail(table, path, f"more than {most} unknown fields")
 
     def describe(self) -> str:
         return "object"
@@ -306,7 +313,12 @@ class Object(Validator):
 
 @dataclass(frozen=True)
 class AnyValue(Validator):
-    """Any JSON value: finite numbers, string keys, bounded depth."""
+    """Any JSON value: finite numbers, string keys, bounded depth. Optionally bounded too:
+    strings and keys to `max_length` characters, arrays and objects to `max_items` entries
+    (free-form parts of a persona file, whose every string a user wrote)."""
+
+    max_length: int | None = None
+    max_items: int | None = None
 
     def check(self, value: Any, table: str, path: str, depth: int = 0) -> None:
         kind = type(value)
@@ -314,6 +326,8 @@ class AnyValue(Validator):
             return
         if kind is str:
             _check_text(value, table, path)
+            if self.max_length is not None and len(value) > self.max_length:
+                _fail(table, path, f"longer than {self.max_length} characters")
         elif kind is int:
             _check_int(value, table, path)
         elif kind is float:
@@ -322,26 +336,33 @@ class AnyValue(Validator):
         elif kind is list or kind is dict:
             if depth >= MAX_DEPTH:  # the limit counted as Array and Object count it
                 _fail(table, path, f"nested deeper than {MAX_DEPTH} levels")
+            if self.max_items is not None and len(value) > self.max_items:
+                _fail(table, path, f"more than {self.max_items} items")
             if kind is list:
                 for i, item in enumerate(value):
                     self.check(item, table, f"{path}[{i}]", depth + 1)
             else:
                 for key, item in value.items():
-                    if type(key) is not str:
-                        _fail(table, path, "object keys must be strings")
-                    _check_text(key, table, path)
+                    self.check_key(key, table, path)
                     self.check(item, table, f"{path}.{key}", depth + 1)
         else:
             _fail(table, path, f"not a JSON value: {type_name(value)}")
+
+    def check_key(self, key: Any, table: str, path: str) -> None:
+        if type(key) is not str:
+            _fail(table, path, "object keys must be strings")
+        _check_text(key, table, path)
+        if self.max_length is not None and len(key) > self.max_length:
+            _fail(table, path, f"a key longer than {self.max_length} characters")
 
     def describe(self) -> str:
         return "any"
 
     def json_schema(self) -> dict[str, Any]:
-        return {}
+        return {}  # the bounds have no JSON Schema form that applies at every depth
 
 
-_ANY = AnyValue()
+_ANY: AnyValue = AnyValue()
 
 
 def _short(value: object) -> str:
@@ -385,9 +406,16 @@ class v:  # noqa: N801 - mirrors Convex's `v` namespace so declarations read lik
         return Nullable(inner=inner)
 
     @staticmethod
-    def object(fields: Mapping[str, Validator], *, open: bool = False) -> Validator:
+    def object(
+        fields: Mapping[str, Validator], *, open: bool = False, extras: Validator | None = None
+    ) -> Validator:
+        """`extras`: what each unknown key's value must be; giving it makes the object open."""
+        if extras is not None:
+            return Object(fields=dict(fields), open=True, extras=extras)
         return Object(fields=dict(fields), open=open)
 
     @staticmethod
-    def any() -> Validator:
-        return _ANY
+    def any(max_length: int | None = None, max_items: int | None = None) -> Validator:
+        if max_length is None and max_items is None:
+            return _ANY
+        return AnyValue(max_length=max_length, max_items=max_items)

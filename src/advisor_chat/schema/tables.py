@@ -46,6 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import Object, Optional, Validator, v
 from advisor_chat.schema.ids import TABLE_NUMBERS
 
@@ -128,106 +129,121 @@ s = v.string
 n = v.number
 b = v.boolean
 
+# What a user writes into an advisor, bounded (schema/limits.py); a file's keys beyond
+# these are kept, bounded alike.
+_name = s(max_length=limits.NAME)
+_label = s(max_length=limits.LABEL)
+_line = s(max_length=limits.LINE)
+_text = s(max_length=limits.TEXT)
+_lines = v.array(_line, max_items=limits.ITEMS)
+_labels = v.array(_label, max_items=limits.ITEMS)
+EXTRA = v.any(max_length=limits.TEXT, max_items=limits.ITEMS)
+
 _education = v.object(
     {
-        "degreeLevel": opt(s()),
-        "degreeName": opt(s()),
-        "major": opt(s()),
-        "institution": opt(s()),
+        "degreeLevel": opt(_label),
+        "degreeName": opt(_line),
+        "major": opt(_line),
+        "institution": opt(_line),
         "graduationYear": opt(n()),
     }
 )
 
 PERSONA = v.object(
     {
-        "name": s(),
-        "title": s(),
-        "image": opt(s()),
-        "description": opt(s()),
-        "oneLiner": opt(s()),
-        "archetype": opt(s()),
-        "temperament": opt(s()),
-        "bio": opt(s()),
-        "detailedBackground": opt(s()),
-        "experience": opt(s()),
-        "specialties": opt(v.array(s())),
-        "personalInterests": opt(v.array(s())),
-        "communicationStyle": opt(s()),
-        "personality": opt(v.array(s())),
-        "expertise": opt(v.array(s())),
-        "coreBeliefsOrPrinciples": opt(v.array(s())),
+        "name": _name,
+        "title": _name,
+        "image": opt(s(max_length=limits.URL)),
+        "description": opt(_text),
+        "oneLiner": opt(_line),
+        "archetype": opt(_line),
+        "temperament": opt(_line),
+        "bio": opt(_text),
+        "detailedBackground": opt(_text),
+        "experience": opt(_line),
+        "specialties": opt(_lines),
+        "personalInterests": opt(_lines),
+        "communicationStyle": opt(_line),
+        "personality": opt(_lines),
+        "expertise": opt(_lines),
+        "coreBeliefsOrPrinciples": opt(_lines),
         "education": opt(_education),
-        "additionalEducation": opt(v.array(_education)),
+        "additionalEducation": opt(v.array(_education, max_items=limits.ITEMS)),
         "location": opt(
             v.object(
                 {
-                    "city": opt(s()),
-                    "region": opt(s()),
-                    "country": opt(s()),
-                    "countryCode": opt(s()),
-                    "timezone": opt(s()),
+                    "city": opt(_line),
+                    "region": opt(_line),
+                    "country": opt(_line),
+                    "countryCode": opt(_label),
+                    "timezone": opt(_label),
                 }
             )
         ),
         "adviceDelivery": opt(
             v.object(
                 {
-                    "mode": opt(s()),
-                    "formality": opt(s()),
+                    "mode": opt(_line),
+                    "formality": opt(_label),
                     "useEmojis": opt(b()),
-                    "voiceGuidelines": opt(v.array(s())),
-                    "signOff": opt(s()),
+                    "voiceGuidelines": opt(_lines),
+                    "signOff": opt(_line),
                 }
             )
         ),
-        "maritalStatus": opt(s()),
+        "maritalStatus": opt(_label),
     }
 )
 
 ROLE_DEFINITION = v.object(
     {
-        "mission": opt(s()),
-        "scope": opt(
-            v.object({"inScope": opt(v.array(s())), "outOfScope": opt(v.array(s()))}, open=True)
-        ),
+        "mission": opt(_text),
+        "scope": opt(v.object({"inScope": opt(_lines), "outOfScope": opt(_lines)}, extras=EXTRA)),
         "keyPerformanceIndicators": opt(
             v.array(
                 v.object(
-                    {"metric": opt(s()), "description": opt(s()), "unit": opt(s())},
-                    open=True,
-                )
+                    {"metric": opt(_line), "description": opt(_line), "unit": opt(_label)},
+                    extras=EXTRA,
+                ),
+                max_items=limits.ITEMS,
             )
         ),
     },
-    open=True,
+    extras=EXTRA,
 )
 
 ADVISOR_METADATA = v.object(
     {
-        "version": opt(s()),
-        "createdAt": opt(s()),
-        "updatedAt": opt(s()),
-        "owner": opt(v.object({"org": opt(s()), "contactEmail": opt(s())}, open=True)),
-        "tags": opt(v.array(s())),
+        "version": opt(_label),
+        "createdAt": opt(_label),
+        "updatedAt": opt(_label),
+        "owner": opt(
+            v.object(
+                {"org": opt(_name), "contactEmail": opt(s(max_length=limits.EMAIL))},
+                extras=EXTRA,
+            )
+        ),
+        "tags": opt(_labels),
         "teamAffiliations": opt(
             v.array(
                 v.object(
                     {
-                        "teamId": opt(s()),
-                        "teamName": opt(s()),
-                        "roleName": opt(s()),
+                        "teamId": opt(s(max_length=limits.TEAM_ID)),
+                        "teamName": opt(_name),
+                        "roleName": opt(_name),
                         "isPrimary": opt(b()),
                     },
-                    open=True,
-                )
+                    extras=EXTRA,
+                ),
+                max_items=limits.ITEMS,
             )
         ),
     },
-    open=True,
+    extras=EXTRA,
 )
 
 LOCALIZATION = v.object(
-    {"defaultLanguage": opt(s()), "supportedLanguages": opt(v.array(s()))}, open=True
+    {"defaultLanguage": opt(_label), "supportedLanguages": opt(_labels)}, extras=EXTRA
 )
 
 USERS = _table(
