@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from advisor_chat.auth.limits import rules_from
 
 
 class Settings(BaseSettings):
@@ -64,6 +66,19 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-plan limits over the defaults, as JSON: {"free": {"messagesPerMinute": '
         '20, "generationsPerDay": 100}, "pro": {...}, "enterprise": {...}}.',
+    )
+    auth_limits: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Sign-in throttle rules over the defaults, as JSON: "
+        '{"signInAddress": {"count": 30, "windowSeconds": 900}, ...}; names: signInAddress, '
+        "signInAccount, signInDevice, signUpAddress, signUpEmail, refreshAddress, "
+        "refreshAccount, passwordAddress, passwordAccount (auth/limits.py). Past one, 429.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "ADVISOR_CHAT_REDIS_URL"),
+        description="redis://host:6379/0 keeps state several server processes share (the "
+        "sign-in throttle; the live layer's bus as it lands) in Redis; unset: in the database.",
     )
     openai_base_url: str | None = Field(
         default=None,
@@ -179,6 +194,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lowest level logged."
     )
+
+    @field_validator("auth_limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        rules_from(value)  # raises, naming the unknown limit or the bad number
+        return value
 
     @property
     def sqlite_path(self) -> Path:
