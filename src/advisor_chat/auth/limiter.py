@@ -93,19 +93,23 @@ class StoreLimiter(Limiter):
         await self.store.mutation(give_back, key=f"throttle:{key}")
 
 
-# KEYS[1]: the key. ARGV: now (ms), interval (ms), window (ms), "take" | "give", EPSILON_MS.
-# Returns "" (allowed, or given back) or the ms to wait. Numbers go out as %.3f strings:
-# Lua's own number formatting keeps 14 digits, a tenth of a ms at today's epoch.
+# KEYS[1]: the key. ARGV: interval (ms), window (ms), "take" | "give", EPSILON_MS.
+# Returns "" (allowed, or given back) or the ms to wait. Now is Redis's own clock: one
+# clock for every process, and calls stamped in the order they run (a client's clock would
+# let a call stamped earlier run later, and be refused for the allowance it should have).
+# Numbers go out as %.3f strings: Lua's own formatting keeps 14 digits, 0.1 ms at today's
+# epoch.
 _GCRA_LUA = """
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+local interval = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local new
-if ARGV[4] == 'take' then
+if ARGV[3] == 'take' then
   new = math.max(tat, now) + interval
   local over = new - now - window
-  if over > tonumber(ARGV[5]) then
+  if over > tonumber(ARGV[4]) then
     return string.format('%.3f', over)
   end
 else
@@ -133,7 +137,7 @@ class RedisLimiter(Limiter):
     async def _run(self, key: str, rule: Rule, mode: str) -> float:
         answer = await self._script(
             keys=[REDIS_PREFIX + key],
-            args=[now_ms(), rule.interval_ms, rule.window_ms, mode, EPSILON_MS],
+            args=[rule.interval_ms, rule.window_ms, mode, EPSILON_MS],
         )
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
         return float(text) if text else 0.0
