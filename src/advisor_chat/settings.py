@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from advisor_chat.auth.limits import rules_from
+from advisor_chat.auth.limits import LIMIT_NAMES, rules_from
 
 
 class Settings(BaseSettings):
@@ -70,9 +70,8 @@ class Settings(BaseSettings):
     auth_limits: dict[str, dict[str, float]] = Field(
         default_factory=dict,
         description="Sign-in throttle rules over the defaults, as JSON: "
-        '{"signInAddress": {"count": 30, "windowSeconds": 900}, ...}; names: signInAddress, '
-        "signInAccount, signInDevice, signUpAddress, signUpEmail, refreshAddress, "
-        "refreshAccount, passwordAddress, passwordAccount (auth/limits.py). Past one, 429.",
+        '{"signInAddress": {"count": 30, "windowSeconds": 900}, ...}; names: '
+        f"{', '.join(LIMIT_NAMES)}. Past one, 429 with Retry-After.",
     )
     redis_url: str | None = Field(
         default=None,
