@@ -52,6 +52,8 @@ WARMUP_S = 1.0
 CALL_S = 30.0  # one call's limit: a server that stops answering fails the bench, not hangs it
 PASSWORD = "bench-password-123"  # throwaway local accounts
 UNLIMITED = '{"free": {"messagesPerMinute": 1000000000, "generationsPerDay": 1000000000}}'
+# Every account is signed up from 127.0.0.1, past the per-address sign-up limit.
+AUTH_UNLIMITED = orjson.dumps({"signUpAddress": {"count": 1_000_000_000}}).decode()
 LOG_LEVEL = "warning"
 SERVER_ENV_DROPPED = ("ADVISOR_CHAT_", "OPENAI_", "DATABASE_URL", "REDIS_URL")
 PRODUCT, BASELINE = "product", "bare ASGI + sqlite3"
@@ -318,6 +320,7 @@ async def run_http(
             "ADVISOR_CHAT_DATA_DIR": str(product_dir),
             "ADVISOR_CHAT_LOG_LEVEL": LOG_LEVEL,
             "ADVISOR_CHAT_QUOTAS": UNLIMITED,
+            "ADVISOR_CHAT_AUTH_LIMITS": AUTH_UNLIMITED,
             "OPENAI_BASE_URL": provider.base_url,
             "ADVISOR_CHAT_MODEL": CHORES_MODEL,
             "ADVISOR_CHAT_PLAN_MODELS": orjson.dumps({"free": ANSWER_MODEL}).decode(),

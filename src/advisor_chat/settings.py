@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from advisor_chat.auth.limits import LIMIT_NAMES, rules_from
 from advisor_chat.functions.plans import limits_from
 
 
@@ -72,10 +73,22 @@ class Settings(BaseSettings):
 
     @field_validator("quotas")
     @classmethod
-    def _known_limits(cls, quotas: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    def _known_quotas(cls, quotas: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         limits_from(quotas)  # refuses an unknown or negative limit at startup
         return quotas
 
+    auth_limits: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Sign-in throttle rules over the defaults, as JSON: "
+        '{"signInAddress": {"count": 30, "windowSeconds": 900}, ...}; names: '
+        f"{', '.join(LIMIT_NAMES)}. Past one, 429 with Retry-After.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "ADVISOR_CHAT_REDIS_URL"),
+        description="redis://host:6379/0 keeps the sign-in throttle, which several server "
+        "processes share, in Redis; unset: in the database.",
+    )
     openai_base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OPENAI_BASE_URL", "ADVISOR_CHAT_OPENAI_BASE_URL"),
@@ -190,6 +203,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lowest level logged."
     )
+
+    @field_validator("auth_limits")
+    @classmethod
+    def _known_auth_limits(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        rules_from(value)  # raises, naming the unknown limit or the bad number
+        return value
 
     @property
     def sqlite_path(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,10 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from advisor_chat.auth.limits import LIMIT_NAMES
 from tests.services import free_port, wait_until
 
 SECRET = "served-secret-" + "x" * 30
 PASSWORD = "served password"
+# For servers whose tests sign up and in many times, all from 127.0.0.1: the defaults are
+# meant for one person's attempts. The throttle's own tests set theirs.
+LOOSE_AUTH_LIMITS = json.dumps({name: {"count": 100_000} for name in LIMIT_NAMES})
 
 
 @dataclass(frozen=True)
@@ -30,19 +35,21 @@ class Served:
 def serving(data: Path, env: dict[str, str] | None = None, **settings: str) -> Iterator[Served]:
     """`advisor-chat serve` on a free port of 127.0.0.1, its data in `data`, with
     `settings` as ADVISOR_CHAT_<NAME> variables and `env` as given; once it answers
-    /ready. None of the caller's own settings, database or provider reach it."""
+    /ready. None of the caller's own settings, database, Redis or provider reach it; its
+    sign-in limits are LOOSE_AUTH_LIMITS unless `auth_limits` is given."""
     port = free_port()
     given = env or {}
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("ADVISOR_CHAT_", "OPENAI_"))
-        and k not in ("DATABASE_URL", "FORWARDED_ALLOW_IPS")
+        and k not in ("DATABASE_URL", "REDIS_URL", "FORWARDED_ALLOW_IPS")
     }
     env |= {
         "ADVISOR_CHAT_DATA_DIR": str(data),
         "ADVISOR_CHAT_SECRET_KEY": SECRET,
         "ADVISOR_CHAT_LOG_LEVEL": "warning",
+        "ADVISOR_CHAT_AUTH_LIMITS": LOOSE_AUTH_LIMITS,
     }
     env |= {f"ADVISOR_CHAT_{name.upper()}": value for name, value in settings.items()}
     env |= given

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from tests.ai.openai_server import ScriptedOpenAI
-from tests.api.conftest import SECRET, sign_up
+from tests.api.conftest import LOOSE_AUTH_LIMITS, SECRET, sign_up
 from tests.services import free_port, wait_until
 
 KEY = "sk-served"
@@ -28,11 +28,12 @@ def serving(data: Path, port: int, server: ScriptedOpenAI) -> Iterator[subproces
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("ADVISOR_CHAT_", "OPENAI_")) and k != "DATABASE_URL"
+        if not k.startswith(("ADVISOR_CHAT_", "OPENAI_")) and k not in ("DATABASE_URL", "REDIS_URL")
     }
     env |= {
         "ADVISOR_CHAT_DATA_DIR": str(data),
         "ADVISOR_CHAT_SECRET_KEY": SECRET,
+        "ADVISOR_CHAT_AUTH_LIMITS": LOOSE_AUTH_LIMITS,
         "ADVISOR_CHAT_LOG_LEVEL": "warning",
         "OPENAI_BASE_URL": server.base_url,
         "OPENAI_API_KEY": KEY,

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.ai.openai_server import ScriptedOpenAI
+from tests.api.conftest import LOOSE_AUTH_LIMITS
 from tests.services import free_port, wait_until
 
 CLI = [sys.executable, "-m", "advisor_chat.cli"]
@@ -40,7 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("ADVISOR_CHAT_", "OPENAI_")) and k != "DATABASE_URL"
+            if not k.startswith(("ADVISOR_CHAT_", "OPENAI_"))
+            and k not in ("DATABASE_URL", "REDIS_URL")
         }
         env |= {
             "ADVISOR_CHAT_DATA_DIR": str(data),
@@ -50,6 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "OPENAI_API_KEY": OPENAI_KEY,
             "ADVISOR_CHAT_MODEL": CHORES_MODEL,
             "ADVISOR_CHAT_QUOTAS": json.dumps({"free": {"generationsPerDay": GENERATIONS_A_DAY}}),
+            "ADVISOR_CHAT_AUTH_LIMITS": LOOSE_AUTH_LIMITS,
         }
         log = (data / "serve.log").open("wb")
         process = subprocess.Popen(

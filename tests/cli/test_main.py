@@ -20,6 +20,7 @@ CLI = [sys.executable, "-m", "advisor_chat.cli"]
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_CHAT_")}
     env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
     env["ADVISOR_CHAT_DATA_DIR"] = str(data_dir)
     env.update(extra)
     return env

@@ -455,6 +455,10 @@ DOCUMENTS: dict[str, Examples] = {
             "deletedAt": T1,
         },
     ),
+    "throttles": Examples(
+        lambda p: {"key": "throttle-minimal", "tat": T0},
+        lambda p: {"key": "throttle-maximal", "tat": T1 + 0.5},
+    ),
 }
 
 

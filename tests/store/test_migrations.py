@@ -404,3 +404,24 @@ async def test_users_from_before_issuers_get_ours_if_they_are_local_accounts(
         "near": None,
     }
     assert await store.migrate() == []
+
+
+async def test_a_database_from_before_the_throttle_gets_its_table(backend: Backend) -> None:
+    """The release before the sign-in throttle had no `throttles`: starting this one on
+    its database creates the table and its indexes, and the documents stay as they were."""
+    before_throttle = {name: table for name, table in TABLES.items() if name != "throttles"}
+    async with Store(backend) as store:
+        await migrate(store, tables=before_throttle)
+        assert "throttles" not in (await _catalog(store)).columns
+        await store.mutation(lambda tx: tx.insert("users", user("clerk-before")))
+        before = await _everything(store)
+
+        done = await store.migrate()
+
+        assert "created table throttles" in done
+        catalog = await _catalog(store)
+        for name, expected in _declared_indexes().items():
+            assert catalog.indexes.get(name) == expected, name
+        assert await _everything(store) == before
+        await store.mutation(lambda tx: tx.insert("throttles", {"key": "k", "tat": 1.0}))
+        assert await store.migrate() == []

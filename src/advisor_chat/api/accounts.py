@@ -1,6 +1,10 @@
 """Local account endpoints: /auth/signup, /auth/signin, /auth/refresh, /auth/signout,
 /auth/password. Bodies and answers are JSON; failures use the same error envelope as the
-function API, with an HTTP status that says what kind of failure it was."""
+function API, with an HTTP status that says what kind of failure it was. All but sign-out
+are throttled per client address and per account (auth/throttle.py): 429 with Retry-After.
+
+The client address is `request.client.host`, which uvicorn has already replaced with the
+X-Forwarded-For address when the peer is a trusted proxy (FORWARDED_ALLOW_IPS)."""
 
 from __future__ import annotations
 
@@ -11,21 +15,24 @@ from fastapi.responses import Response
 
 from advisor_chat.api.http import identity_of, json_body
 from advisor_chat.api.responses import error_response, json_response
-from advisor_chat.auth.accounts import Accounts, Tokens
+from advisor_chat.auth.accounts import Accounts, Tokens, normal_email
+from advisor_chat.auth.devices import DeviceTokens
+from advisor_chat.auth.throttle import Check, Throttle
 from advisor_chat.errors import Code, FunctionError
 
 router = APIRouter(prefix="/auth")
 
 
-def _tokens(tokens: Tokens) -> Response:
-    return json_response(
-        {
-            "accessToken": tokens.access_token,
-            "refreshToken": tokens.refresh_token,
-            "expiresIn": tokens.expires_in,
-            "userId": tokens.user_id,
-        }
-    )
+def _tokens(tokens: Tokens, device_token: str | None = None) -> Response:
+    answer = {
+        "accessToken": tokens.access_token,
+        "refreshToken": tokens.refresh_token,
+        "expiresIn": tokens.expires_in,
+        "userId": tokens.user_id,
+    }
+    if device_token is not None:
+        answer["deviceToken"] = device_token
+    return json_response(answer)
 
 
 def _text(body: dict[str, Any], field: str, *, required: bool = True) -> str | None:
@@ -48,37 +55,77 @@ def _accounts(request: Request) -> Accounts:
     return accounts
 
 
+def _throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.throttle
+    return throttle
+
+
+def _devices(request: Request) -> DeviceTokens:
+    devices: DeviceTokens = request.app.state.devices
+    return devices
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _account_key(email: str) -> str:
+    """The account an email names, for counting: normalised if it is an email address,
+    else as typed (lower-cased), so a malformed one is counted too."""
+    try:
+        return normal_email(email)
+    except FunctionError:
+        return email.strip().lower()
+
+
 @router.post("/signup")
 async def sign_up(request: Request) -> Response:
+    """Every attempt counts, per address and per email: a sign-up hashes a password."""
     try:
         body = await json_body(request)
+        email = _required(body, "email")
+        await _throttle(request).take(
+            Check("signUpAddress", _address(request)), Check("signUpEmail", _account_key(email))
+        )
         tokens = await _accounts(request).create(
-            _required(body, "email"),
-            _required(body, "password"),
-            _text(body, "name", required=False),
+            email, _required(body, "password"), _text(body, "name", required=False)
         )
     except FunctionError as error:
         return error_response(error)
-    return _tokens(tokens)
+    return _tokens(tokens, _devices(request).issue(normal_email(email)))
 
 
 @router.post("/signin")
 async def sign_in(request: Request) -> Response:
+    """Counted before the password check, per address and per account, or per device
+    for a client presenting the device token an earlier sign-in gave it."""
     try:
         body = await json_body(request)
-        tokens = await _accounts(request).sign_in(
-            _required(body, "email"), _required(body, "password")
+        email = _required(body, "email")
+        account = _account_key(email)
+        device = _devices(request).device_of(body.get("deviceToken"), account)
+        checks = (
+            Check("signInAddress", _address(request)),
+            Check("signInAccount", account) if device is None else Check("signInDevice", device),
         )
+        async with _throttle(request).failures(*checks):
+            tokens = await _accounts(request).sign_in(email, _required(body, "password"))
     except FunctionError as error:
         return error_response(error)
-    return _tokens(tokens)
+    return _tokens(tokens, _devices(request).issue(account))
 
 
 @router.post("/refresh")
 async def refresh(request: Request) -> Response:
+    """Failed refreshes counted per address; every refresh per account, before it rotates."""
     try:
         body = await json_body(request)
-        tokens = await _accounts(request).refresh(_required(body, "refreshToken"))
+        token = _required(body, "refreshToken")
+        async with _throttle(request).failures(Check("refreshAddress", _address(request))):
+            owner = await _accounts(request).owner_of(token)
+            if owner is not None:
+                await _throttle(request).take(Check("refreshAccount", owner))
+            tokens = await _accounts(request).refresh(token)
     except FunctionError as error:
         return error_response(error)
     return _tokens(tokens)
@@ -101,9 +148,14 @@ async def change_password(request: Request) -> Response:
         if identity is None:
             raise FunctionError(Code.UNAUTHENTICATED, "sign in to change your password")
         body = await json_body(request)
-        await _accounts(request).change_password(
-            identity, _required(body, "oldPassword"), _required(body, "newPassword")
+        checks = (
+            Check("passwordAddress", _address(request)),
+            Check("passwordAccount", identity.subject),
         )
+        async with _throttle(request).failures(*checks):
+            await _accounts(request).change_password(
+                identity, _required(body, "oldPassword"), _required(body, "newPassword")
+            )
     except FunctionError as error:
         return error_response(error)
     return json_response({"status": "success"})

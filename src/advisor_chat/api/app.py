@@ -1,4 +1,5 @@
-"""The ASGI app. Its lifespan owns the store: opened and upgraded at start, closed at stop.
+"""The ASGI app. Its lifespan owns the store: opened and upgraded at start, closed at stop;
+and the Redis client when REDIS_URL is set (the sign-in throttle's state).
 
 It serves health, readiness, an index page, the Convex HTTP API, local accounts, webhooks
 and (with a token) metrics; the sync protocol and the web client mount here as they land.
@@ -23,6 +24,9 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from advisor_chat import __version__
@@ -37,8 +41,12 @@ from advisor_chat.api.metrics import Metrics, RequestMetrics
 from advisor_chat.api.responses import error_response
 from advisor_chat.api.webhooks import router as webhooks_router
 from advisor_chat.auth.accounts import Accounts
+from advisor_chat.auth.devices import DeviceTokens
+from advisor_chat.auth.limiter import Limiter, RedisLimiter, StoreLimiter
+from advisor_chat.auth.limits import rules_from
 from advisor_chat.auth.oidc import OidcVerifier
 from advisor_chat.auth.secret import load_secret
+from advisor_chat.auth.throttle import Throttle
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.auth.webhooks import ClerkWebhooks
@@ -53,6 +61,10 @@ from advisor_chat.settings import Settings
 from advisor_chat.store import Store
 
 log = get_logger(__name__)
+
+# A Redis that does not answer within this costs a sign-in that long once, then the store
+# counts it instead (auth/limiter.py); one quick retry rides over a connection it dropped.
+REDIS_TIMEOUT_S = 0.5
 
 _INDEX = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>AI Advisor Chat</title>
@@ -70,6 +82,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
     """`connections`: the server's, when `serve` runs the app (its counts reach /metrics)."""
     refused: Counter[str] = Counter()
     metrics = Metrics(refused=refused, connections=connections)
+    rules = rules_from(settings.auth_limits)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +101,12 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
             )
             app.state.tokens = LocalTokens(load_secret(settings))
             app.state.accounts = Accounts(store, app.state.tokens)
+            app.state.devices = DeviceTokens(app.state.tokens.secret)
+            redis = redis_client(settings)
+            limiter: Limiter = StoreLimiter(store)
+            if redis is not None:
+                limiter = RedisLimiter(redis, fallback=limiter)
+            app.state.throttle = Throttle(limiter, rules, app.state.tokens.secret)
             secret = settings.clerk_webhook_secret
             app.state.clerk_webhooks = (
                 ClerkWebhooks(store, secret.get_secret_value(), oidc_issuer(settings))
@@ -110,6 +129,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 await models.aclose()
+                if redis is not None:
+                    await redis.aclose()
 
     # No framework docs pages (our OpenAPI document is /api/openapi.json), and no
     # trailing-slash redirects: they would build their target from the Host header.
@@ -185,6 +206,19 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
         return _INDEX.format(version=__version__, database=settings_label(settings))
 
     return app
+
+
+def redis_client(settings: Settings) -> Redis | None:
+    """The client of REDIS_URL, if set. It connects on first use: a Redis down at start
+    only sends the throttle to the store until it answers."""
+    if settings.redis_url is None:
+        return None
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 1),
+    )
 
 
 def oidc_issuer(settings: Settings) -> str | None:

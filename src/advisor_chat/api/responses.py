@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -44,5 +45,10 @@ def error_status(error: FunctionError) -> int:
 
 
 def error_response(error: FunctionError, status: int | None = None) -> Response:
-    """`status` None: the code's HTTP status."""
-    return json_response(error_body(error), error_status(error) if status is None else status)
+    """`status` None: the code's HTTP status. An error saying when to retry (`retryAfter`,
+    seconds) also says it in a Retry-After header, in whole seconds rounded up."""
+    response = json_response(error_body(error), error_status(error) if status is None else status)
+    retry_after = error.data.get("retryAfter")
+    if isinstance(retry_after, int | float):
+        response.headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+    return response

@@ -291,6 +291,12 @@ class Accounts:
             "has ended; sign in again",
         )
 
+    async def owner_of(self, refresh_token: str) -> str | None:
+        """The user a refresh token's session belongs to, spent or not; None if none does.
+        For a per-account limit to count a refresh before it rotates anything."""
+        session = (await self.store.query(lambda tx: _session(tx, refresh_token))).value
+        return None if session is None else str(session["userId"])
+
     async def sign_out(self, refresh_token: str) -> None:
         """Ends the sign-in the token belongs to, even when the token was spent by a refresh
         (another tab's, say, racing this sign-out): its unspent successor is revoked."""

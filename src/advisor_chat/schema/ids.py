@@ -49,6 +49,7 @@ TABLE_NUMBERS: dict[str, int] = {
     "rateLimits": 15,
     "scheduledFunctions": 16,
     "deletedUsers": 17,
+    "throttles": 18,
 }
 
 

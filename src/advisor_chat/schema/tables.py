@@ -32,6 +32,9 @@ additions, all in the same style:
   cannot recreate the row. Never readable through a function.
 - `rateLimits`: per-user counters of the current quota window (messages a minute,
   generations a day), one row per (user, bucket).
+- `throttles`: the sign-in throttle's state when no Redis is configured (auth/limiter.py):
+  one number per key, keyed by a keyed hash so the table does not list who tried what.
+  Never readable through a function.
 - `scheduledFunctions`: calls a mutation scheduled (Convex's `_scheduled_functions`),
   written in the mutation's own transaction so they exist exactly when it committed, and
   run by the server's worker when due. Never readable through a function.
@@ -654,6 +657,17 @@ SCHEDULED_FUNCTIONS = _table(
     ],
 )
 
+THROTTLES = _table(
+    "throttles",
+    {
+        "key": s(),  # HMAC of the limit's name and the address, account or device it counts
+        # ms: the "theoretical arrival time" of the generic cell rate algorithm; the key is
+        # back to a full allowance once it is past, and the row may then be pruned
+        "tat": n(),
+    },
+    [("by_key", ["key"], "unique"), ("by_tat", ["tat"])],
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -674,6 +688,7 @@ TABLES: dict[str, Table] = {
         RATE_LIMITS,
         SCHEDULED_FUNCTIONS,
         DELETED_USERS,
+        THROTTLES,
     )
 }
 
@@ -685,6 +700,7 @@ OUR_TABLES = (
     "rateLimits",
     "scheduledFunctions",
     "deletedUsers",
+    "throttles",
 )  # beyond the seed's ten
 SEED_TABLES = tuple(name for name in TABLES if name not in OUR_TABLES)
 
