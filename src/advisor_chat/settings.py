@@ -190,6 +190,30 @@ class Settings(BaseSettings):
         description="Largest WebSocket message, in bytes (a 1 MiB function argument and its "
         "framing); a larger one closes the socket with 1009.",
     )
+    sync_max_subscriptions: int = Field(
+        default=1000,
+        ge=1,
+        description="Queries one sync session (/api/sync) may subscribe to at once; past it "
+        "the session ends with FatalError.",
+    )
+    sync_max_pending_requests: int = Field(
+        default=64,
+        ge=1,
+        description="Mutations and actions one sync session may have waiting or running; "
+        "past it the session's socket is not read until one finishes.",
+    )
+    sync_max_queued_bytes: int = Field(
+        default=16 << 20,
+        ge=1024,
+        description="Bytes of answers queued for one sync client that is not reading them; "
+        "past it the connection is dropped (the client reconnects when it reads again).",
+    )
+    sync_send_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds one frame may wait for a sync client to read it before its "
+        "connection is dropped.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Serve Prometheus metrics at /metrics to requests with "

@@ -1,8 +1,9 @@
 """The ASGI app. Its lifespan owns the store: opened and upgraded at start, closed at stop;
 and the Redis client when REDIS_URL is set (the sign-in throttle's state).
 
-It serves health, readiness, an index page, the Convex HTTP API, local accounts, webhooks
-and (with a token) metrics; the sync protocol and the web client mount here as they land.
+It serves health, readiness, an index page, the Convex HTTP API, Convex's sync protocol
+(api/sync/), local accounts, webhooks and (with a token) metrics; the web client mounts
+here as it lands.
 
 Middleware, outermost first: security headers (they only add to what is sent, so every
 answer has them, refusals included); the bounds on bodies and messages, before any work;
@@ -39,6 +40,8 @@ from advisor_chat.api.headers import SecurityHeaders
 from advisor_chat.api.http import router as http_router
 from advisor_chat.api.metrics import Metrics, RequestMetrics
 from advisor_chat.api.responses import error_response
+from advisor_chat.api.sync.route import SyncBounds
+from advisor_chat.api.sync.route import router as sync_router
 from advisor_chat.api.webhooks import router as webhooks_router
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.devices import DeviceTokens
@@ -56,6 +59,7 @@ from advisor_chat.functions.plans import limits_from
 from advisor_chat.functions.runner import Runner
 from advisor_chat.functions.scheduled import ScheduledWorker
 from advisor_chat.importers.marketplace import load_shipped
+from advisor_chat.live.subscriptions import Subscriptions
 from advisor_chat.log import get_logger
 from advisor_chat.settings import Settings
 from advisor_chat.store import Store
@@ -113,6 +117,8 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
                 if secret
                 else None
             )
+            subscriptions = Subscriptions(store.commits)
+            app.state.subscriptions = subscriptions
             scheduled = ScheduledWorker(store, app.state.runner)
             metrics.watch(store, scheduled)
             worker = asyncio.create_task(scheduled.run_forever())
@@ -128,6 +134,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                subscriptions.close()
                 await models.aclose()
                 if redis is not None:
                     await redis.aclose()
@@ -144,6 +151,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
         redirect_slashes=False,
     )
     app.state.metrics = metrics
+    app.state.sync_bounds = SyncBounds.from_settings(settings)
     hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or ["*"])
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -160,6 +168,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
     app.include_router(http_router)
     app.include_router(accounts_router)
     app.include_router(webhooks_router)
+    app.include_router(sync_router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

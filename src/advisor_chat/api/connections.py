@@ -25,7 +25,9 @@ used. `BoundedHttpProtocol` adds what is missing:
   their connection the same way: the rest of that body is nobody's.
 
 A WebSocket upgrade hands the connection to `BoundedWebSocketProtocol`, which gives its
-slot back when the socket closes.
+slot back when the socket closes, and lets the app abort it (`ABORT_EXTENSION` in the
+scope): a client that stops reading cannot be sent a close frame through its full buffer,
+and a graceful close would wait for that buffer to drain.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.http11 import Request
 
 from advisor_chat.api.headers import SECURITY_HEADERS
 from advisor_chat.api.responses import error_body
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.settings import Settings
 
+ABORT_EXTENSION = "advisor_chat.abort"  # scope["extensions"][it]["abort"]: drop the socket now
 LINGER_S = 2.0  # after a refusal, the client's remaining bytes are read and dropped this long
 
 Refusal = tuple[int, FunctionError]  # the HTTP status and the error of a refused request
@@ -309,6 +313,12 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's WebSocket protocol, giving the connection's slot back when it closes."""
 
     edge: ClassVar[Connections]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # absent when the handshake was refused
+        if scope is not None and scope["extensions"] is not None:
+            scope["extensions"][ABORT_EXTENSION] = {"abort": self.transport.abort}
 
     def connection_lost(self, exc: Exception | None) -> None:
         try:

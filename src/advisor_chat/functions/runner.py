@@ -8,7 +8,7 @@ same transaction (auth/signins.py): an action, which has none, in a read of its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,22 @@ class Result:
     value: Any
     ts: int  # the commit (mutation) or snapshot (query) timestamp
     reads: ReadSet | None  # what a query read, for live re-runs
+
+
+@dataclass(frozen=True)
+class QueryRun:
+    """One query of a snapshot: its value or its error, and what it read either way (a
+    query that failed is re-run when what it read changes, as Convex does)."""
+
+    value: Any
+    error: FunctionError | None
+    reads: ReadSet
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    ts: int  # the snapshot's timestamp: it reflects every commit up to here
+    runs: tuple[QueryRun, ...]
 
 
 def check_args(function: Function, args: Any) -> dict[str, Any]:
@@ -145,6 +161,48 @@ class Runner:
         except Exception as exc:  # every failure leaves here as a FunctionError, once
             raise as_function_error(exc, function.path) from exc
 
+    async def run_queries(
+        self, calls: Sequence[tuple[str, Any]], identity: Identity | None
+    ) -> Snapshot:
+        """Run several queries (path, args) in one read transaction, so their results come
+        from one snapshot, each with its own read set. A failure is that query's result.
+
+        Only a failure raised outside the handler's own logic (a store or driver error) may
+        have spoiled the transaction (PostgreSQL refuses every statement after one); the
+        queries after it then run in a fresh one, and the snapshot's `ts` is the first
+        transaction's, a lower bound for all of them."""
+        runs: list[QueryRun] = []
+        first_ts: int | None = None
+
+        async def read(tx: Transaction) -> None:
+            while len(runs) < len(calls):
+                path, args = calls[len(runs)]
+                tx.reads = ReadSet()
+                try:
+                    function = self.registry.get(path, "query")
+                    checked = check_args(function, args)
+                    await require_live(tx, identity)
+                    value = await function.handler(QueryCtx(tx, identity), checked)
+                except Exception as exc:  # the query's own result, as over HTTP
+                    runs.append(QueryRun(None, as_function_error(exc, path), tx.reads))
+                    if not isinstance(exc, FunctionError):
+                        return
+                    continue
+                runs.append(QueryRun(value, None, tx.reads))
+
+        while first_ts is None or len(runs) < len(calls):
+            if not calls:
+                return Snapshot(self.store.commits.latest_ts, ())
+            outcome = await self.store.query(read)
+            first_ts = outcome.ts if first_ts is None else first_ts
+        return Snapshot(first_ts, tuple(runs))
+
+    async def require_signed_in(self, identity: Identity | None) -> None:
+        """Refuse (UNAUTHENTICATED) an identity whose sign-in has ended, in a read of its
+        own: for a caller that names an identity before any call (sync's Authenticate)."""
+        if identity is not None and identity.sign_in is not None:
+            await self.store.query(lambda tx: require_live(tx, identity))
+
     def mutation_ctx(
         self, tx: Transaction, identity: Identity | None, call_id: str | None = None
     ) -> MutationCtx:
@@ -180,8 +238,7 @@ class Runner:
             committed = await self.store.mutation(write, key=key)
             return Result(committed.value, committed.ts, None)
 
-        if identity is not None and identity.sign_in is not None:
-            await self.store.query(lambda tx: require_live(tx, identity))
+        await self.require_signed_in(identity)
         ctx = ActionCtx(
             identity,
             run_query=lambda p, a: self._value(p, a, identity, "query"),

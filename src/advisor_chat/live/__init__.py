@@ -1,0 +1,1 @@
+"""Live queries: a client's subscribed queries, re-run when a commit touches what they read."""

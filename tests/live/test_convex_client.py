@@ -1,0 +1,56 @@
+"""The official Convex npm client over WebSocket (`ConvexClient`, the sync protocol) against
+our server: subscriptions updated by mutations, read-your-writes, a refreshed token, and a
+sign-out seen as the query's UNAUTHENTICATED error. It runs under Node (tests/clients/npm)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+from tests.api.conftest import Served, sign_up_tokens
+from tests.api.test_convex_clients import CLIENT_DIR
+from tests.services import missing_service
+
+
+def _run(base: str, script: str, env: dict[str, str]) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        missing_service("node is not installed (the official npm client runs under it)")
+    if not (CLIENT_DIR / "node_modules" / "ws").is_dir():
+        missing_service(f"the npm client is not installed: npm ci --prefix {CLIENT_DIR}")
+    assert node is not None
+    done = subprocess.run(
+        [node, str(CLIENT_DIR / script)],
+        env=os.environ | env | {"ADVISOR_CHAT_URL": base},
+        cwd=CLIENT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_the_official_client_subscribes_mutates_refreshes_and_is_signed_out(
+    live_server: Served,
+) -> None:
+    tokens = sign_up_tokens(live_server.base, "ws-alice@example.test", "Alice")
+    seen = _run(
+        live_server.base,
+        "ws_client.mjs",
+        {"ACCESS_TOKEN": tokens["accessToken"], "REFRESH_TOKEN": tokens["refreshToken"]},
+    )
+    assert seen["authChanges"][0] is True
+    assert seen["firstPage"] == []
+    assert seen["pageWhenSent"] == ["one"]  # read-your-writes: there when the promise resolved
+    assert seen["titleWhenRenamed"] == "Renamed ✓"
+    assert seen["refreshes"] >= 1
+    assert seen["pageAfterRefresh"] == ["one", "two"]
+    assert seen["pages"].count(["one"]) == 1  # an unchanged result is not sent again
+    assert seen["signOut"] == 200
+    assert [e["data"]["code"] for e in seen["errors"]] == ["UNAUTHENTICATED"] * 2
