@@ -100,6 +100,29 @@ async def test_created_updated_deleted_keep_the_users_row_in_sync(
     assert await _users(app) == []
 
 
+async def test_profile_text_from_clerk_is_made_to_fit(
+    app_and_client: tuple[Any, httpx.AsyncClient],
+) -> None:
+    """Clerk's fields are kept to what every screen shows safely; refusing them would only
+    have Svix deliver the same event again and again."""
+    app, client = app_and_client
+    created = _event(
+        "user.created",
+        first_name="Ada\u0000\t",
+        last_name="R" * 400,
+        image_url="data:image/svg+xml;base64,PHN2Zz4=",
+        email_addresses=[{"id": "idn_1", "email_address": "a" * 400 + "@example.test"}],
+    )
+    response = await client.post(
+        "/webhooks/clerk", content=created, headers=_signed(created, "msg_fit")
+    )
+    assert response.json() == {"status": "applied"}
+    (user,) = await _users(app)
+    assert user["name"] == ("Ada " + "R" * 400)[:200]
+    assert "email" not in user
+    assert "image" not in user
+
+
 async def test_a_replayed_delivery_changes_nothing(
     app_and_client: tuple[Any, httpx.AsyncClient],
 ) -> None:

@@ -96,6 +96,30 @@ async def test_profile_limits(runner: Runner) -> None:
     for accepted in ("https://img.example.test/me.png", "data:image/png;base64,iVBORw0KGgo="):
         user = (await runner.call("users:updateUserProfile", {"image": accepted}, ALICE)).value
         assert user["image"] == accepted
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("users:updateUserProfile", {"name": "Ali\u001bce"}, ALICE)
+    assert (caught.value.code, caught.value.data["field"]) == (Code.INVALID_ARGUMENT, "name")
+    user = (await runner.call("users:updateUserProfile", {"name": "  Alice B.  "}, ALICE)).value
+    assert user["name"] == "Alice B."
+
+
+async def test_profile_text_from_an_issuers_token_is_made_to_fit(
+    runner: Runner, store: Store
+) -> None:
+    """Claims come from elsewhere: kept to what every screen shows safely, never refused
+    (which would keep the user from signing in)."""
+    claims = dataclasses.replace(
+        ALICE,
+        name="Ada\nReyes " + "x" * 500,
+        email="a" * 400 + "@example.test",
+        picture_url="javascript:alert(1)",
+    )
+    await runner.call("users:store", {}, claims)
+    (user,) = await _users(store)
+    assert user["name"].startswith("Ada Reyes x")
+    assert len(user["name"]) == 200
+    assert "email" not in user
+    assert "image" not in user
 
 
 # --- identity is (issuer, subject) -------------------------------------------------------

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from advisor_chat.errors import SourceInvalid
-from advisor_chat.importers.convex_zip import EXPORTED, export_convex, import_convex
+from advisor_chat.importers.convex_zip import (
+    EXPORTED,
+    NOT_EXPORTED,
+    export_convex,
+    import_convex,
+)
 from advisor_chat.importers.marketplace import load_shipped
 from advisor_chat.importers.prisma import import_prisma
 from advisor_chat.importers.report import Outcome
@@ -51,7 +56,7 @@ async def test_export_then_import_into_an_empty_database_then_export_is_the_same
 
     members = _members(first)
     listed = [json.loads(line) for line in members["_tables/documents.jsonl"].splitlines()]
-    assert [t["name"] for t in listed] == [t for t in TABLES if t != "scheduledFunctions"]
+    assert [t["name"] for t in listed] == [t for t in TABLES if t not in NOT_EXPORTED]
     assert len({t["id"] for t in listed}) == len(listed)
     messages = [json.loads(x) for x in members["messages/documents.jsonl"].splitlines()]
     assert len(messages) == 120

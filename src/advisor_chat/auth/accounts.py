@@ -37,6 +37,7 @@ from advisor_chat.auth.passwords import (
     hash_password_async,
     verify_password_async,
 )
+from advisor_chat.auth.profiles import checked_name
 from advisor_chat.auth.signins import live_session, require_live
 from advisor_chat.auth.tokens import ACCESS_TTL_S, LEEWAY_S, LocalTokens
 from advisor_chat.clock import now_ms
@@ -71,26 +72,6 @@ def normal_email(email: str) -> str:
     if len(email) > 320 or not _EMAIL.fullmatch(email):
         raise FunctionError(Code.INVALID_ARGUMENT, "not an email address", field="email")
     return email
-
-
-MAX_NAME = 200  # characters in a display name, as users:updateUserProfile allows
-
-
-def _check_name(name: str | None) -> str | None:
-    """A display name within MAX_NAME characters, without control characters (it lands in
-    every token the account is issued, and on every screen that shows the user)."""
-    if name is None:
-        return None
-    name = name.strip()
-    if len(name) > MAX_NAME:
-        raise FunctionError(
-            Code.INVALID_ARGUMENT, f"a name is at most {MAX_NAME} characters", field="name"
-        )
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise FunctionError(
-            Code.INVALID_ARGUMENT, "a name cannot hold control characters", field="name"
-        )
-    return name or None
 
 
 def _check_password(password: str, field: str = "password") -> None:
@@ -178,7 +159,7 @@ class Accounts:
     ) -> Tokens:
         email = normal_email(email)
         _check_password(password)
-        name = _check_name(name)
+        name = checked_name(name) if name is not None else None
         if plan not in PLANS:
             raise FunctionError(Code.INVALID_ARGUMENT, f"plan must be one of {PLANS}", field="plan")
         password_hash = await hash_password_async(password)

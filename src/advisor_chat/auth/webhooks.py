@@ -29,6 +29,7 @@ from advisor_chat.auth.identities import (
     owned_by,
     tombstone_of,
 )
+from advisor_chat.auth.profiles import copied_profile
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.store import Document, Store, Transaction
@@ -70,16 +71,13 @@ def verify_svix(
 
 def _fields(data: dict[str, Any]) -> dict[str, Any]:
     """email, name, image and plan from a Clerk user object."""
-    fields: dict[str, Any] = {}
+    email = None
     primary = data.get("primary_email_address_id")
     for address in data.get("email_addresses") or []:
         if isinstance(address, dict) and address.get("id") == primary:
-            fields["email"] = str(address.get("email_address", ""))
+            email = address.get("email_address")
     name = " ".join(str(p) for p in (data.get("first_name"), data.get("last_name")) if p)
-    if name:
-        fields["name"] = name
-    if isinstance(data.get("image_url"), str):
-        fields["image"] = data["image_url"]
+    fields: dict[str, Any] = copied_profile(email, name, data.get("image_url"))
     metadata = data.get("public_metadata")
     if isinstance(metadata, dict) and metadata.get("plan") in PLANS:
         fields["plan"] = metadata["plan"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from advisor_chat.auth.identities import (
@@ -12,6 +11,7 @@ from advisor_chat.auth.identities import (
     owned_by,
     tombstone_of,
 )
+from advisor_chat.auth.profiles import checked_image, checked_name, copied_profile
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import current_user, require_user
@@ -20,13 +20,10 @@ from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.schema.tables import LOCAL_ISSUER
-from advisor_chat.store import Document
+from advisor_chat.store import UNSET, Document
 
 NAME = v.optional(v.string(max_length=limits.NAME))
 URL = v.optional(v.string(max_length=limits.URL))
-_SAFE_IMAGE = re.compile(
-    r"(?i)(https?://[^\s]+|data:image/(png|jpeg|gif|webp|avif);base64,[A-Za-z0-9+/=]+)\Z"
-)
 
 
 @query("users:current", {})
@@ -56,15 +53,7 @@ async def store(ctx: MutationCtx, args: Args) -> str:
         raise FunctionError(
             Code.UNAUTHENTICATED, "this sign-in's subject belongs to another issuer's user"
         )
-    fields: dict[str, Any] = {
-        k: value
-        for k, value in (
-            ("email", identity.email),
-            ("name", identity.name),
-            ("image", identity.picture_url),
-        )
-        if value is not None
-    }
+    fields: dict[str, Any] = copied_profile(identity.email, identity.name, identity.picture_url)
     if existing is None:
         if identity.issuer == LOCAL_ISSUER:
             raise FunctionError(Code.UNAUTHENTICATED, "no account for this sign-in")
@@ -98,15 +87,15 @@ async def update_user_profile(ctx: MutationCtx, args: Args) -> Document:
     """The caller's display name and image. An image is an http(s) URL or a data: image,
     so the web app can show it without running anything it names."""
     user = await require_user(ctx)
-    if "image" in args and not _SAFE_IMAGE.match(args["image"]):
-        raise FunctionError(
-            Code.INVALID_ARGUMENT,
-            "an image must be an http(s) URL or a data:image/ URL",
-            field="image",
-        )
-    if not args:
+    changes: dict[str, Any] = {}
+    if "image" in args:
+        changes["image"] = checked_image(args["image"])
+    if "name" in args:
+        name = checked_name(args["name"])
+        changes["name"] = UNSET if name is None else name
+    if not changes:
         return user
-    return await ctx.db.patch("users", user["_id"], dict(args) | {"updatedAt": now_ms()})
+    return await ctx.db.patch("users", user["_id"], changes | {"updatedAt": now_ms()})
 
 
 FUNCTIONS = (
