@@ -11,6 +11,7 @@ import pytest
 
 from advisor_chat.cli.remote import Remote, RemoteError, SignedOut
 from advisor_chat.cli.sessions import SessionFile
+from tests.api.conftest import serving
 from tests.cli.conftest import Server
 
 PASSWORD = "correct horse battery"
@@ -94,3 +95,37 @@ def test_the_session_file_is_private_and_survives_garbage(tmp_path: Path) -> Non
     path.write_text("{not json")
     assert sessions.get("http://x") is None
     assert not sessions.forget("http://x")
+
+
+async def test_the_terminal_signs_in_with_its_device_token_while_the_account_is_attacked(
+    tmp_path: Path,
+) -> None:
+    """The device token a sign-in gave is kept past sign-out and presented at the next
+    sign-in, so wrong guesses at the account from elsewhere do not lock its owner out of
+    the terminal; a terminal that never signed in here is refused meanwhile."""
+    email = "owner@example.com"
+    limits = json.dumps({"signInAccount": {"count": 2, "windowSeconds": 600}})
+    with serving(tmp_path, auth_limits=limits) as served:
+        sessions = SessionFile(tmp_path / "session.json")
+        async with Remote.client() as http:
+            owner = Remote(served.base, sessions, http)
+            await owner.sign_up(email, PASSWORD, None)
+            await owner.sign_out()
+            await owner.sign_in(email, PASSWORD)  # gives this terminal its device token
+            await owner.sign_out()
+            assert sessions.get(served.base) is None
+            assert sessions.device(served.base, email) is not None
+            for _ in range(3):  # the attacker, from another address
+                await http.post(
+                    served.base + "/auth/signin",
+                    json={"email": email, "password": "wrong guess!"},
+                    headers={"X-Forwarded-For": "203.0.113.9"},
+                )
+            stranger = Remote(
+                served.base, SessionFile(tmp_path / "elsewhere" / "session.json"), http
+            )
+            with pytest.raises(RemoteError) as refused:
+                await stranger.sign_in(email, PASSWORD)
+            assert refused.value.code == "RATE_LIMITED"
+            await owner.sign_in(email, PASSWORD)
+            assert await owner.query("marketplace:getUserSelectedAdvisors", {}) == []

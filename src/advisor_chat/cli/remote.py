@@ -48,6 +48,7 @@ class Tokens:
     refresh_token: str
     expires_in: float
     user_id: str
+    device_token: str | None = None  # sign-in and sign-up give one: kept past sign-out
 
 
 def _reason(exc: httpx.TransportError) -> str:
@@ -104,7 +105,12 @@ class Remote:
         self._adopt(await self._auth("signup", body), email)
 
     async def sign_in(self, email: str, password: str) -> None:
-        self._adopt(await self._auth("signin", {"email": email, "password": password}), email)
+        """Presents this device's token for `email`, if it has one (see cli/sessions.py)."""
+        body: dict[str, Any] = {"email": email, "password": password}
+        device = self.sessions.device(self.server, email.strip().lower())
+        if device is not None:
+            body["deviceToken"] = device
+        self._adopt(await self._auth("signin", body), email)
 
     async def resume(self, stored: StoredSignIn) -> None:
         """Continue a kept sign-in: one refresh proves it is still good (SignedOut if not)."""
@@ -128,15 +134,19 @@ class Remote:
         self.sessions.put(
             self.server, StoredSignIn(tokens.refresh_token, self.email, tokens.user_id)
         )
+        if tokens.device_token is not None:
+            self.sessions.keep_device(self.server, self.email, tokens.device_token)
 
     async def _auth(self, endpoint: str, body: dict[str, Any]) -> Tokens:
         answer = await self._post(f"/auth/{endpoint}", body)
         try:
+            device = answer.get("deviceToken")
             return Tokens(
                 str(answer["accessToken"]),
                 str(answer["refreshToken"]),
                 float(answer["expiresIn"]),
                 str(answer["userId"]),
+                device if isinstance(device, str) else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RemoteError(f"the server at {self.server} answered sign-in oddly") from exc
