@@ -48,7 +48,7 @@ async def write(store: Store, world: World, *contents: str, at: float = 0) -> li
     """Messages written now, each later than the one before."""
 
     async def run(tx: Transaction) -> list[str]:
-        ids = []
+        ids: list[str] = []
         for n, content in enumerate(contents):
             doc = message(world.conversation, content) | {"createdAt": LATER + at + n}
             ids.append(await tx.insert("messages", doc))

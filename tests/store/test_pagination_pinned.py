@@ -87,18 +87,28 @@ def end_key(end: str | None) -> Key | None:
     return decode_cursor(end, TABLE, INDEX, len(layout.columns) + 2).key
 
 
+async def insert(store: Store, fields: Doc) -> None:
+    async def run(tx: Transaction) -> None:
+        await tx.insert(TABLE, fields)
+
+    await store.mutation(run)
+
+
 async def apply(store: Store, ops: Sequence[Op], boundaries: list[Key]) -> None:
     for op in ops:
         docs = await rows_now(store)
         if op[0] == "insert":
-            fields = template(*op[1])
-            await store.mutation(lambda tx, fields=fields: tx.insert(TABLE, fields))
+            await insert(store, template(*op[1]))
             continue
         if op[0] == "delete_boundary":  # a row whose key ends a page, if one is left
             docs = [d for d in docs if any(k in boundaries for k in index().keys(d))] or docs
         if docs:
-            gone = docs[op[1] % len(docs)]["_id"]
-            await store.mutation(lambda tx, gone=gone: tx.delete(TABLE, gone))
+            gone: str = docs[op[1] % len(docs)]["_id"]
+
+            async def delete(tx: Transaction, gone: str = gone) -> None:
+                await tx.delete(TABLE, gone)
+
+            await store.mutation(delete)
 
 
 @SETTINGS
@@ -162,7 +172,7 @@ async def test_a_page_past_its_row_cap_is_truncated_and_splits(store: Store) -> 
     first, _ = await read(store, query, None, None)
     end = first.continue_cursor
     for n in range(10, 15):  # the page grows from 2 rows to 7
-        await store.mutation(lambda tx, n=n: tx.insert(TABLE, template(True, -n)))
+        await insert(store, template(True, -n))
 
     async def capped(tx: Transaction) -> Page:
         return await build(tx, index(), query).paginate(4, None, end)
