@@ -156,7 +156,8 @@ async def walk(
             return Walk(ids, arrived, pages)
         assert len(page.page) == query.page  # only the last page may be short
         cursor = page.continue_cursor
-        at = decode_cursor(cursor, index.table, index.name, width)
+        at = decode_cursor(cursor, index.table, index.name, width).key
+        assert at is not None
         last = page.page[-1]
         assert at in index.keys(last), "the cursor is not the last returned row's key"
         if pending:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
+from advisor_chat.functions.pagination import PageJournal
 from advisor_chat.functions.plans import PlanLimits
 from advisor_chat.store import UNSET, Transaction
 
@@ -107,6 +108,7 @@ class Scheduler:
 class QueryCtx:
     db: Transaction
     identity: Identity | None
+    journal: PageJournal = field(default_factory=PageJournal)  # where its page ends
 
     def require_identity(self) -> Identity:
         if self.identity is None:

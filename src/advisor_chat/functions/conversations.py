@@ -8,7 +8,7 @@ from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import own_conversation, require_user, visible_advisor
 from advisor_chat.functions.context import MutationCtx, QueryCtx
-from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
+from advisor_chat.functions.pagination import PAGINATION_OPTS, paginate
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.functions.storage import require_room
 from advisor_chat.schema import limits
@@ -23,14 +23,8 @@ TITLE = v.string(max_length=limits.TITLE)
 async def get_user_conversations(ctx: QueryCtx, args: Args) -> dict[str, Any]:
     """The caller's conversations, most recently active first."""
     user = await require_user(ctx)
-    size, cursor = page_request(args)
-    page = await (
-        ctx.db.query("conversations", "by_user_updated")
-        .eq("userId", user["_id"])
-        .order("desc")
-        .paginate(size, cursor)
-    )
-    return page_result(page)
+    listed = ctx.db.query("conversations", "by_user_updated").eq("userId", user["_id"])
+    return await paginate(listed.order("desc"), args, ctx.journal)
 
 
 @query("conversations:getConversationById", {"conversationId": v.id("conversations")})

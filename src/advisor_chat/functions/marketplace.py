@@ -11,7 +11,7 @@ from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import require_user, visible_advisor
 from advisor_chat.functions.context import MutationCtx, QueryCtx
-from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
+from advisor_chat.functions.pagination import PAGINATION_OPTS, paginate
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
@@ -29,7 +29,6 @@ from advisor_chat.store import Document
 async def get_marketplace_advisors(ctx: QueryCtx, args: Args) -> dict[str, Any]:
     """Public advisors, by the index that fits the filter (featured, or category)."""
     await require_user(ctx)
-    size, cursor = page_request(args)
     if "featured" in args:
         q = (
             ctx.db.query("advisors", "by_public_featured")
@@ -44,9 +43,8 @@ async def get_marketplace_advisors(ctx: QueryCtx, args: Args) -> dict[str, Any]:
         )
     else:
         q = ctx.db.query("advisors", "by_public").eq("isPublic", True)
-    page = await q.paginate(size, cursor)
-    result = page_result(page)
-    result["page"] = [a for a in page.page if a["status"] == "active"]
+    result = await paginate(q, args, ctx.journal)
+    result["page"] = [a for a in result["page"] if a["status"] == "active"]
     return result
 
 

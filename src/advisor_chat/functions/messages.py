@@ -14,7 +14,7 @@ from advisor_chat.functions.access import own_conversation, own_in_conversation,
 from advisor_chat.functions.chat import MAX_VERSIONS, end_round_answers
 from advisor_chat.functions.context import SCHEDULED, MutationCtx, QueryCtx
 from advisor_chat.functions.conversations import MAX_BOARD
-from advisor_chat.functions.pagination import PAGINATION_OPTS, page_request, page_result
+from advisor_chat.functions.pagination import PAGINATION_OPTS, paginate
 from advisor_chat.functions.quotas import consume
 from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.functions.storage import require_small
@@ -33,18 +33,23 @@ VERSIONED = ("model", "tokensUsed", "error", "errorCode", "notice")  # kept with
 
 @query(
     "messages:getConversationMessages",
-    {"conversationId": v.id("conversations"), "paginationOpts": PAGINATION_OPTS},
+    {
+        "conversationId": v.id("conversations"),
+        "paginationOpts": PAGINATION_OPTS,
+        "order": v.optional(v.literals("asc", "desc")),
+    },
 )
 async def get_conversation_messages(ctx: QueryCtx, args: Args) -> dict[str, Any]:
-    """Messages in the order they were written, a page at a time."""
+    """Messages in the order they were written, a page at a time; `order: "desc"` gives
+    the newest first, as a chat view loads them (older pages on scroll, new messages
+    joining the first page)."""
     conversation = await own_conversation(ctx, args["conversationId"])
-    size, cursor = page_request(args)
-    page = await (
+    listed = (
         ctx.db.query("messages", "by_conversation_created")
         .eq("conversationId", conversation["_id"])
-        .paginate(size, cursor)
+        .order(args.get("order", "asc"))
     )
-    return page_result(page)
+    return await paginate(listed, args, ctx.journal)
 
 
 @mutation(

@@ -23,6 +23,7 @@ from advisor_chat.errors import (
     StoreError,
 )
 from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx
+from advisor_chat.functions.pagination import PageJournal
 from advisor_chat.functions.plans import DEFAULT_LIMITS, PlanLimits
 from advisor_chat.functions.registry import Function, Kind, Registry
 from advisor_chat.log import get_logger
@@ -48,6 +49,7 @@ class QueryRun:
     value: Any
     error: FunctionError | None
     reads: ReadSet
+    journal: str | None = None  # where its page ends (see functions/pagination.py)
 
 
 @dataclass(frozen=True)
@@ -162,10 +164,14 @@ class Runner:
             raise as_function_error(exc, function.path) from exc
 
     async def run_queries(
-        self, calls: Sequence[tuple[str, Any]], identity: Identity | None
+        self,
+        calls: Sequence[tuple[str, Any]],
+        identity: Identity | None,
+        journals: Sequence[str | None] | None = None,
     ) -> Snapshot:
         """Run several queries (path, args) in one read transaction, so their results come
-        from one snapshot, each with its own read set. A failure is that query's result.
+        from one snapshot, each with its own read set, and each given the journal of its
+        previous run (a subscription's). A failure is that query's result.
 
         Only a failure raised outside the handler's own logic (a store or driver error) may
         have spoiled the transaction (PostgreSQL refuses every statement after one); the
@@ -178,17 +184,18 @@ class Runner:
             while len(runs) < len(calls):
                 path, args = calls[len(runs)]
                 tx.reads = ReadSet()
+                journal = PageJournal(journals[len(runs)] if journals else None)
                 try:
                     function = self.registry.get(path, "query")
                     checked = check_args(function, args)
                     await require_live(tx, identity)
-                    value = await function.handler(QueryCtx(tx, identity), checked)
+                    value = await function.handler(QueryCtx(tx, identity, journal), checked)
                 except Exception as exc:  # the query's own result, as over HTTP
                     runs.append(QueryRun(None, as_function_error(exc, path), tx.reads))
                     if not isinstance(exc, FunctionError):
                         return
                     continue
-                runs.append(QueryRun(value, None, tx.reads))
+                runs.append(QueryRun(value, None, tx.reads, journal.encode()))
 
         while first_ts is None or len(runs) < len(calls):
             if not calls:

@@ -85,6 +85,7 @@ class AuthRefused(Exception):
 class _Query:
     path: str
     args: Any
+    journal: str | None = None  # from its last run (or the client's Add): its page's end
     sent: bytes | None = None  # digest of the last result sent
 
 
@@ -160,7 +161,7 @@ class Session:
             raise ProtocolError("a query set's new version must follow its base version")
         for change in message.modifications:
             match change:
-                case AddQuery(query_id, path, args, _journal):
+                case AddQuery(query_id, path, args, journal):
                     if query_id in self._queries:
                         raise ProtocolError(f"query {query_id} is already subscribed")
                     if len(self._queries) >= self._limits.max_queries:
@@ -168,7 +169,7 @@ class Session:
                             f"TooManySubscriptions: at most {self._limits.max_queries} "
                             "queries per session"
                         )
-                    self._queries[query_id] = _Query(path, args)
+                    self._queries[query_id] = _Query(path, args, journal)
                     self._dirty.add(query_id)
                     self._removed.discard(query_id)
                 case RemoveQuery(query_id):
@@ -269,7 +270,9 @@ class Session:
         self._subscriptions.follow(self, True)
         try:
             snapshot = await self._runner.run_queries(
-                [(running[qid].path, running[qid].args) for qid in order], identity
+                [(running[qid].path, running[qid].args) for qid in order],
+                identity,
+                [running[qid].journal for qid in order],
             )
         finally:
             self._subscriptions.follow(self, False)
@@ -287,8 +290,11 @@ class Session:
             if any(affects(run.reads, commit) for commit in later):
                 self._dirty.add(qid)  # a commit it may not have seen: again, next round
                 self._wake.set()
+            query.journal = run.journal or query.journal  # a page keeps the end it answered
             change: QueryUpdated | QueryFailed = (
-                QueryUpdated(qid, run.value) if run.error is None else QueryFailed(qid, run.error)
+                QueryUpdated(qid, run.value, query.journal)
+                if run.error is None
+                else QueryFailed(qid, run.error, query.journal)
             )
             digest = hashlib.blake2b(
                 orjson.dumps(encode_modification(change)), digest_size=16

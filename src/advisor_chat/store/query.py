@@ -1,7 +1,8 @@
 """Index range reads, built like Convex's `withIndex(...)`: equalities on a prefix of the
 index fields, then an optional range on the next one, walked in either order, with a limit
 and an opaque cursor. Each read records the key range it covered in the transaction's
-read set: up to the last row returned when a page stops early, to the end when it does not.
+read set: up to the last row returned when a page stops early, to the end when it does not,
+and exactly (cursor, end] for a page pinned by an end cursor.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import orjson
 
 from advisor_chat.errors import CursorInvalid, QueryInvalid
 from advisor_chat.schema.derive import Column, IndexLayout
-from advisor_chat.store.cursor import decode_cursor, encode_cursor
+from advisor_chat.store.cursor import Position, decode_cursor, encode_cursor
 from advisor_chat.store.reads import Bound, IndexRead, Key, KeyInterval
 from advisor_chat.store.sql import (
     Order,
@@ -31,9 +32,17 @@ MAX_PAGE = 8192  # rows one read may return
 
 @dataclass(frozen=True)
 class Page:
+    """One page. `continue_cursor` starts the next page; on the last page (`is_done`) it is
+    an end cursor. `split_cursor` cuts the page in two balanced halves (None under three
+    rows); `truncated`: the page's range held more rows (or bytes) than the read allowed,
+    so the page stops early and must be split to be whole."""
+
     page: list[Document]
     continue_cursor: str
     is_done: bool
+    split_cursor: str | None = None
+    truncated: bool = False
+    size: int = 0  # characters of stored JSON in `page`
 
 
 def param(column: Column, value: Any) -> Any:
@@ -153,29 +162,67 @@ class IndexQuery:
         self._record(None, None)
         return int(rows[0][0])
 
-    async def paginate(self, num_items: int, cursor: str | None = None) -> Page:
+    async def paginate(
+        self,
+        num_items: int,
+        cursor: str | None = None,
+        end_cursor: str | None = None,
+        *,
+        max_bytes: int | None = None,
+    ) -> Page:
+        """The rows after `cursor`: `num_items` of them; or, given `end_cursor`, every row
+        up to and including its key however many there now are (up to `num_items`, past
+        which the page is `truncated`), so a page re-read with the end it first answered
+        neither loses nor repeats a row while others are written around it. An end cursor
+        from a last page leaves the page open to the range's end. `max_bytes` stops the page
+        after the row that reaches that many characters of stored JSON (at least one row).
+        """
         if not 1 <= num_items <= MAX_PAGE:
             raise QueryInvalid(f"numItems must be between 1 and {MAX_PAGE}")
-        key = self._decode(cursor) if cursor else None
-        docs, last, done = await self._run(num_items, key)
-        if last is not None:
-            next_cursor = encode_cursor(self._index.table, self._index.name, last)
+        start = self._decode(cursor) if cursor else Position(None)
+        end = self._decode(end_cursor) if end_cursor else None
+        pinned = end is not None and not end.end
+        until = end.key if end is not None and not end.end else None
+        rows = await self._fetch(num_items + 1 if end is not None else num_items, start, until)
+        docs, keys, size = self._take(rows, num_items, max_bytes)
+        # Rows left in the range: ones fetched but not taken, or (no end) a full page.
+        full = len(rows) > len(docs) or (end is None and len(rows) == num_items)
+        done = not full and not pinned
+        truncated = full and end is not None
+        reached: Key | None = None  # done: to the range's end
+        if full:
+            reached = keys[-1]  # what the page read
+        elif pinned:
+            reached = until  # the whole of (cursor, end]: whatever is written into it
+        self._record(start.key, reached)
+        table, name = self._index.table, self._index.name
+        split = None
+        if len(keys) > 2:
+            split = encode_cursor(table, name, keys[(len(keys) - 1) // 2])
+        if pinned and end_cursor:
+            continue_cursor = end_cursor
+        elif done or end is not None:
+            continue_cursor = encode_cursor(table, name, keys[-1] if keys else start.key, end=True)
         else:
-            next_cursor = cursor or ""
-        return Page(docs, next_cursor, done)
+            continue_cursor = encode_cursor(table, name, keys[-1])
+        is_done = done or (end is not None and end.end)
+        return Page(docs, continue_cursor, is_done, split, truncated, size)
 
     async def explain(self, num_items: int | None = 50, cursor: str | None = None) -> str:
         """The database's own plan for the read `paginate(num_items, cursor)` would run."""
-        key = self._decode(cursor) if cursor else None
+        key = self._decode(cursor).key if cursor else None
         sql, params = self._statement(num_items, key)
         rows = await self._tx.conn.fetch(self._tx.dialect.explain_prefix + sql, params)
         return "\n".join(str(row[-1]) for row in rows)
 
-    def _decode(self, cursor: str) -> Key:
+    def _decode(self, cursor: str) -> Position:
         """A cursor's key must fit the index: each value of its field's kind (or missing
         where the field is optional), then a number and a string for (_creationTime, _id)."""
         index = self._index
-        key = decode_cursor(cursor, index.table, index.name, len(index.columns) + 2)
+        position = decode_cursor(cursor, index.table, index.name, len(index.columns) + 2)
+        key = position.key
+        if key is None:
+            return position
         for column, value in zip(index.columns, key, strict=False):
             if value is None and column.nullable:
                 continue
@@ -183,7 +230,7 @@ class IndexQuery:
                 raise CursorInvalid("cursor is not valid for this index")
         if not _fits("number", key[-2]) or not _fits("string", key[-1]):
             raise CursorInvalid("cursor is not valid for this index")
-        return key
+        return position
 
     async def _run(
         self, limit: int | None, cursor: Key | None
@@ -199,7 +246,30 @@ class IndexQuery:
         self._record(cursor, None if done else last)
         return docs, last, done
 
-    def _statement(self, limit: int | None, cursor: Key | None) -> tuple[str, list[Any]]:
+    async def _fetch(self, limit: int, start: Position, until: Key | None) -> list[Any]:
+        sql, params = self._statement(limit, start.key, until)
+        return list(await self._tx.conn.fetch(sql, params))
+
+    def _take(
+        self, rows: list[Any], limit: int, max_bytes: int | None
+    ) -> tuple[list[Document], list[Key], int]:
+        """The first `limit` rows, stopping after the one that reaches `max_bytes`."""
+        loads = orjson.loads
+        docs: list[Document] = []
+        keys: list[Key] = []
+        size = 0
+        for row in rows[:limit]:
+            doc = loads(row[0])
+            docs.append(doc)
+            keys.append(self._key_of(doc, row))
+            size += len(row[0])
+            if max_bytes is not None and size >= max_bytes:
+                break
+        return docs, keys, size
+
+    def _statement(
+        self, limit: int | None, cursor: Key | None, until: Key | None = None
+    ) -> tuple[str, list[Any]]:
         if limit is not None and not 1 <= limit <= MAX_PAGE:
             raise QueryInvalid(f"limit must be between 1 and {MAX_PAGE}")
         index = self._index
@@ -230,6 +300,20 @@ class IndexQuery:
                 tail[len(tail_columns) :]
             )
             params += after_params(tuple(tail_params), cursor_nulls, self._order, row)
+        end_nulls: tuple[bool, ...] | None = None
+        row_end = False
+        if until is not None:
+            if tuple(until[:k]) != tuple(eq):
+                raise QueryInvalid("end cursor belongs to another range of this index")
+            tail = until[k:]
+            end_nulls = tuple(v is None for v in tail)
+            nullable = [c.nullable for c in tail_columns] + [False, False]
+            back: Order = "desc" if self._order == "asc" else "asc"
+            row_end = not any(end_nulls) and (back == "asc" or not any(nullable))
+            tail_params = [param(c, v) for c, v in zip(tail_columns, tail, strict=False)] + list(
+                tail[len(tail_columns) :]
+            )
+            params += after_params(tuple(tail_params), end_nulls, back, row_end)
         if limit is not None:
             params.append(limit)
         shape = RangeShape(
@@ -240,6 +324,8 @@ class IndexQuery:
             cursor_nulls=cursor_nulls,
             row_cursor=row,
             limited=limit is not None,
+            end_nulls=end_nulls,
+            row_end=row_end,
         )
         return range_select(self._tx.dialect, index, shape), params
 

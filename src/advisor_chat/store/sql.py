@@ -193,12 +193,15 @@ class RangeShape:
     cursor_nulls: tuple[bool, ...] | None  # per tail column of the cursor key; None: no cursor
     row_cursor: bool  # cursor compares as one row value (no missing values can be involved)
     limited: bool
+    end_nulls: tuple[bool, ...] | None = None  # the same for the end key (kept: at or before)
+    row_end: bool = False
 
 
 @cache
 def range_select(d: Dialect, index: IndexLayout, shape: RangeShape) -> str:
     """SELECT doc [, element] for one index read. Parameters, in order: the non-null
-    equality values, lower bound, upper bound, the cursor's non-null tail values, limit."""
+    equality values, lower bound, upper bound, the cursor's non-null tail values, the end
+    key's (see `after_params`), limit."""
     entries = index.entries_table
     src = "e" if entries else "t"
     if entries:
@@ -231,6 +234,12 @@ def range_select(d: Dialect, index: IndexLayout, shape: RangeShape) -> str:
         where.append(
             _after(src, tail, nullable[k:], shape.cursor_nulls, shape.order, shape.row_cursor)
         )
+    if shape.end_nulls is not None:
+        # At or before the end key in walk order: at or after it walking the other way.
+        back: Order = "desc" if shape.order == "asc" else "asc"
+        where.append(
+            _after(src, tail, nullable[k:], shape.end_nulls, back, shape.row_end, inclusive=True)
+        )
     order = ", ".join(f"{src}.{q(n)} {d.order(shape.order)}" for n in tail)
     sql = f"SELECT {select} FROM {source}"
     if where:
@@ -248,14 +257,17 @@ def _after(
     nulls: tuple[bool, ...],
     order: Order,
     row: bool,
+    inclusive: bool = False,
 ) -> str:
-    """Keys strictly after the cursor in walk order (keyset pagination).
+    """Keys strictly after the cursor in walk order (keyset pagination); with `inclusive`,
+    the cursor's own key too (the last column, `_id`, is never missing, so only the last
+    step changes).
 
     With no missing values in play this is one row comparison, which both databases serve
     from the index; otherwise it is spelled out so that NULL (Convex `undefined`, first in
     ascending order) compares as the index orders it.
     """
-    op = ">" if order == "asc" else "<"
+    op = (">" if order == "asc" else "<") + ("=" if inclusive else "")
     if row:
         cols = ", ".join(f"{src}.{q(n)}" for n in names)
         return f"({cols}) {op} ({', '.join('?' * len(names))})"
@@ -266,10 +278,13 @@ def _after(
             for n, is_null in zip(names[:j], nulls[:j], strict=True)
         ]
         col = f"{src}.{q(name)}"
+        last = inclusive and j == len(names) - 1
         if order == "asc":
-            step = f"{col} IS NOT NULL" if nulls[j] else f"{col} > ?"
+            step = f"{col} IS NOT NULL" if nulls[j] else f"{col} {'>=' if last else '>'} ?"
         elif nulls[j]:
             continue  # nothing sorts below a missing value
+        elif last:
+            step = f"{col} <= ?"  # `_id`: never missing
         else:
             step = f"({col} < ? OR {col} IS NULL)" if nullable[j] else f"{col} < ?"
         disjuncts.append("(" + " AND ".join([*equal, step]) + ")")

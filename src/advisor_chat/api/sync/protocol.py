@@ -252,12 +252,14 @@ class Version:
 class QueryUpdated:
     query_id: int
     value: Any
+    journal: str | None = None  # the query's journal (where its page ends), kept by the client
 
 
 @dataclass(frozen=True)
 class QueryFailed:
     query_id: int
     error: FunctionError
+    journal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -319,22 +321,22 @@ def encode(message: ServerMessage) -> bytes:
 
 def encode_modification(modification: Modification) -> dict[str, Any]:
     match modification:
-        case QueryUpdated(query_id, value):
+        case QueryUpdated(query_id, value, journal):
             return {
                 "type": "QueryUpdated",
                 "queryId": query_id,
                 "value": value,
                 "logLines": [],
-                "journal": None,
+                "journal": journal,
             }
-        case QueryFailed(query_id, error):
+        case QueryFailed(query_id, error, journal):
             return {
                 "type": "QueryFailed",
                 "queryId": query_id,
                 "errorMessage": error.message,
                 "errorData": error_data(error),
                 "logLines": [],
-                "journal": None,
+                "journal": journal,
             }
         case QueryRemoved(query_id):
             return {"type": "QueryRemoved", "queryId": query_id}
