@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from advisor_chat.api.sync.protocol import decode_ts
-from tests.api.conftest import Served, serving, sign_up_tokens
+from tests.api.conftest import Served, serving, serving_at, sign_up_tokens
 from tests.api.test_convex_clients import CLIENT_DIR
 from tests.services import missing_service
 
@@ -164,7 +164,7 @@ def test_the_client_reconnects_to_a_restarted_server(
             _stop(first, how)
             client.tell("down")
             client.expect("mutated while down")
-            with serving(tmp_path, database, port=first.port) as second:
+            with serving_at(first.port, tmp_path, database) as second:
                 _call(
                     second,
                     "mutation",
