@@ -11,6 +11,7 @@ moves them back, and the client's pending mutation is confirmed by them)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from advisor_chat.api.sync.protocol import decode_ts
 from tests.api.conftest import Served, serving, serving_at, sign_up_tokens
@@ -231,3 +233,45 @@ def _check_the_wire(frames: list[dict[str, Any]]) -> None:
     ]
     assert answer["success"] is True
     assert decode_ts(answer["ts"]) > observed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no idempotency record yet: Convex keeps each (sessionId, requestId)'s outcome "
+    "with the mutation's commit and answers a resent one from it; we run it again",
+)
+async def test_a_mutation_resent_after_its_answer_was_lost_lands_once(
+    live_server: Served,
+) -> None:
+    """What the npm client does on every reconnect (request_manager's `restart`): resend,
+    under the same sessionId and requestId, each mutation not yet confirmed by a Transition,
+    including one whose MutationResponse it got, or that committed while the answer was
+    lost. Convex runs each (sessionId, requestId) once, so the client counts on it."""
+    token = sign_up_tokens(live_server.base, "resend@example.test", "Remy")["accessToken"]
+    _call(live_server, "mutation", token, "users:store", {})
+    conversation = _call(
+        live_server, "mutation", token, "conversations:createConversation", {"title": "Once"}
+    )
+    mutation = {
+        "type": "Mutation",
+        "requestId": 0,
+        "udfPath": "messages:sendMessage",
+        "args": [{"conversationId": conversation, "content": "once"}],
+    }
+    for connection_count in (0, 1):  # the first answer "lost": the socket drops after it
+        async with connect(f"ws://127.0.0.1:{live_server.port}/api/sync") as ws:
+            connect_message = {
+                "type": "Connect",
+                "sessionId": "6f1c2a52-0a39-4d0e-9d0b-3f1b2c4d5e6f",
+                "connectionCount": connection_count,
+                "lastCloseReason": None if connection_count == 0 else "Disconnected",
+                "clientTs": 0,
+            }
+            auth = {"type": "Authenticate", "tokenType": "User", "value": token, "baseVersion": 0}
+            for message in (connect_message, auth, mutation):
+                await ws.send(json.dumps(message))
+            async with asyncio.timeout(STEP_S):
+                while (answer := json.loads(await ws.recv()))["type"] != "MutationResponse":
+                    pass
+            assert answer["success"] is True, answer
+    assert _contents(live_server, token, conversation) == ["once"]
