@@ -37,7 +37,15 @@ def serving(data: Path, env: dict[str, str] | None = None, **settings: str) -> I
     `settings` as ADVISOR_CHAT_<NAME> variables and `env` as given; once it answers
     /ready. None of the caller's own settings, database, Redis or provider reach it; its
     sign-in limits are LOOSE_AUTH_LIMITS unless `auth_limits` is given."""
-    port = free_port()
+    with serving_at(free_port(), data, env, **settings) as server:
+        yield server
+
+
+@contextmanager
+def serving_at(
+    port: int, data: Path, env: dict[str, str] | None = None, **settings: str
+) -> Iterator[Served]:
+    """`serving` on a given port: a server started again where a client knows it."""
     given = env or {}
     env = {
         k: v

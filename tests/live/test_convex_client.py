@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from typing import Any
 
+import httpx
+
 from tests.api.conftest import Served, sign_up_tokens
 from tests.api.test_convex_clients import CLIENT_DIR
 from tests.services import missing_service
@@ -54,3 +56,43 @@ def test_the_official_client_subscribes_mutates_refreshes_and_is_signed_out(
     assert seen["pages"].count(["one"]) == 1  # an unchanged result is not sent again
     assert seen["signOut"] == 200
     assert [e["data"]["code"] for e in seen["errors"]] == ["UNAUTHENTICATED"] * 2
+
+
+def test_the_official_client_loads_a_paginated_query_page_by_page(live_server: Served) -> None:
+    """What a client sees with plain cursors today; it must hold with pinned pages too:
+    the pages, each subscribed with the previous page's continueCursor, hold every message
+    once and in order, and a new message shows up once, in the last page."""
+    tokens = sign_up_tokens(live_server.base, "ws-pages@example.test", "Paige")
+    token = tokens["accessToken"]
+
+    def call(path: str, args: dict[str, Any]) -> Any:
+        answer = httpx.post(
+            f"{live_server.base}/api/mutation",
+            json={"path": path, "args": args},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()
+        assert answer["status"] == "success", answer
+        return answer["value"]
+
+    call("users:store", {})
+    conversation = call("conversations:createConversation", {"title": "Pages"})
+    sent = [f"m{n}" for n in range(1, 6)]
+    for content in sent:
+        call("messages:sendMessage", {"conversationId": conversation, "content": content})
+
+    seen = _run(
+        live_server.base,
+        "paginate_client.mjs",
+        {"ACCESS_TOKEN": token, "CONVERSATION": conversation, "NUM_ITEMS": "2"},
+    )
+    assert seen["errors"] == []
+    assert seen["cursors"][0] is None
+    assert len(set(seen["cursors"])) == len(seen["cursors"])  # each page starts further on
+    assert [m for page in seen["loaded"] for m in page] == sent
+    assert all(len(page) <= 2 for page in seen["loaded"])
+    assert seen["isDone"][-1] is True
+    assert not any(seen["isDone"][:-1])
+    after = seen["afterSend"]
+    assert [m for page in after for m in page] == [*sent, "new"]
+    assert after[:-1] == seen["loaded"][:-1]  # the pages before the last are unchanged

@@ -15,9 +15,9 @@ runs mark queries dirty for the next round, which coalesces them. A query that f
 its read set, so it is re-run when the data appears.
 
 Read-your-writes: a mutation's MutationResponse carries its commit's ts, and the client
-holds the mutation's promise until a Transition reaches that ts. So every successful
-response owes a Transition, sent by a round that starts after the commit (its snapshot
-reflects it), even when no result changed.
+holds the mutation's promise until a Transition reaches that ts. So every response owes a
+Transition, sent by a round that starts after the commit (its snapshot reflects it), even
+when no result changed (a failed one too: the Rust client waits for it).
 """
 
 from __future__ import annotations
@@ -219,10 +219,12 @@ class Session:
                 self._send(MutationResponse(message.request_id, None, error, 0))
             else:
                 self._send(MutationResponse(message.request_id, result.value, None, result.ts))
-                self._owed = True
-                self._wake.set()
             finally:
                 self._pending.release()
+            # A Transition follows every answer, failures too: the Rust client (under the
+            # PyPI `convex`) resolves a mutation that failed with errorData only then.
+            self._owed = True
+            self._wake.set()
 
     async def _run_action(self, message: Action, identity: Identity | None) -> None:
         try:

@@ -363,7 +363,8 @@ def _json(message: ServerMessage) -> dict[str, Any]:
                 "serverTs": message.server_ts,
             }
             if message.client_clock_skew is not None:
-                body["clientClockSkew"] = message.client_clock_skew
+                # whole ms, as Convex sends it: the Rust client (under PyPI's) reads an i64
+                body["clientClockSkew"] = round(message.client_clock_skew)
             return body
         case MutationResponse(request_id, value, error, ts):
             if error is not None:
