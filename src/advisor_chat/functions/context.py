@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.plans import PlanLimits
+from advisor_chat.functions.timings import Timings
 from advisor_chat.store import UNSET, Transaction
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class Scheduler:
 class QueryCtx:
     db: Transaction
     identity: Identity | None
+    timings: Timings = field(default_factory=Timings)  # typing expiry, from the settings
 
     def require_identity(self) -> Identity:
         if self.identity is None:
