@@ -83,7 +83,7 @@ async def serve_session(websocket: WebSocket) -> None:
                 outbox.send,
                 bounds.session,
                 tasks,
-                presence.identify,
+                identified=presence.identify,
             )
             tasks.create_task(outbox.pump())
             session.start()
