@@ -181,6 +181,6 @@ async def test_a_row_online_without_a_lease_is_swept_offline(
         await tx.insert("userPresence", {"userId": alice, "isOnline": True, "lastSeenAt": 1})
 
     await store.mutation(legacy)
-    assert await store.mutation(lambda tx: sweep_presence(tx, now_ms())) is not None
+    assert (await store.mutation(lambda tx: sweep_presence(tx, now_ms()))).value == 1
     (row,) = (await snapshot(store))["userPresence"]
     assert row["isOnline"] is False
