@@ -281,6 +281,19 @@ def redis_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def redis_on(port: int, root: Path) -> Iterator[str]:
+    """A Redis on `port` (a free one, see `free_port`), stopped on leaving: a test stops
+    the Redis under running servers and starts another on the same port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServiceMissing("redis-server not found; install the Debian package `redis-server`")
+    with _redis_process(binary, port, root) as started:
+        if not started:
+            raise RuntimeError(f"redis-server exited at start:\n{_tail(root / 'log')}")
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@contextlib.contextmanager
 def _redis_process(binary: str, port: int, root: Path) -> Iterator[bool]:
     """Run redis-server on `port`; yield whether it answered (False: it exited at start)."""
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]

@@ -214,6 +214,21 @@ class Settings(BaseSettings):
         description="Seconds one frame may wait for a sync client to read it before its "
         "connection is dropped.",
     )
+    typing_expiry: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a typing indicator counts after its last refresh; then the "
+        "server clears it, whether or not a client says it stopped.",
+    )
+    presence_lease: float = Field(
+        default=30.0,
+        ge=0.3,
+        le=3600,
+        description="Seconds a server process's hold on its users' presence lasts unless "
+        "renewed (it renews every third of it): a process that dies leaves its users online "
+        "at most about this long and a third.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Serve Prometheus metrics at /metrics to requests with "

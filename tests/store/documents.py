@@ -347,6 +347,8 @@ def _user_presence_maximal(p: Parents) -> Doc:
         "isOnline": True,
         "lastSeenAt": T1,
         "currentConversationId": p.conversation,
+        "nodes": {"n_0123456789abcdef": T1 + 30_000},
+        "leaseUntil": T1 + 30_000,
     }
 
 

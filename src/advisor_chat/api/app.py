@@ -58,7 +58,9 @@ from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.plans import limits_from
 from advisor_chat.functions.runner import Runner
 from advisor_chat.functions.scheduled import ScheduledWorker
+from advisor_chat.functions.timings import Timings
 from advisor_chat.importers.marketplace import load_shipped
+from advisor_chat.live.presence import Presence
 from advisor_chat.live.subscriptions import Subscriptions
 from advisor_chat.log import get_logger
 from advisor_chat.settings import Settings
@@ -101,7 +103,11 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
             models = Models.from_settings(settings)  # the embedded model loads on first use
             app.state.models = models
             app.state.runner = Runner(
-                store, build_registry(), limits=limits_from(settings.quotas), models=models
+                store,
+                build_registry(),
+                limits=limits_from(settings.quotas),
+                models=models,
+                timings=Timings.from_settings(settings),
             )
             app.state.tokens = LocalTokens(load_secret(settings))
             app.state.accounts = Accounts(store, app.state.tokens)
@@ -119,18 +125,21 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
             )
             subscriptions = Subscriptions(store.commits)
             app.state.subscriptions = subscriptions
+            presence = Presence(store, settings.presence_lease * 1000)
+            app.state.presence = presence
             scheduled = ScheduledWorker(store, app.state.runner)
             metrics.watch(store, scheduled)
             worker = asyncio.create_task(scheduled.run_forever())
             # Other processes' commits (another `serve`, an import) reach this one's listeners.
             follower = asyncio.create_task(store.follow())
+            leases = asyncio.create_task(presence.run_forever())
             try:
                 async with httpx.AsyncClient() as http:
                     verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
                     app.state.verifier = verifier
                     yield
             finally:
-                for task in (follower, worker):
+                for task in (leases, follower, worker):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task

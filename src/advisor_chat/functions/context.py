@@ -14,6 +14,7 @@ from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.pagination import PageJournal
 from advisor_chat.functions.plans import PlanLimits
+from advisor_chat.functions.timings import Timings
 from advisor_chat.store import UNSET, Transaction
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class QueryCtx:
     db: Transaction
     identity: Identity | None
     journal: PageJournal = field(default_factory=PageJournal)  # where its page ends
+    timings: Timings = field(default_factory=Timings)  # typing expiry, from the settings
 
     def require_identity(self) -> Identity:
         if self.identity is None:

@@ -26,6 +26,7 @@ from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, Que
 from advisor_chat.functions.pagination import PageJournal
 from advisor_chat.functions.plans import DEFAULT_LIMITS, PlanLimits
 from advisor_chat.functions.registry import Function, Kind, Registry
+from advisor_chat.functions.timings import Timings
 from advisor_chat.log import get_logger
 from advisor_chat.store import ReadSet, Store, Transaction
 from advisor_chat.store.backend import TransactionConflict
@@ -137,11 +138,13 @@ class Runner:
         registry: Registry,
         limits: Mapping[str, PlanLimits] | None = None,
         models: Models | None = None,
+        timings: Timings | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
         self.models = models
+        self.timings = timings or Timings()
 
     async def call(
         self,
@@ -189,7 +192,8 @@ class Runner:
                     function = self.registry.get(path, "query")
                     checked = check_args(function, args)
                     await require_live(tx, identity)
-                    value = await function.handler(QueryCtx(tx, identity, journal), checked)
+                    ctx = QueryCtx(tx, identity, journal=journal, timings=self.timings)
+                    value = await function.handler(ctx, checked)
                 except Exception as exc:  # the query's own result, as over HTTP
                     runs.append(QueryRun(None, as_function_error(exc, path), tx.reads))
                     if not isinstance(exc, FunctionError):
@@ -216,7 +220,12 @@ class Runner:
         """The context a mutation's handler gets (also for the scheduler's own runs, which
         name the scheduled call they run for)."""
         return MutationCtx(
-            tx, identity, limits=self.limits, registry=self.registry, call_id=call_id
+            tx,
+            identity,
+            timings=self.timings,
+            limits=self.limits,
+            registry=self.registry,
+            call_id=call_id,
         )
 
     async def _run(
@@ -230,7 +239,7 @@ class Runner:
 
             async def read(tx: Transaction) -> Any:
                 await require_live(tx, identity)
-                return await function.handler(QueryCtx(tx, identity), args)
+                return await function.handler(QueryCtx(tx, identity, timings=self.timings), args)
 
             outcome = await self.store.query(read)
             return Result(outcome.value, outcome.ts, outcome.reads)

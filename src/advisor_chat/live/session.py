@@ -64,6 +64,7 @@ log = get_logger(__name__)
 
 Verify = Callable[[str], Awaitable[Identity]]
 Send = Callable[[ServerMessage], None]
+Identified = Callable[[Identity | None], None]  # told each identity the session takes on
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,10 @@ class Session:
         send: Send,
         limits: SessionLimits,
         tasks: asyncio.TaskGroup,
+        identified: Identified | None = None,
     ) -> None:
         self._runner = runner
+        self._identified = identified  # presence (live/presence.py)
         self._verify = verify
         self._subscriptions = subscriptions
         self._send = send
@@ -202,6 +205,8 @@ class Session:
                 raise AuthRefused(AuthError(error.message, base, True)) from error
         self._identity = identity
         self._identity_version = base + 1
+        if self._identified is not None:
+            self._identified(identity)
         self._rerun_all = True
         self._wake.set()
 

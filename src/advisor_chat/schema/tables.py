@@ -30,6 +30,9 @@ additions, all in the same style:
   subject); absent: the configured OIDC issuer's, see auth/identities.py), and
   `deletedUsers`: a tombstone per deleted user, so a token issued before the deletion
   cannot recreate the row. Never readable through a function.
+- `userPresence.nodes` / `leaseUntil` (indexed `by_online_lease`): presence decided by the
+  server, each server process holding a lease on its users' rows (live/presence.py), so a
+  process that dies leaves nobody online past its lease.
 - `rateLimits`: per-user counters of the current quota window (messages a minute,
   generations a day), one row per (user, bucket).
 - `throttles`: the sign-in throttle's state when no Redis is configured (auth/limiter.py):
@@ -525,11 +528,17 @@ USER_PRESENCE = _table(
         "isOnline": b(),
         "lastSeenAt": n(),
         "currentConversationId": opt(v.id("conversations")),
+        # Decided by the server (live/presence.py): each server process holding a session
+        # of the user, with when its hold lapses unless renewed (ms); and the earliest of
+        # those, when the sweep must look at the row again.
+        "nodes": opt(v.object({}, extras=n())),
+        "leaseUntil": opt(n()),
     },
     [
         ("by_user", ["userId"], "unique"),
         ("by_online", ["isOnline"]),
         ("by_conversation", ["currentConversationId"]),
+        ("by_online_lease", ["isOnline", "leaseUntil"]),
     ],
     on_delete=(
         OnDelete("userId", "users", "cascade"),

@@ -23,6 +23,7 @@ from fastapi import APIRouter, WebSocket
 
 from advisor_chat.api.sync.outbox import Outbox, Overflowed
 from advisor_chat.api.sync.protocol import FatalError, ProtocolError, parse
+from advisor_chat.live.presence import Hold
 from advisor_chat.live.session import AuthRefused, Session, SessionLimits
 from advisor_chat.live.subscriptions import Subscriptions
 from advisor_chat.log import get_logger
@@ -71,6 +72,7 @@ async def serve_session(websocket: WebSocket) -> None:
     subscriptions: Subscriptions = state.subscriptions
     await websocket.accept()
     outbox = Outbox(websocket, bounds.max_queued_bytes, bounds.send_timeout)
+    presence: Hold = state.presence.hold()  # the user is online while a session is open
     session: Session | None = None
     try:
         async with asyncio.TaskGroup() as tasks:
@@ -81,6 +83,7 @@ async def serve_session(websocket: WebSocket) -> None:
                 outbox.send,
                 bounds.session,
                 tasks,
+                identified=presence.identify,
             )
             tasks.create_task(outbox.pump())
             session.start()
@@ -94,6 +97,7 @@ async def serve_session(websocket: WebSocket) -> None:
         log.error("sync_session_failed", exc_info=group)
         await outbox.finish(CLOSE_INTERNAL, "InternalServerError")
     finally:
+        presence.release()
         if session is not None:
             session.close()
 
