@@ -235,11 +235,6 @@ def _check_the_wire(frames: list[dict[str, Any]]) -> None:
     assert decode_ts(answer["ts"]) > observed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no idempotency record yet: Convex keeps each (sessionId, requestId)'s outcome "
-    "with the mutation's commit and answers a resent one from it; we run it again",
-)
 async def test_a_mutation_resent_after_its_answer_was_lost_lands_once(
     live_server: Served,
 ) -> None:

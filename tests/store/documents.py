@@ -461,6 +461,10 @@ DOCUMENTS: dict[str, Examples] = {
         lambda p: {"key": "throttle-minimal", "tat": T0},
         lambda p: {"key": "throttle-maximal", "tat": T1 + 0.5},
     ),
+    "mutationReceipts": Examples(
+        lambda p: {"key": "receipt-minimal", "value": None, "at": T0},
+        lambda p: {"key": "receipt-maximal", "value": {"_id": p.message, "n": [1, 2]}, "at": T1},
+    ),
 }
 
 

@@ -22,6 +22,7 @@ from advisor_chat.errors import (
     FunctionError,
     StoreError,
 )
+from advisor_chat.functions import receipts
 from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx
 from advisor_chat.functions.pagination import PageJournal
 from advisor_chat.functions.plans import DEFAULT_LIMITS, PlanLimits
@@ -155,14 +156,17 @@ class Runner:
         *,
         internal: bool = False,
         call_id: str | None = None,
+        receipt: str | None = None,
     ) -> Result:
         """Run `path` as `identity`. A client's call (`internal=False`, every transport)
         cannot reach internal functions; functions and the scheduler can (naming the
-        scheduled call an action runs for: `ActionCtx.call_id`)."""
+        scheduled call an action runs for: `ActionCtx.call_id`). A mutation given a
+        `receipt` key runs once under it: called again, it answers what it answered
+        (functions/receipts.py)."""
         function = self.registry.get(path, kind, internal=internal)
         checked = check_args(function, args)
         try:
-            return await self._run(function, checked, identity, call_id)
+            return await self._run(function, checked, identity, call_id, receipt)
         except Exception as exc:  # every failure leaves here as a FunctionError, once
             raise as_function_error(exc, function.path) from exc
 
@@ -234,6 +238,7 @@ class Runner:
         args: dict[str, Any],
         identity: Identity | None,
         call_id: str | None = None,
+        receipt: str | None = None,
     ) -> Result:
         if function.kind == "query":
 
@@ -247,11 +252,21 @@ class Runner:
 
             async def write(tx: Transaction) -> Any:
                 await require_live(tx, identity)
-                return await function.handler(self.mutation_ctx(tx, identity), args)
+                if receipt is not None and (kept := await receipts.find(tx, receipt)):
+                    return receipts.Replayed(kept["value"])
+                value = await function.handler(self.mutation_ctx(tx, identity), args)
+                if receipt is not None:
+                    await receipts.keep(tx, receipt, value)
+                return value
 
             # One caller's mutations queue rather than conflict with each other.
             key = identity.token_identifier if identity is not None else None
             committed = await self.store.mutation(write, key=key)
+            if isinstance(committed.value, receipts.Replayed):
+                # Committed earlier, perhaps through another process: deliver up to it,
+                # so the answer's ts is one a Transition will reach.
+                await self.store.catch_up()
+                return Result(committed.value.value, self.store.commits.latest_ts, None)
             return Result(committed.value, committed.ts, None)
 
         await self.require_signed_in(identity)

@@ -35,9 +35,9 @@ STORAGE_LIST = "_storage/documents.jsonl"
 CONVEX_TABLE_BASE = 10000  # Convex numbers user tables from 10001
 PAGE = 1000
 #: Every table but the scheduled calls (carried to another server they would run there
-#: again, as their callers; Convex leaves its `_scheduled_functions` out too) and the
-#: sign-in throttle's counters (short-lived, keyed with this server's secret).
-NOT_EXPORTED = ("scheduledFunctions", "throttles")
+#: again, as their callers; Convex leaves its `_scheduled_functions` out too), the
+#: sign-in throttle's counters and mutation receipts (short-lived, of this server's clients).
+NOT_EXPORTED = ("scheduledFunctions", "throttles", "mutationReceipts")
 EXPORTED = tuple(name for name in TABLES if name not in NOT_EXPORTED)
 README = """# AI Advisor Chat snapshot export
 

@@ -55,6 +55,7 @@ from advisor_chat.api.sync.protocol import (
 )
 from advisor_chat.errors import FunctionError
 from advisor_chat.functions.context import Identity
+from advisor_chat.functions.receipts import receipt_key
 from advisor_chat.functions.runner import Runner
 from advisor_chat.live.subscriptions import Subscriptions, affects
 from advisor_chat.log import get_logger
@@ -122,6 +123,7 @@ class Session:
         self._mutations: asyncio.Queue[tuple[Mutation, Identity | None]] = asyncio.Queue()
         self._pending = asyncio.Semaphore(limits.max_pending)
         self._clock_skew: float | None = None
+        self._session_id: str | None = None
 
     # --- the client's messages ----------------------------------------------------------
 
@@ -137,6 +139,7 @@ class Session:
         or `AuthRefused`: the session must end."""
         match message:
             case Connect():
+                self._session_id = message.session_id  # names its mutations' receipts
                 if message.client_ts is not None:
                     self._clock_skew = time.time() * 1000 - message.client_ts
             case ModifyQuerySet():
@@ -217,8 +220,11 @@ class Session:
         while True:
             message, identity = await self._mutations.get()
             try:
+                receipt = None
+                if self._session_id is not None:
+                    receipt = receipt_key(identity, self._session_id, message.request_id)
                 result = await self._runner.call(
-                    message.udf_path, message.args, identity, "mutation"
+                    message.udf_path, message.args, identity, "mutation", receipt=receipt
                 )
             except FunctionError as error:
                 self._send(MutationResponse(message.request_id, None, error, 0))

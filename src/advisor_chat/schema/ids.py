@@ -50,6 +50,7 @@ TABLE_NUMBERS: dict[str, int] = {
     "scheduledFunctions": 16,
     "deletedUsers": 17,
     "throttles": 18,
+    "mutationReceipts": 19,
 }
 
 

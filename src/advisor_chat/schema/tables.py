@@ -38,6 +38,10 @@ additions, all in the same style:
 - `throttles`: the sign-in throttle's state when no Redis is configured (auth/limiter.py):
   one number per key, keyed by a keyed hash so the table does not list who tried what.
   Never readable through a function.
+- `mutationReceipts`: what a mutation sent over the sync protocol answered, kept an hour
+  under a keyed hash of its caller, session and request id, written in its own
+  transaction, so a client resending it after a lost answer gets that answer rather than
+  a second run (functions/receipts.py). Never readable through a function.
 - `scheduledFunctions`: calls a mutation scheduled (Convex's `_scheduled_functions`),
   written in the mutation's own transaction so they exist exactly when it committed, and
   run by the server's worker when due. Never readable through a function.
@@ -677,6 +681,16 @@ THROTTLES = _table(
     [("by_key", ["key"], "unique"), ("by_tat", ["tat"])],
 )
 
+MUTATION_RECEIPTS = _table(
+    "mutationReceipts",
+    {
+        "key": s(),  # keyed hash of the caller, the client's session id and its request id
+        "value": v.any(),  # what the mutation answered
+        "at": n(),  # ms: when it committed; kept RETAIN_MS (functions/receipts.py)
+    },
+    [("by_key", ["key"], "unique"), ("by_at", ["at"])],
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -698,6 +712,7 @@ TABLES: dict[str, Table] = {
         SCHEDULED_FUNCTIONS,
         DELETED_USERS,
         THROTTLES,
+        MUTATION_RECEIPTS,
     )
 }
 
@@ -710,6 +725,7 @@ OUR_TABLES = (
     "scheduledFunctions",
     "deletedUsers",
     "throttles",
+    "mutationReceipts",
 )  # beyond the seed's ten
 SEED_TABLES = tuple(name for name in TABLES if name not in OUR_TABLES)
 
