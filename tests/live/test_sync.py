@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.api.conftest import Served, serving, sign_up
+from advisor_chat.auth.tokens import LEEWAY_S, LocalTokens
+from advisor_chat.functions.context import Identity
+from tests.api.conftest import SECRET, Served, serving, sign_up
 
 MAX_FRAME = 100_000
 MAX_QUEUED = 2 << 20  # over any one page below (32 messages of 30 KB)
@@ -158,6 +161,28 @@ async def test_a_refused_token_is_an_auth_error(server: Served) -> None:
     refused = await _next(ws, "AuthError")
     assert (refused["baseVersion"], refused["authUpdateAttempted"]) == (0, True)
     assert await _closed_with(ws) == 1000
+
+
+async def test_a_session_ends_when_its_token_expires(server: Served, token: str) -> None:
+    """Nothing is served past a token's life: at its expiry (and the verifier's leeway) the
+    client gets an AuthError it did not ask for, on which the official client fetches a
+    fresh token and reconnects, and the connection closes; another session goes on."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    identity = Identity(claims["sub"], claims["iss"], email=claims.get("email"))
+    tokens = LocalTokens(SECRET.encode())
+    # Expired a moment ago, still inside the leeway: accepted now, lapsing within a second.
+    short = tokens.issue(identity, claims["sid"], ttl_s=-(LEEWAY_S - 1))
+    ws = await _open(server, short)
+    await _subscribe(ws, "users:current", {})
+    assert (await _result(ws))["email"] == claims["email"]
+    other = await _open(server, token)
+    await _subscribe(other, "users:current", {})
+    await _next(other, "Transition")
+    expired = await _next(ws, "AuthError")
+    assert (expired["baseVersion"], expired["authUpdateAttempted"]) == (0, False)
+    assert await _closed_with(ws) == 1000
+    await _still_live(server, token, other)
+    await other.close()
 
 
 async def test_a_mutation_is_followed_by_a_transition_reaching_its_commit(

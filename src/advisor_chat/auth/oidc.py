@@ -93,4 +93,5 @@ class OidcVerifier:
             name=claims.get("name"),
             picture_url=claims.get("picture") or claims.get("image_url"),
             issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
+            expires_at=int(claims["exp"]),
         )

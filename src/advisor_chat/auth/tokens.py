@@ -78,4 +78,5 @@ class LocalTokens:
             picture_url=claims.get("picture"),
             issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
             sign_in=sign_in,
+            expires_at=int(claims["exp"]),
         )

@@ -37,6 +37,7 @@ class Identity:
     # and for our own tokens the sign-in they belong to (`sid`, see auth/signins.py).
     issued_at: int | None = None
     sign_in: str | None = None
+    expires_at: int | None = None  # the token's `exp`, seconds: a live session ends then
 
     @property
     def token_identifier(self) -> str:

@@ -53,6 +53,7 @@ from advisor_chat.api.sync.protocol import (
     Version,
     encode_modification,
 )
+from advisor_chat.auth.tokens import LEEWAY_S
 from advisor_chat.errors import FunctionError
 from advisor_chat.functions.context import Identity
 from advisor_chat.functions.receipts import receipt_key
@@ -65,6 +66,7 @@ log = get_logger(__name__)
 
 Verify = Callable[[str], Awaitable[Identity]]
 Send = Callable[[ServerMessage], None]
+Expired = Callable[[AuthError], Awaitable[None]]
 Identified = Callable[[Identity | None], None]  # told each identity the session takes on
 
 
@@ -101,9 +103,11 @@ class Session:
         limits: SessionLimits,
         tasks: asyncio.TaskGroup,
         identified: Identified | None = None,
+        expired: Expired | None = None,
     ) -> None:
         self._runner = runner
         self._identified = identified  # presence (live/presence.py)
+        self._expired = expired  # ends the connection once its AuthError is written
         self._verify = verify
         self._subscriptions = subscriptions
         self._send = send
@@ -124,6 +128,7 @@ class Session:
         self._pending = asyncio.Semaphore(limits.max_pending)
         self._clock_skew: float | None = None
         self._session_id: str | None = None
+        self._expiry: asyncio.Task[None] | None = None
 
     # --- the client's messages ----------------------------------------------------------
 
@@ -208,10 +213,33 @@ class Session:
                 raise AuthRefused(AuthError(error.message, base, True)) from error
         self._identity = identity
         self._identity_version = base + 1
+        self._watch_expiry(identity)
         if self._identified is not None:
             self._identified(identity)
         self._rerun_all = True
         self._wake.set()
+
+    def _watch_expiry(self, identity: Identity | None) -> None:
+        """End the session when its token expires (with the verifier's leeway): the client
+        is told with an AuthError it did not ask for (`authUpdateAttempted: false`), on
+        which it fetches a fresh token and reconnects, as it does with Convex. Nothing is
+        served past a token's life, whether the client refreshes on time or not."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if identity is not None and identity.expires_at is not None:
+            left = identity.expires_at + LEEWAY_S - time.time()
+            self._expiry = self._tasks.create_task(self._expire(left, self._identity_version))
+
+    async def _expire(self, left: float, version: int) -> None:
+        await asyncio.sleep(max(left, 0.0))
+        if version != self._identity_version:
+            return
+        answer = AuthError("the token has expired: authenticate again", version - 1, False)
+        if self._expired is None:
+            self._send(answer)
+        else:
+            await self._expired(answer)
 
     # --- mutations and actions ----------------------------------------------------------
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import APIRouter, WebSocket
 
 from advisor_chat.api.sync.outbox import Outbox, Overflowed
-from advisor_chat.api.sync.protocol import FatalError, ProtocolError, parse
+from advisor_chat.api.sync.protocol import AuthError, FatalError, ProtocolError, parse
 from advisor_chat.live.presence import Hold
 from advisor_chat.live.session import AuthRefused, Session, SessionLimits
 from advisor_chat.live.subscriptions import Subscriptions
@@ -84,6 +85,7 @@ async def serve_session(websocket: WebSocket) -> None:
                 bounds.session,
                 tasks,
                 identified=presence.identify,
+                expired=partial(_expired, outbox),
             )
             tasks.create_task(outbox.pump())
             session.start()
@@ -100,6 +102,13 @@ async def serve_session(websocket: WebSocket) -> None:
         presence.release()
         if session is not None:
             session.close()
+
+
+async def _expired(outbox: Outbox, answer: AuthError) -> None:
+    """The session's token expired: say so, then close; the reader sees the close and
+    the session ends. The client fetches a fresh token and reconnects."""
+    outbox.send(answer)
+    await outbox.finish(CLOSE_NORMAL, "token expired")
 
 
 async def _read(websocket: WebSocket, session: Session, outbox: Outbox) -> None:
