@@ -120,7 +120,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
             subscriptions = Subscriptions(store.commits)
             app.state.subscriptions = subscriptions
             scheduled = ScheduledWorker(store, app.state.runner)
-            metrics.watch(store, scheduled)
+            metrics.watch(store, scheduled, subscriptions)
             worker = asyncio.create_task(scheduled.run_forever())
             # Other processes' commits (another `serve`, an import) reach this one's listeners.
             follower = asyncio.create_task(store.follow())
