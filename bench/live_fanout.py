@@ -81,15 +81,17 @@ class Deliveries:
     trips: list[float] = field(default_factory=list)  # each write's own round trip, seconds
     expected: int = 0  # deliveries the writes owe: one per subscriber of the conversation
     latencies: list[float] = field(default_factory=list)  # seconds
+    by_kind: dict[bool, list[float]] = field(default_factory=lambda: {False: [], True: []})
     written: bool = False  # every write has been sent and answered
     complete: asyncio.Event = field(default_factory=asyncio.Event)  # ...and delivered
 
-    def arrived(self, numbers: list[int]) -> None:
+    def arrived(self, numbers: list[int], shared: bool) -> None:
         now = time.perf_counter()
         for number in numbers:
             start = self.sent.get(number)
             if start is not None:
                 self.latencies.append(now - start)
+                self.by_kind[shared].append(now - start)
         self.check()
 
     def check(self) -> None:
@@ -104,6 +106,8 @@ class Figures:
     writes: int
     seconds: float
     latency: Spread  # ms
+    own_latency: Spread  # ms, of the deliveries to the own conversations' sessions
+    shared_latency: Spread  # ms, ...to the shared conversation's
     trip: Spread  # ms, a write's own round trip
     delivered: int
     expected: int
@@ -120,6 +124,7 @@ class Session:
 
     conversation: str
     token: str
+    shared: bool = False
     held: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -195,7 +200,7 @@ async def _receive(
             if page is None:
                 continue
             if len(page) > session.held:
-                deliveries.arrived(_numbers(page[session.held :]))
+                deliveries.arrived(_numbers(page[session.held :]), session.shared)
                 session.held = len(page)
             session.ready.set()
     finally:
@@ -251,7 +256,7 @@ async def _product(args: argparse.Namespace, directory: Path) -> Figures:
             shared_id = str(
                 await _mutation(http, "conversations:createConversation", {}, tokens[0])
             )
-            shared = [Session(shared_id, tokens[0]) for _ in range(args.shared)]
+            shared = [Session(shared_id, tokens[0], True) for _ in range(args.shared)]
 
             async def write(session: Session, number: int) -> None:
                 body = {"conversationId": session.conversation, "content": str(number)}
@@ -321,7 +326,7 @@ async def _baseline(args: argparse.Namespace, directory: Path) -> Figures:
                     raise BenchError("the baseline server did not start") from None
                 await asyncio.sleep(0.1)
         own = [Session(f"c{n}", "") for n in range(args.sessions)]
-        shared = [Session("shared", "") for _ in range(args.shared)]
+        shared = [Session("shared", "", True) for _ in range(args.shared)]
         lock = asyncio.Lock()
 
         async def write(session: Session, number: int) -> None:
@@ -427,6 +432,8 @@ async def _measure(
         writes=writes,
         seconds=seconds,
         latency=Spread.of(deliveries.latencies),
+        own_latency=Spread.of(deliveries.by_kind[False]),
+        shared_latency=Spread.of(deliveries.by_kind[True]),
         trip=Spread.of(deliveries.trips),
         delivered=len(deliveries.latencies),
         expected=deliveries.expected,
@@ -462,6 +469,12 @@ def _show(console: Console, product: Figures, baseline: Figures, args: argparse.
     row("commit-to-client p50", product.latency.p50, baseline.latency.p50, " ms")
     row("commit-to-client p99", product.latency.p99, baseline.latency.p99, " ms")
     row("commit-to-client max", product.latency.max, baseline.latency.max, " ms")
+    for name, p, b in (
+        ("own conversations", product.own_latency, baseline.own_latency),
+        ("the shared one", product.shared_latency, baseline.shared_latency),
+    ):
+        row(f"  to {name}: p50", p.p50, b.p50, " ms")
+        row(f"  to {name}: p99", p.p99, b.p99, " ms")
     row("the write's own round trip p50", product.trip.p50, baseline.trip.p50, " ms")
     row("the write's own round trip p99", product.trip.p99, baseline.trip.p99, " ms")
     row(

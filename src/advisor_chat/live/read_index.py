@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from advisor_chat.store.commits import Commit, Write
-from advisor_chat.store.reads import Key, KeyInterval, ReadSet, key_order
+from advisor_chat.store.reads import IndexRead, Key, KeyInterval, ReadSet, key_order
 
 Order = tuple[Any, ...]  # a key, or a prefix of one, as `key_order` maps it
 TOP: Order = (9,)  # above every value's sort key (their ranks are 0-4)
@@ -140,9 +140,10 @@ class ReadIndex(Generic[S]):
 
     def put(self, sub: S, reads: ReadSet) -> None:
         """`sub` now depends on `reads` (replacing what it depended on before)."""
+        entries = frozenset(e for e in map(_entry, reads.reads) if e.lo < e.hi)  # empty: none
+        if self._entries.get(sub) == entries:
+            return  # a re-run that read what it read before: most of them
         self.remove(sub)
-        entries = frozenset(_entry(r.table, r.index, r.interval) for r in reads.reads)
-        entries = frozenset(e for e in entries if e.lo < e.hi)  # empty spans hold nothing
         for entry in entries:
             spans = self._indexes.setdefault((entry.table, entry.index), _IndexSpans())
             bucket = spans.buckets.get(entry.prefix)
@@ -199,9 +200,10 @@ class ReadIndex(Generic[S]):
         return _union(self.touched(write) for write in commit.writes)
 
 
-def _entry(table: str, index: str, interval: KeyInterval) -> _Entry:
-    lo, hi = span(interval)
-    return _Entry(table, index, common_prefix(interval), lo, hi)
+def _entry(read: IndexRead) -> _Entry:
+    # Not cached by the read: 1 == True in Python, not in Convex's order.
+    lo, hi = span(read.interval)
+    return _Entry(read.table, read.index, common_prefix(read.interval), lo, hi)
 
 
 def _union(sets: Iterable[set[S]]) -> set[S]:
