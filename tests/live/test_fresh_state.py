@@ -68,6 +68,8 @@ class Client:
     results: dict[int, Any] = field(default_factory=dict)
     end: dict[str, Any] | None = None  # the last Transition's endVersion
     ts: int = 0
+    transitions: int = 0
+    last_modifications: list[dict[str, Any]] = field(default_factory=list)
     answers: dict[int, dict[str, Any]] = field(default_factory=dict)  # MutationResponses
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -80,6 +82,8 @@ class Client:
                         assert message["startVersion"] == self.end
                     self.end = message["endVersion"]
                     self.ts = decode_ts(message["endVersion"]["ts"])
+                    self.transitions += 1
+                    self.last_modifications = message["modifications"]
                     for change in message["modifications"]:
                         self.apply(change)
                 case "MutationResponse":
