@@ -146,6 +146,12 @@ class _Live(Collector):
             value=subscriptions.runs,
         )
         yield CounterMetricFamily(
+            "advisor_chat_sync_query_cache_hits",
+            "Subscribed queries answered from another session's result for the same query, "
+            "arguments and identity, instead of a run.",
+            value=subscriptions.cache.hits,
+        )
+        yield CounterMetricFamily(
             "advisor_chat_sync_invalidations",
             "Subscribed queries that commits marked for a re-run (a query marked by several "
             "commits before it re-runs counts each time).",

@@ -268,8 +268,8 @@ class Session:
         self._meanwhile = []
         self._subscriptions.follow(self, True)
         try:
-            snapshot = await self._runner.run_queries(
-                [(running[qid].path, running[qid].args) for qid in order], identity
+            snapshot = await self._subscriptions.run(
+                self._runner, [(running[qid].path, running[qid].args) for qid in order], identity
             )
         finally:
             self._subscriptions.follow(self, False)

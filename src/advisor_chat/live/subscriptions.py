@@ -8,13 +8,18 @@ for one read set, which a session uses on the commits that landed while it ran a
 
 Listeners of the commit log must not block, and this one does not: it looks the written
 keys up and tells each affected session, synchronously, which of its queries to re-run.
+Sessions run their queries through `run`, which answers from the results other sessions
+just computed for the same query, arguments and identity (live/query_cache.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Protocol
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Protocol
 
+from advisor_chat.functions.context import Identity
+from advisor_chat.functions.runner import Runner, Snapshot
+from advisor_chat.live.query_cache import QueryCache, cache_key
 from advisor_chat.live.read_index import ReadIndex
 from advisor_chat.store.commits import Commit, CommitLog, Write
 from advisor_chat.store.reads import ReadSet
@@ -45,11 +50,13 @@ def affects(reads: ReadSet, commit: Commit) -> bool:
 class Subscriptions:
     """The read sets of every live query of this process, keyed by (watcher, query id).
 
-    `runs` counts the query runs whose read sets were filed (first runs and re-runs) and
-    `invalidations` the (session, query) pairs commits marked for a re-run: /metrics shows
-    both, and the fan-out bench divides them by the commits."""
+    `runs` counts the queries run (first runs and re-runs, not those answered from the
+    cache), `invalidations` the (session, query) pairs commits marked for a re-run: /metrics
+    shows both, and the fan-out bench divides them by the commits."""
 
     def __init__(self, commits: CommitLog) -> None:
+        self._commits = commits
+        self.cache = QueryCache()
         self._index: ReadIndex[tuple[Watcher, int]] = ReadIndex()
         self._watched: dict[Watcher, set[int]] = {}
         self._following: set[Watcher] = set()
@@ -66,7 +73,6 @@ class Subscriptions:
 
     def watch(self, watcher: Watcher, query_id: int, reads: ReadSet) -> None:
         """What the query read on its latest run (replacing what it read before)."""
-        self.runs += 1
         self._watched.setdefault(watcher, set()).add(query_id)
         self._index.put((watcher, query_id), reads)
 
@@ -89,9 +95,27 @@ class Subscriptions:
             self._index.remove((watcher, query_id))
         self._following.discard(watcher)
 
+    async def run(
+        self, runner: Runner, calls: Sequence[tuple[str, Any]], identity: Identity | None
+    ) -> Snapshot:
+        """`runner.run_queries(calls, identity)`, or, when every one of them is cached, the
+        cached results as of the latest commit (what a run now would find)."""
+        keys = [cache_key(path, args, identity) for path, args in calls]
+        cached = [self.cache.get(key) for key in keys]
+        if calls and all(run is not None for run in cached):
+            self.cache.hits += len(calls)
+            return Snapshot(self._commits.latest_ts, tuple(r for r in cached if r is not None))
+        snapshot = await runner.run_queries(calls, identity)
+        self.runs += len(calls)
+        if self._commits.latest_ts == snapshot.ts:  # nothing landed unseen meanwhile
+            for key, run in zip(keys, snapshot.runs, strict=True):
+                self.cache.put(key, run)
+        return snapshot
+
     def _on_commit(self, commit: Commit) -> None:
         if not commit.writes and not commit.lost_before:
             return
+        self.cache.committed(commit)  # before any session hears of it and asks again
         hits: dict[Watcher, set[int]] = {}
         for watcher, query_id in self._index.affected(commit):
             hits.setdefault(watcher, set()).add(query_id)
