@@ -16,8 +16,9 @@
 Figures: commit-to-client latency, from when the writer sent the write to when a client
 holds it (an upper bound of commit-to-client: it includes the write's own trip), p50 and
 p99, with every delivery counted and none missing; query re-runs per commit, read from
-/metrics (`advisor_chat_sync_query_runs`), beside the runs the commits had to cause
-(1 for an own conversation, SHARED for the shared one); server RSS per idle session (the
+/metrics (`advisor_chat_sync_query_runs`, and `..._cache_hits`: queries answered from
+another session's result), beside the re-runs the commits had to cause (1 for an own
+conversation, SHARED for the shared one); server RSS per idle session (the
 RSS grown by opening the sessions and their first results, over their number); the
 product's figures over the baseline's. Targets: p99 under 50 ms, re-runs only the affected
 ones, memory per idle session under 50 KB. Nothing here asserts a timing.
@@ -115,6 +116,7 @@ class Figures:
     server_cpu: float  # share of one core over the window
     server_waiting: float  # share of the window the server was runnable but not running
     reruns: float | None = None  # query runs per write (product only)
+    hits: float | None = None  # queries answered from the shared results, per write
     affected: float | None = None  # the runs the writes had to cause, per write
 
 
@@ -262,10 +264,9 @@ async def _product(args: argparse.Namespace, directory: Path) -> Figures:
                 body = {"conversationId": session.conversation, "content": str(number)}
                 await _mutation(http, "messages:sendMessage", body, session.token)
 
-            runs_before = await _metric(http, "advisor_chat_sync_query_runs")
-
-            async def metrics() -> float:
-                return await _metric(http, "advisor_chat_sync_query_runs") - runs_before
+            async def metrics() -> tuple[float, float]:
+                runs = await _metric(http, "advisor_chat_sync_query_runs")
+                return runs, await _metric(http, "advisor_chat_sync_query_cache_hits")
 
             return await _measure(PRODUCT, args, process.pid, own, shared, write, port, metrics)
 
@@ -335,8 +336,8 @@ async def _baseline(args: argparse.Namespace, directory: Path) -> Figures:
                 await writer.send(orjson.dumps(message).decode())
                 await writer.recv()
 
-        async def no_metrics() -> float:
-            return math.nan
+        async def no_metrics() -> tuple[float, float]:
+            return math.nan, math.nan
 
         try:
             return await _measure(BASELINE, args, process.pid, own, shared, write, port, no_metrics)
@@ -371,7 +372,7 @@ async def _measure(
     shared: list[Session],
     write: Callable[[Session, int], Coroutine[Any, Any, None]],
     port: int,
-    reruns: Callable[[], Awaitable[float]],
+    reruns: Callable[[], Awaitable[tuple[float, float]]],
 ) -> Figures:
     """Open every session, measure the RSS they cost idle, then write at the rate for the
     window and collect the deliveries."""
@@ -390,7 +391,7 @@ async def _measure(
                 await session.ready.wait()
     await asyncio.sleep(1.0)
     rss_after = _rss(pid)
-    runs_before = await reruns()
+    runs_before, hits_before = await reruns()
 
     pause = 1 / args.rate
     targets = own or shared
@@ -423,7 +424,8 @@ async def _measure(
     with contextlib.suppress(TimeoutError):  # a delivery missing: counted, not waited for
         async with asyncio.timeout(DRAIN_S):
             await deliveries.complete.wait()
-    runs = await reruns() - runs_before
+    runs_after, hits_after = await reruns()
+    runs, hits = runs_after - runs_before, hits_after - hits_before
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     return Figures(
@@ -441,6 +443,7 @@ async def _measure(
         server_cpu=server_cpu,
         server_waiting=server_waiting,
         reruns=None if math.isnan(runs) else runs / writes,
+        hits=None if math.isnan(hits) else hits / writes,
         affected=affected / writes,
     )
 
@@ -498,8 +501,8 @@ def _show(console: Console, product: Figures, baseline: Figures, args: argparse.
         "",
     )
     table.add_row(
-        "query runs per write (affected)",
-        f"{product.reruns:.2f} ({product.affected:.2f})",
+        "query runs + shared results per write (affected)",
+        f"{product.reruns:.2f} + {product.hits:.2f} ({product.affected:.2f})",
         "-",
         "",
     )

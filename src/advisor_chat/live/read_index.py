@@ -126,6 +126,7 @@ class ReadIndex(Generic[S]):
     def __init__(self) -> None:
         self._indexes: dict[tuple[str, str], _IndexSpans[S]] = {}
         self._entries: dict[S, frozenset[_Entry]] = {}
+        self._memo: tuple[ReadSet, int, frozenset[_Entry]] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -140,7 +141,7 @@ class ReadIndex(Generic[S]):
 
     def put(self, sub: S, reads: ReadSet) -> None:
         """`sub` now depends on `reads` (replacing what it depended on before)."""
-        entries = frozenset(e for e in map(_entry, reads.reads) if e.lo < e.hi)  # empty: none
+        entries = self._filed(reads)
         if self._entries.get(sub) == entries:
             return  # a re-run that read what it read before: most of them
         self.remove(sub)
@@ -152,6 +153,16 @@ class ReadIndex(Generic[S]):
                 spans.lengths[len(entry.prefix)] += 1
             bucket.add(entry, sub)
         self._entries[sub] = entries
+
+    def _filed(self, reads: ReadSet) -> frozenset[_Entry]:
+        """The spans of `reads`. Sessions answered from one shared result file the same
+        ReadSet one after another (a hundred on a busy conversation): it is mapped once."""
+        memo = self._memo
+        if memo is not None and memo[0] is reads and memo[1] == len(reads.reads):
+            return memo[2]
+        entries = frozenset(e for e in map(_entry, reads.reads) if e.lo < e.hi)  # empty: none
+        self._memo = (reads, len(reads.reads), entries)
+        return entries
 
     def remove(self, sub: S) -> None:
         for entry in self._entries.pop(sub, ()):
