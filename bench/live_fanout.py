@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.baseline_server is not None:
         baseline_server(args.baseline_server)
         return
-    console = Console()
+    console = Console(width=120)  # one line a row, also in a log
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
         product = asyncio.run(_product(args, Path(tmp)))
         baseline = asyncio.run(_baseline(args, Path(tmp)))
