@@ -128,7 +128,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
             presence = Presence(store, settings.presence_lease * 1000)
             app.state.presence = presence
             scheduled = ScheduledWorker(store, app.state.runner)
-            metrics.watch(store, scheduled)
+            metrics.watch(store, scheduled, subscriptions)
             worker = asyncio.create_task(scheduled.run_forever())
             # Other processes' commits (another `serve`, an import) reach this one's listeners.
             follower = asyncio.create_task(store.follow())

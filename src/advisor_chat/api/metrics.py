@@ -1,6 +1,7 @@
 """Prometheus metrics, served at /metrics to a bearer of `metrics_token` (unset: no such
 page): requests by route and status, function calls by path and outcome, latencies, open
-and refused connections, scheduled work, the database pool.
+and refused connections, scheduled work, the database pool, live queries (their runs and
+the invalidations commits caused).
 
 The registry is the app's own, not prometheus_client's global one: two apps in one
 process (the tests) count apart. Every label has a bounded set of values: a route is its
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from advisor_chat.api.connections import Connections
     from advisor_chat.functions.scheduled import ScheduledWorker
+    from advisor_chat.live.subscriptions import Subscriptions
     from advisor_chat.store import Store
 
 BACKLOG_CAP = 1000  # scheduled calls counted per lane and state on each scrape, at most
@@ -75,9 +77,12 @@ class Metrics:
         self._live = _Live(refused, connections)
         self.registry.register(self._live)
 
-    def watch(self, store: Store, worker: ScheduledWorker) -> None:
+    def watch(
+        self, store: Store, worker: ScheduledWorker, subscriptions: Subscriptions | None = None
+    ) -> None:
         self._live.store = store
         self._live.worker = worker
+        self._live.subscriptions = subscriptions
 
     def observe_call(self, function: str, outcome: str, seconds: float) -> None:
         self.calls.labels(function, outcome).inc()
@@ -99,6 +104,7 @@ class _Live(Collector):
         self.connections = connections
         self.store: Store | None = None
         self.worker: ScheduledWorker | None = None
+        self.subscriptions: Subscriptions | None = None
         self.backlog: dict[tuple[str, str], int] = {}
 
     def collect(self) -> Iterable[Metric]:
@@ -123,6 +129,34 @@ class _Live(Collector):
             )
         yield from self._scheduled()
         yield from self._pool()
+        yield from self._sync()
+
+    def _sync(self) -> Iterator[Metric]:
+        subscriptions = self.subscriptions
+        if subscriptions is None:
+            return
+        yield GaugeMetricFamily(
+            "advisor_chat_sync_queries",
+            "Queries subscribed over the sync protocol in this process.",
+            value=subscriptions.queries,
+        )
+        yield CounterMetricFamily(
+            "advisor_chat_sync_query_runs",
+            "Runs of subscribed queries (first runs and re-runs) in this process.",
+            value=subscriptions.runs,
+        )
+        yield CounterMetricFamily(
+            "advisor_chat_sync_query_cache_hits",
+            "Subscribed queries answered from another session's result for the same query, "
+            "arguments and identity, instead of a run.",
+            value=subscriptions.cache.hits,
+        )
+        yield CounterMetricFamily(
+            "advisor_chat_sync_invalidations",
+            "Subscribed queries that commits marked for a re-run (a query marked by several "
+            "commits before it re-runs counts each time).",
+            value=subscriptions.invalidations,
+        )
 
     def _scheduled(self) -> Iterator[Metric]:
         worker = self.worker

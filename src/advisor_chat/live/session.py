@@ -310,7 +310,8 @@ class Session:
         self._meanwhile = []
         self._subscriptions.follow(self, True)
         try:
-            snapshot = await self._runner.run_queries(
+            snapshot = await self._subscriptions.run(
+                self._runner,
                 [(running[qid].path, running[qid].args) for qid in order],
                 identity,
                 [running[qid].journal for qid in order],

@@ -2,19 +2,25 @@
 
 A query is affected when a write's old or new key, in any index, falls in a range the query
 read (both: a row that moves out of a range changes the result as much as one that moves
-in). For now every watched read set is tested against every commit, a scan; an index of read
-sets (Convex's subscription index) can replace it behind the same calls, and the sessions
-would not notice.
+in). The read sets are filed in an index (live/read_index.py), so a commit costs the
+subscriptions it touches, not one test per subscription; `affects` is the same decision
+for one read set, which a session uses on the commits that landed while it ran a round.
 
-Listeners of the commit log must not block, and this one does not: it tests ranges and tells
-each affected session, synchronously, which of its queries to re-run.
+Listeners of the commit log must not block, and this one does not: it looks the written
+keys up and tells each affected session, synchronously, which of its queries to re-run.
+Sessions run their queries through `run`, which answers from the results other sessions
+just computed for the same query, arguments and identity (live/query_cache.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Protocol
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Protocol
 
+from advisor_chat.functions.context import Identity
+from advisor_chat.functions.runner import Runner, Snapshot
+from advisor_chat.live.query_cache import QueryCache, cache_key
+from advisor_chat.live.read_index import ReadIndex
 from advisor_chat.store.commits import Commit, CommitLog, Write
 from advisor_chat.store.reads import ReadSet
 
@@ -38,32 +44,43 @@ def touches(reads: ReadSet, write: Write) -> bool:
 
 
 def affects(reads: ReadSet, commit: Commit) -> bool:
-    return any(touches(reads, write) for write in commit.writes)
+    return commit.lost_before or any(touches(reads, write) for write in commit.writes)
 
 
 class Subscriptions:
-    """The read sets of every live query of this process, keyed by (watcher, query id)."""
+    """The read sets of every live query of this process, keyed by (watcher, query id).
+
+    `runs` counts the queries run (first runs and re-runs, not those answered from the
+    cache), `invalidations` the (session, query) pairs commits marked for a re-run: /metrics
+    shows both, and the fan-out bench divides them by the commits."""
 
     def __init__(self, commits: CommitLog) -> None:
-        self._watched: dict[Watcher, dict[int, ReadSet]] = {}
+        self._commits = commits
+        self.cache = QueryCache()
+        self._index: ReadIndex[tuple[Watcher, int]] = ReadIndex()
+        self._watched: dict[Watcher, set[int]] = {}
         self._following: set[Watcher] = set()
         self._unlisten: Callable[[], None] = commits.listen(self._on_commit)
+        self.runs = 0
+        self.invalidations = 0
 
     def close(self) -> None:
         self._unlisten()
 
     @property
     def queries(self) -> int:
-        return sum(len(queries) for queries in self._watched.values())
+        return len(self._index)
 
     def watch(self, watcher: Watcher, query_id: int, reads: ReadSet) -> None:
         """What the query read on its latest run (replacing what it read before)."""
-        self._watched.setdefault(watcher, {})[query_id] = reads
+        self._watched.setdefault(watcher, set()).add(query_id)
+        self._index.put((watcher, query_id), reads)
 
     def forget(self, watcher: Watcher, query_id: int) -> None:
         queries = self._watched.get(watcher)
         if queries is not None:
-            queries.pop(query_id, None)
+            queries.discard(query_id)
+        self._index.remove((watcher, query_id))
 
     def follow(self, watcher: Watcher, following: bool) -> None:
         """While following, a watcher hears of every commit: a session re-running queries
@@ -74,16 +91,43 @@ class Subscriptions:
             self._following.discard(watcher)
 
     def drop(self, watcher: Watcher) -> None:
-        self._watched.pop(watcher, None)
+        for query_id in self._watched.pop(watcher, ()):
+            self._index.remove((watcher, query_id))
         self._following.discard(watcher)
 
+    async def run(
+        self,
+        runner: Runner,
+        calls: Sequence[tuple[str, Any]],
+        identity: Identity | None,
+        journals: Sequence[str | None],
+    ) -> Snapshot:
+        """`runner.run_queries(calls, identity, journals)`, or, when every one of them is
+        cached, the cached results as of the latest commit (what a run now would find). A
+        page's journal is part of its key: the same arguments pinned elsewhere are another
+        query."""
+        keys = [
+            cache_key(path, args, identity, journal)
+            for (path, args), journal in zip(calls, journals, strict=True)
+        ]
+        cached = [self.cache.get(key) for key in keys]
+        if calls and all(run is not None for run in cached):
+            self.cache.hits += len(calls)
+            return Snapshot(self._commits.latest_ts, tuple(r for r in cached if r is not None))
+        snapshot = await runner.run_queries(calls, identity, journals)
+        self.runs += len(calls)
+        if self._commits.latest_ts == snapshot.ts:  # nothing landed unseen meanwhile
+            for key, run in zip(keys, snapshot.runs, strict=True):
+                self.cache.put(key, run)
+        return snapshot
+
     def _on_commit(self, commit: Commit) -> None:
-        if not commit.writes:
+        if not commit.writes and not commit.lost_before:
             return
+        self.cache.committed(commit)  # before any session hears of it and asks again
         hits: dict[Watcher, set[int]] = {}
-        for watcher, queries in self._watched.items():
-            affected = {qid for qid, reads in queries.items() if affects(reads, commit)}
-            if affected:
-                hits[watcher] = affected
+        for watcher, query_id in self._index.affected(commit):
+            hits.setdefault(watcher, set()).add(query_id)
+            self.invalidations += 1
         for watcher in hits.keys() | self._following:
             watcher.committed(commit, hits.get(watcher, set()))
