@@ -6,23 +6,12 @@ from __future__ import annotations
 import pytest
 
 from advisor_chat.errors import FunctionError
-from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.receipts import receipt_key
 from advisor_chat.functions.runner import Runner
 from advisor_chat.store import Store
-from tests.functions.world import ALICE, BOB, World, build_world, snapshot
+from tests.functions.world import ALICE, BOB, World, snapshot
 
 SESSION = "2f6a0c1e-93b4-4f55-8d0e-5a7c3e9b1d20"
-
-
-@pytest.fixture
-def runner(store: Store) -> Runner:
-    return Runner(store, build_registry())
-
-
-@pytest.fixture
-async def world(store: Store, runner: Runner) -> World:
-    return await build_world(store, runner)
 
 
 def _contents(messages: list[dict[str, object]]) -> list[object]:

@@ -224,17 +224,9 @@ class SqliteBackend(Backend):
             db.close()
 
     async def maintain(self, sql: str, params: Sequence[Any]) -> None:
-        db = self._writer
-        if db is None:
-            raise StoreError("store is closed")
-        async with self._write_lock:
-            await self._begin_immediate(db)
-            try:
-                db.execute(sql, params)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        """SQLite has one writer: housekeeping takes its turn like any write."""
+        async with self.write(lambda: None) as conn:
+            await conn.execute(sql, params)
 
     async def _begin_immediate(self, db: sqlite3.Connection) -> None:
         delay, waited = 0.001, 0.0
