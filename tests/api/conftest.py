@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -112,3 +113,16 @@ def sign_up_tokens(base: str, email: str, name: str | None = None) -> dict[str, 
     assert response.status_code == 200, response.text
     answer: dict[str, str] = response.json()
     return answer
+
+
+def call_api(base: str, token: str, kind: str, path: str, args: dict[str, Any]) -> Any:
+    """`path(args)` over the Convex HTTP API as the token's user: its value, the call
+    asserted to have succeeded."""
+    answer = httpx.post(
+        f"{base}/api/{kind}",
+        json={"path": path, "args": args},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    assert answer["status"] == "success", answer
+    return answer["value"]

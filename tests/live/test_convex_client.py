@@ -4,15 +4,14 @@ sign-out seen as the query's UNAUTHENTICATED error. It runs under Node (tests/cl
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
 from typing import Any
 
-import httpx
-
-from tests.api.conftest import Served, sign_up_tokens
+from tests.api.conftest import Served, call_api, sign_up_tokens
 from tests.api.test_convex_clients import CLIENT_DIR
 from tests.services import missing_service
 
@@ -65,15 +64,7 @@ def test_the_official_client_loads_a_paginated_query_page_by_page(live_server: S
     tokens = sign_up_tokens(live_server.base, "ws-pages@example.test", "Paige")
     token = tokens["accessToken"]
 
-    def call(path: str, args: dict[str, Any]) -> Any:
-        answer = httpx.post(
-            f"{live_server.base}/api/mutation",
-            json={"path": path, "args": args},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        ).json()
-        assert answer["status"] == "success", answer
-        return answer["value"]
+    call = functools.partial(call_api, live_server.base, token, "mutation")
 
     call("users:store", {})
     conversation = call("conversations:createConversation", {"title": "Pages"})

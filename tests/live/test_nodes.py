@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.api.conftest import Served, serving, sign_up
+from tests.api.conftest import Served, call_api, serving, sign_up
 from tests.services import (
     PostgresServer,
     ServiceMissing,
@@ -166,33 +165,22 @@ def deployment(
         asyncio.run(drop_database(postgres.url, name))
 
 
-async def _call(node: Served, token: str, kind: str, path: str, args: dict[str, Any]) -> Any:
-    async with httpx.AsyncClient(timeout=10) as http:
-        answer = (
-            await http.post(
-                f"{node.base}/api/{kind}",
-                json={"path": path, "args": args},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        ).json()
-    assert answer["status"] == "success", answer
-    return answer["value"]
-
-
 async def _user(node: Served, email: str, name: str) -> str:
     token = await asyncio.to_thread(sign_up, node.base, email, name)
-    await _call(node, token, "mutation", "users:store", {})
+    await asyncio.to_thread(call_api, node.base, token, "mutation", "users:store", {})
     return token
 
 
 async def _conversation(node: Served, token: str) -> str:
-    conversation: str = await _call(node, token, "mutation", "conversations:createConversation", {})
+    conversation: str = await asyncio.to_thread(
+        call_api, node.base, token, "mutation", "conversations:createConversation", {}
+    )
     return conversation
 
 
 async def _send(node: Served, token: str, conversation: str, text: str) -> None:
     args = {"conversationId": conversation, "content": text}
-    await _call(node, token, "mutation", "messages:sendMessage", args)
+    await asyncio.to_thread(call_api, node.base, token, "mutation", "messages:sendMessage", args)
 
 
 def _texts(result: Any) -> list[str]:
@@ -209,7 +197,9 @@ def _has(text: str) -> Callable[[Any], bool]:
 
 def _online(node: Served, token: str, expected: bool) -> Callable[[], Awaitable[bool]]:
     async def holds() -> bool:
-        presence = await _call(node, token, "query", "realtime:getUserPresence", {})
+        presence = await asyncio.to_thread(
+            call_api, node.base, token, "query", "realtime:getUserPresence", {}
+        )
         return presence is not None and presence["isOnline"] is expected
 
     return holds
@@ -250,7 +240,7 @@ async def test_a_subscriber_on_one_node_follows_commits_through_another(
     # Typing set through B shows on A by name, and the server clears it: no client
     # says it stopped.
     args = {"conversationId": conversation, "isTyping": True}
-    await _call(b, alice, "mutation", "realtime:setTypingStatus", args)
+    await asyncio.to_thread(call_api, b.base, alice, "mutation", "realtime:setTypingStatus", args)
     await until(on_a.seen(typing, lambda r: _names(r) == ["Alice"]), WITHIN, "typing on A")
     await until(on_a.seen(typing, lambda r: _names(r) == []), WITHIN, "typing cleared")
 
@@ -288,7 +278,7 @@ async def test_with_redis_gone_mutations_commit_and_subscribers_update(
     await _send(b, carol, conversation, "Redis down")
     await until(on_a.seen(messages, _has("Redis down")), WITHIN, "seen without Redis")
     dan = await _user(b, "dan@example.test", "Dan")  # the throttle uses the store
-    assert await _call(a, dan, "query", "users:current", {})
+    assert await asyncio.to_thread(call_api, a.base, dan, "query", "users:current", {})
 
     deployment.redis.start()  # back, on the same address
     await _send(b, carol, conversation, "Redis back")

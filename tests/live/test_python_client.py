@@ -17,7 +17,7 @@ import httpx
 import pytest
 from convex import ConvexClient, ConvexError
 
-from tests.api.conftest import Served, sign_up_tokens
+from tests.api.conftest import Served, call_api, sign_up_tokens
 
 T = TypeVar("T")
 STEP_S = 20.0  # each call answers in milliseconds; this only bounds a hang
@@ -59,18 +59,6 @@ def until_page(updates: Iterator[Any], before: list[str], wanted: list[str]) -> 
         assert len(seen) < MAX_UPDATES, seen
         seen.append(contents(within(lambda: next(updates))))
         assert seen[-1] in (before, wanted), seen
-
-
-def _http_mutation(base: str, token: str, path: str, args: dict[str, Any]) -> Any:
-    answer = httpx.post(
-        f"{base}/api/mutation",
-        json={"path": path, "args": args},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    body = answer.json()
-    assert body["status"] == "success", body
-    return body["value"]
 
 
 def _error_after(updates: Iterator[Any], last: list[str]) -> ConvexError:
@@ -121,9 +109,10 @@ def test_queries_mutates_and_subscribes(live_server: Served, client: ConvexClien
     )
     until_page(updates, [], ["one 🐍"])
     # A write through another connection (HTTP) reaches the subscription too.
-    _http_mutation(
+    call_api(
         live_server.base,
         tokens["accessToken"],
+        "mutation",
         "messages:sendMessage",
         {"conversationId": conversation, "content": "two"},
     )

@@ -21,12 +21,11 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from advisor_chat.api.sync.protocol import decode_ts
-from tests.api.conftest import Served, serving, serving_at, sign_up_tokens
+from tests.api.conftest import Served, call_api, serving, serving_at, sign_up_tokens
 from tests.api.test_convex_clients import CLIENT_DIR
 from tests.services import missing_service
 
@@ -95,23 +94,11 @@ def database(request: pytest.FixtureRequest) -> dict[str, str]:
     return {}  # SQLite in the data directory, which both servers share
 
 
-def _call(served: Served, kind: str, token: str, path: str, args: dict[str, Any]) -> Any:
-    answer = httpx.post(
-        f"{served.base}/api/{kind}",
-        json={"path": path, "args": args},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    body = answer.json()
-    assert body["status"] == "success", body
-    return body["value"]
-
-
 def _contents(served: Served, token: str, conversation: str) -> list[str]:
-    page = _call(
-        served,
-        "query",
+    page = call_api(
+        served.base,
         token,
+        "query",
         "messages:getConversationMessages",
         {"conversationId": conversation, "paginationOpts": {"numItems": 50, "cursor": None}},
     )
@@ -133,14 +120,14 @@ def test_the_client_reconnects_to_a_restarted_server(
     with serving(tmp_path, database) as first:
         tokens = sign_up_tokens(first.base, "reconnect@example.test", "Rita")
         token = tokens["accessToken"]
-        _call(first, "mutation", token, "users:store", {})
-        conversation = _call(
-            first, "mutation", token, "conversations:createConversation", {"title": "Restart"}
+        call_api(first.base, token, "mutation", "users:store", {})
+        conversation = call_api(
+            first.base, token, "mutation", "conversations:createConversation", {"title": "Restart"}
         )
-        _call(
-            first,
-            "mutation",
+        call_api(
+            first.base,
             token,
+            "mutation",
             "messages:sendMessage",
             {"conversationId": conversation, "content": "before"},
         )
@@ -167,10 +154,10 @@ def test_the_client_reconnects_to_a_restarted_server(
             client.tell("down")
             client.expect("mutated while down")
             with serving_at(first.port, tmp_path, database) as second:
-                _call(
-                    second,
-                    "mutation",
+                call_api(
+                    second.base,
                     token,
+                    "mutation",
                     "messages:sendMessage",
                     {"conversationId": conversation, "content": "after restart"},
                 )
@@ -243,9 +230,9 @@ async def test_a_mutation_resent_after_its_answer_was_lost_lands_once(
     including one whose MutationResponse it got, or that committed while the answer was
     lost. Convex runs each (sessionId, requestId) once, so the client counts on it."""
     token = sign_up_tokens(live_server.base, "resend@example.test", "Remy")["accessToken"]
-    _call(live_server, "mutation", token, "users:store", {})
-    conversation = _call(
-        live_server, "mutation", token, "conversations:createConversation", {"title": "Once"}
+    call_api(live_server.base, token, "mutation", "users:store", {})
+    conversation = call_api(
+        live_server.base, token, "mutation", "conversations:createConversation", {"title": "Once"}
     )
     mutation = {
         "type": "Mutation",

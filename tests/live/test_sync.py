@@ -10,7 +10,6 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -18,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from advisor_chat.auth.tokens import LEEWAY_S, LocalTokens
 from advisor_chat.functions.context import Identity
-from tests.api.conftest import SECRET, Served, serving, sign_up
+from tests.api.conftest import SECRET, Served, call_api, serving, sign_up
 
 MAX_FRAME = 100_000
 MAX_QUEUED = 2 << 20  # over any one page below (32 messages of 30 KB)
@@ -41,19 +40,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def token(server: Served) -> str:
     token = sign_up(server.base, "sync-alice@example.test")
-    _call(server, token, "mutation", "users:store", {})
+    call_api(server.base, token, "mutation", "users:store", {})
     return token
-
-
-def _call(server: Served, token: str, kind: str, path: str, args: dict[str, Any]) -> Any:
-    answer = httpx.post(
-        f"{server.base}/api/{kind}",
-        json={"path": path, "args": args},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    ).json()
-    assert answer["status"] == "success", answer
-    return answer["value"]
 
 
 async def _open(server: Served, token: str | None = None, **options: Any) -> ClientConnection:
@@ -210,11 +198,11 @@ def _b64(encoded: str) -> bytes:
 async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(
     server: Served, token: str
 ) -> None:
-    conversation = _call(server, token, "mutation", "conversations:createConversation", {})
+    conversation = call_api(server.base, token, "mutation", "conversations:createConversation", {})
     big = "x" * 30_000
     for _ in range(8):
-        _call(
-            server,
+        call_api(
+            server.base,
             token,
             "mutation",
             "messages:sendMessage",
@@ -244,8 +232,8 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(
 
     sent = 8
     for _ in range(24):  # ~10 MB of pages; the stalled client holds a few hundred KB at most
-        _call(
-            server,
+        call_api(
+            server.base,
             token,
             "mutation",
             "messages:sendMessage",

@@ -5,23 +5,11 @@
 // asserts. Env: ADVISOR_CHAT_URL, ACCESS_TOKEN, CONVERSATION, NUM_ITEMS.
 import { ConvexClient } from "convex/browser";
 import WebSocket from "ws";
+import { until } from "./support.mjs";
 
 const conversation = process.env.CONVERSATION;
 const numItems = Number(process.env.NUM_ITEMS);
-const STEP_MS = 10_000; // each condition is met within milliseconds; this bounds a hang
 const MAX_PAGES = 20;
-
-function until(condition, what) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (condition()) return resolve();
-      if (Date.now() - started > STEP_MS) return reject(new Error(`timed out: ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
 
 const client = new ConvexClient(process.env.ADVISOR_CHAT_URL, {
   webSocketConstructor: WebSocket,

@@ -6,6 +6,7 @@
 import { createInterface } from "node:readline";
 import { ConvexClient } from "convex/browser";
 import WebSocket from "ws";
+import { until } from "./support.mjs";
 
 const url = process.env.ADVISOR_CHAT_URL;
 const conversation = process.env.CONVERSATION;
@@ -38,18 +39,6 @@ async function command() {
 function say(event, fields = {}) {
   console.log(JSON.stringify({ event, ...fields }));
 }
-function until(condition, what) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (condition()) return resolve();
-      if (Date.now() - started > STEP_MS) return reject(new Error(`timed out: ${what}`));
-      setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
-
 const pages = [];
 const errors = [];
 const client = new ConvexClient(url, { webSocketConstructor: RecordedWebSocket, logger: false });
@@ -60,13 +49,23 @@ client.onUpdate(
   (page) => pages.push(page.page.map((m) => m.content)),
   (error) => errors.push({ message: error.message, data: error.data ?? null }),
 );
-await until(() => pages.length > 0 && client.connectionState().isWebSocketConnected, "first page");
+await until(
+  () => pages.length > 0 && client.connectionState().isWebSocketConnected,
+  "first page",
+  STEP_MS,
+  10,
+);
 say("subscribed", { page: pages.at(-1) });
 
 // The test has stopped the server: once the client has noticed, mutate. The mutation waits
 // in the client until it is connected again, and is sent then.
 if ((await command()) !== "down") throw new Error("expected `down`");
-await until(() => !client.connectionState().isWebSocketConnected, "the client to see the server gone");
+await until(
+  () => !client.connectionState().isWebSocketConnected,
+  "the client to see the server gone",
+  STEP_MS,
+  10,
+);
 let result;
 let pageWhenDone;
 const sent = client
@@ -83,7 +82,7 @@ say("mutated while down");
 // The test has started the server again and written through it over HTTP.
 if ((await command()) !== "up") throw new Error("expected `up`");
 const done = (page) => page !== undefined && expected.every((c) => page.includes(c));
-await until(() => result !== undefined && done(pages.at(-1)), "current results");
+await until(() => result !== undefined && done(pages.at(-1)), "current results", STEP_MS, 10);
 await sent;
 say("caught up", {
   result,

@@ -4,38 +4,17 @@
 // Env: ADVISOR_CHAT_URL, ACCESS_TOKEN, REFRESH_TOKEN.
 import { ConvexClient } from "convex/browser";
 import WebSocket from "ws";
+import { until, post } from "./support.mjs";
 
 const url = process.env.ADVISOR_CHAT_URL;
 let refreshToken = process.env.REFRESH_TOKEN;
 const seen = { refreshes: 0, authChanges: [], pages: [], titles: [], errors: [] };
-const STEP_MS = 10_000; // each condition below is met within milliseconds; this bounds a hang
-
-function until(condition, what) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (condition()) return resolve();
-      if (Date.now() - started > STEP_MS) return reject(new Error(`timed out: ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
-
-async function post(path, body) {
-  const response = await fetch(`${url}${path}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 const client = new ConvexClient(url, { webSocketConstructor: WebSocket, logger: false });
 client.setAuth(
   async ({ forceRefreshToken }) => {
     if (!forceRefreshToken) return process.env.ACCESS_TOKEN;
-    const refreshed = await post("/auth/refresh", { refreshToken });
+    const refreshed = await post(url, "/auth/refresh", { refreshToken });
     if (refreshed.status !== 200) return null;
     seen.refreshes += 1;
     refreshToken = refreshed.body.refreshToken;
@@ -84,7 +63,7 @@ seen.pageAfterRefresh = seen.pages.at(-1);
 seen.pageUpdates = seen.pages.length;
 
 // Signing out ends the sign-in: the subscribed query fails UNAUTHENTICATED.
-seen.signOut = (await post("/auth/signout", { refreshToken })).status;
+seen.signOut = (await post(url, "/auth/signout", { refreshToken })).status;
 await until(() => seen.errors.length === 2, "both queries' errors after sign-out");
 await client.close();
 console.log(JSON.stringify(seen));

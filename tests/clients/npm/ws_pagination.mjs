@@ -6,39 +6,18 @@
 // Env: ADVISOR_CHAT_URL, ACCESS_TOKEN, REFRESH_TOKEN.
 import { ConvexClient } from "convex/browser";
 import WebSocket from "ws";
+import { until, post } from "./support.mjs";
 
 const url = process.env.ADVISOR_CHAT_URL;
 let refreshToken = process.env.REFRESH_TOKEN;
-const STEP_MS = 10_000; // each condition below is met within milliseconds; this bounds a hang
 const seen = { updates: 0, repeated: [], unordered: [], statuses: [] };
-
-function until(condition, what) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (condition()) return resolve();
-      if (Date.now() - started > STEP_MS) return reject(new Error(`timed out: ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
-
-async function post(path, body) {
-  const response = await fetch(`${url}${path}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 const client = new ConvexClient(url, { webSocketConstructor: WebSocket, logger: false });
 let authenticated = false;
 client.setAuth(
   async ({ forceRefreshToken }) => {
     if (!forceRefreshToken) return process.env.ACCESS_TOKEN;
-    const refreshed = await post("/auth/refresh", { refreshToken });
+    const refreshed = await post(url, "/auth/refresh", { refreshToken });
     if (refreshed.status !== 200) return null;
     refreshToken = refreshed.body.refreshToken;
     return refreshed.body.accessToken;
