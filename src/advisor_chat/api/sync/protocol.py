@@ -319,6 +319,16 @@ def encode(message: ServerMessage) -> bytes:
     return orjson.dumps(_json(message))
 
 
+def _answer(kind: str, request_id: int, value: Any, error: FunctionError | None) -> dict[str, Any]:
+    """A mutation's or an action's answer: its value, or its error as the client reads one
+    (the message, and our stable code in errorData)."""
+    if error is not None:
+        outcome = {"success": False, "result": error.message, "errorData": error_data(error)}
+    else:
+        outcome = {"success": True, "result": value}
+    return {"type": kind, "requestId": request_id, **outcome, "logLines": []}
+
+
 def encode_modification(modification: Modification) -> dict[str, Any]:
     match modification:
         case QueryUpdated(query_id, value, journal):
@@ -367,40 +377,12 @@ def _json(message: ServerMessage) -> dict[str, Any]:
                 body["clientClockSkew"] = round(message.client_clock_skew)
             return body
         case MutationResponse(request_id, value, error, ts):
-            if error is not None:
-                return {
-                    "type": "MutationResponse",
-                    "requestId": request_id,
-                    "success": False,
-                    "result": error.message,
-                    "errorData": error_data(error),
-                    "logLines": [],
-                }
-            return {
-                "type": "MutationResponse",
-                "requestId": request_id,
-                "success": True,
-                "result": value,
-                "ts": encode_ts(ts),
-                "logLines": [],
-            }
+            answer = _answer("MutationResponse", request_id, value, error)
+            if error is None:  # the commit a Transition must reach (read-your-writes)
+                answer["ts"] = encode_ts(ts)
+            return answer
         case ActionResponse(request_id, value, error):
-            if error is not None:
-                return {
-                    "type": "ActionResponse",
-                    "requestId": request_id,
-                    "success": False,
-                    "result": error.message,
-                    "errorData": error_data(error),
-                    "logLines": [],
-                }
-            return {
-                "type": "ActionResponse",
-                "requestId": request_id,
-                "success": True,
-                "result": value,
-                "logLines": [],
-            }
+            return _answer("ActionResponse", request_id, value, error)
         case AuthError(error, base_version, attempted):
             return {
                 "type": "AuthError",
