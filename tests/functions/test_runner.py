@@ -10,7 +10,7 @@ import pytest
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.context import ActionCtx, Identity, MutationCtx, QueryCtx
-from advisor_chat.functions.registry import Args, Registry, action, mutation, query
+from advisor_chat.functions.registry import Args, Registry, Retired, action, mutation, query
 from advisor_chat.functions.runner import Runner
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Commit, Store
@@ -227,3 +227,22 @@ async def test_transaction_kinds(store: Store) -> None:
     await runner.call("t:q", {}, None)
     await runner.call("t:m", {}, None)
     assert seen == {"query": True, "mutation": False}
+
+
+async def test_a_retired_path_answers_not_found_with_its_reason(store: Store) -> None:
+    """A client of the original app calling a function we deliberately do not serve
+    learns why, over the same error code as any missing function."""
+    registry = Registry([add], [Retired("notes:list", "it listed every user's notes")])
+    runner = Runner(store, registry)
+    with pytest.raises(FunctionError) as refused:
+        await runner.call("notes:list", {}, ALICE)
+    assert refused.value.code == Code.NOT_FOUND
+    assert "it listed every user's notes" in refused.value.message
+    assert refused.value.data["retired"] is True
+    assert [r.path for r in registry.retired()] == ["notes:list"]
+    assert "notes:list" not in {f.path for f in registry.public()}
+
+
+def test_a_path_cannot_be_both_declared_and_retired() -> None:
+    with pytest.raises(ValueError, match="both declared and retired"):
+        Registry([add], [Retired("notes:add", "gone")])

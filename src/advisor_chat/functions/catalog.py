@@ -35,4 +35,7 @@ MODULES = (
 
 
 def build_registry() -> Registry:
-    return Registry(f for module in MODULES for f in module.FUNCTIONS)
+    return Registry(
+        (f for module in MODULES for f in module.FUNCTIONS),
+        (r for module in MODULES for r in getattr(module, "RETIRED", ())),
+    )

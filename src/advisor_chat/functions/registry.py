@@ -115,16 +115,31 @@ def action(
     )
 
 
+@dataclass(frozen=True)
+class Retired:
+    """A path the original app served that we deliberately do not (it let anyone read or
+    write every user's data, say). A call to it answers NOT_FOUND with `reason`, so a
+    client moving over learns why and what replaces it instead of a bare "not found"."""
+
+    path: str
+    reason: str
+
+
 class Registry:
     """Every callable function, by path. Immutable once built."""
 
-    def __init__(self, functions: Iterable[Function]) -> None:
+    def __init__(self, functions: Iterable[Function], retired: Iterable[Retired] = ()) -> None:
         by_path: dict[str, Function] = {}
         for function in functions:
             if function.path in by_path:
                 raise ValueError(f"function {function.path} declared twice")
             by_path[function.path] = function
         self._by_path = by_path
+        self._retired: dict[str, Retired] = {}
+        for gone in retired:
+            if gone.path in by_path or gone.path in self._retired:
+                raise ValueError(f"function {gone.path} both declared and retired")
+            self._retired[gone.path] = gone
 
     def get(self, path: str, kind: Kind | None = None, *, internal: bool = False) -> Function:
         """The function at `path` (Convex also accepts `module.js:name` and `module/name`).
@@ -136,6 +151,14 @@ class Registry:
             else path
         )
         function = self._by_path.get(normal)
+        if function is None and normal in self._retired:
+            gone = self._retired[normal]
+            raise FunctionError(
+                Code.NOT_FOUND,
+                f"'{path}' is not served: {gone.reason}",
+                path=path,
+                retired=True,
+            )
         if (
             function is None
             or (kind is not None and function.kind != kind)
@@ -151,6 +174,10 @@ class Registry:
             return self.get(path, internal=True)
         except FunctionError:
             return None
+
+    def retired(self) -> Iterator[Retired]:
+        """The original app's paths we deliberately do not serve, each with its reason."""
+        return iter(self._retired.values())
 
     def public(self) -> Iterator[Function]:
         """What clients may call: every function but the internal ones."""
