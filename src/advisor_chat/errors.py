@@ -23,6 +23,7 @@ class Code(enum.StrEnum):
 
     UNAUTHENTICATED = "UNAUTHENTICATED"
     NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"  # signed in, but the function needs a role the caller lacks
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"

@@ -31,6 +31,16 @@ async def require_user(ctx: QueryCtx) -> Document:
     return user
 
 
+async def require_admin(ctx: QueryCtx) -> Document:
+    """The caller's users row if it holds the admin role, which only an operator grants
+    (`advisor-chat users`); a plan, however high, is not a role. Anyone else is told
+    plainly, since admin functions name no one's document."""
+    user = await require_user(ctx)
+    if user.get("role") != "admin":
+        raise FunctionError(Code.FORBIDDEN, "this function is for administrators")
+    return user
+
+
 def not_found(table: str, doc_id: Any) -> FunctionError:
     """The one answer for 'missing' and 'not yours' alike."""
     noun = {

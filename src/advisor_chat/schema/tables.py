@@ -265,6 +265,7 @@ USERS = _table(
         "name": opt(s()),
         "image": opt(s()),
         "plan": s(),
+        "role": opt(v.literals("admin")),  # granted by `advisor-chat users`, never by a function
         "createdAt": n(),
         "updatedAt": n(),
         "legacyId": opt(s()),
