@@ -18,7 +18,14 @@ from tests.functions.world import World
 
 DOCUMENT = openapi_document(build_registry())
 SHAPE = World(
-    "k57a9bq1ndd1jb7d4x2t6cg4jx6xj8ry", "k57b", "conv_1", "msg_1", "mem_1", "sum_1", "msg_2"
+    "k57a9bq1ndd1jb7d4x2t6cg4jx6xj8ry",
+    "k57b",
+    "conv_1",
+    "msg_1",
+    "mem_1",
+    "sum_1",
+    "msg_2",
+    "user_1",
 )
 
 

@@ -129,6 +129,66 @@ OWN_ROWS_ONLY = {
     "teams:createFromTemplate",
 }
 
+# --- the original's auth:* and users:* functions (issue 18) --------------------------------
+EXAMPLES |= {
+    "auth:getCurrentUserInfo": lambda w: {},
+    "auth:syncUserFromClerk": lambda w: {},
+    "auth:ensureUserExists": lambda w: {},
+    "auth:updateCurrentUserProfile": lambda w: {"name": "Renamed"},
+    "auth:deleteCurrentUser": lambda w: {},
+    "auth:hasUserPlan": lambda w: {"plan": "free"},
+    "auth:getCurrentUserStats": lambda w: {},
+    "users:getUserById": lambda w: {"userId": w.alice},
+    "users:updateUserPlan": lambda w: {"userId": w.alice, "plan": "pro"},
+    "users:getAllUsers": lambda w: {},
+    "users:deleteUser": lambda w: {"userId": w.alice},
+}
+OWN_ROWS_ONLY |= {
+    "auth:getCurrentUserInfo",
+    "auth:syncUserFromClerk",
+    "auth:ensureUserExists",
+    "auth:updateCurrentUserProfile",
+    "auth:deleteCurrentUser",
+    "auth:hasUserPlan",
+    "auth:getCurrentUserStats",
+    "users:getUserById",  # another's id reads as null: tests/functions/test_original_users.py
+}
+# Answered to a signed-out caller, as the original did, without reading or writing anything.
+SIGNED_OUT_ANSWERS: dict[str, Any] = {"auth:getCurrentUserInfo": None, "auth:hasUserPlan": False}
+# For the admin role only: anyone else, whatever their plan, is FORBIDDEN.
+ADMIN_ONLY = {"users:updateUserPlan", "users:getAllUsers", "users:deleteUser"}
+
+
+@pytest.mark.parametrize("path", sorted(SIGNED_OUT_ANSWERS))
+async def test_signed_out_callers_get_the_originals_empty_answer(
+    store: Store, runner: Runner, world: World, path: str
+) -> None:
+    before = await snapshot(store)
+    answer = await runner.call(path, EXAMPLES[path](world), None)
+    assert answer.value == SIGNED_OUT_ANSWERS[path]
+    assert await snapshot(store) == before
+
+
+@pytest.mark.parametrize("path", sorted(ADMIN_ONLY))
+@pytest.mark.parametrize("plan", ["free", "enterprise"])
+async def test_admin_functions_refuse_everyone_else_and_nothing_changes(
+    store: Store, runner: Runner, world: World, path: str, plan: str
+) -> None:
+    """A plan is not a role: an enterprise user is refused as a free one is."""
+
+    async def set_plan(tx: Transaction) -> None:
+        for user in await tx.query("users").collect():
+            await tx.patch("users", user["_id"], {"plan": plan})
+
+    await store.mutation(set_plan)
+    before = await snapshot(store)
+    for caller in (ALICE, BOB):
+        with pytest.raises(FunctionError) as caught:
+            await runner.call(path, EXAMPLES[path](world), caller)
+        assert caught.value.code is Code.FORBIDDEN, caller
+    assert await snapshot(store) == before
+
+
 PATHS = sorted(EXAMPLES)
 
 
@@ -136,7 +196,7 @@ def test_every_function_has_an_example() -> None:
     assert {f.path for f in build_registry().public()} == set(EXAMPLES)
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", sorted(set(PATHS) - set(SIGNED_OUT_ANSWERS)))
 async def test_unauthenticated_callers_are_refused_and_nothing_changes(
     store: Store, runner: Runner, world: World, path: str
 ) -> None:
@@ -147,7 +207,7 @@ async def test_unauthenticated_callers_are_refused_and_nothing_changes(
     assert await snapshot(store) == before
 
 
-@pytest.mark.parametrize("path", sorted(set(PATHS) - OWN_ROWS_ONLY))
+@pytest.mark.parametrize("path", sorted(set(PATHS) - OWN_ROWS_ONLY - ADMIN_ONLY))
 async def test_another_users_documents_read_as_missing_and_nothing_changes(
     store: Store, runner: Runner, world: World, path: str
 ) -> None:

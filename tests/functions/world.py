@@ -24,6 +24,7 @@ class World:
     memory: str  # the public advisor's, in Alice's conversation
     summary: str  # of Alice's conversation
     answer: str  # the public advisor's answer in Alice's conversation
+    alice: str  # Alice's users row
 
 
 async def build_world(store: Store, runner: Runner) -> World:
@@ -109,7 +110,7 @@ async def build_world(store: Store, runner: Runner) -> World:
         )
 
     answered = (await store.mutation(answer)).value
-    return World(public, private, conversation, message, memory, summary, answered)
+    return World(public, private, conversation, message, memory, summary, answered, alice)
 
 
 async def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:

@@ -19,6 +19,7 @@ from advisor_chat.auth.secret import load_secret
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.cli.chat import chat
 from advisor_chat.cli.imports import exports, imports
+from advisor_chat.cli.roles import admin, list_admins
 from advisor_chat.errors import AdvisorChatError, FunctionError, StoreError
 from advisor_chat.importers.marketplace import load_shipped
 from advisor_chat.importers.report import Report
@@ -113,8 +114,12 @@ def serve(
 
 app.command()(chat)
 
-users = typer.Typer(help="Local accounts, for scripts and admins.", no_args_is_help=True)
+users = typer.Typer(
+    help="Local accounts and the admin role, for scripts and operators.", no_args_is_help=True
+)
 app.add_typer(users, name="users")
+users.command("admin")(admin)
+users.command("admins")(list_admins)
 app.add_typer(imports, name="import")
 app.add_typer(exports, name="export")
 

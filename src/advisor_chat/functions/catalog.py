@@ -5,6 +5,7 @@ threadSummaries:...), so existing clients port over."""
 from __future__ import annotations
 
 from advisor_chat.functions import (
+    account,
     advisors,
     chat,
     conversations,
@@ -21,6 +22,7 @@ from advisor_chat.functions.registry import Registry
 
 MODULES = (
     users,
+    account,
     advisors,
     marketplace,
     teams,
