@@ -19,7 +19,7 @@ from advisor_chat.store import Document
 
 # getCurrentUserStats counts with bounded index counts: conversations up to STATS_CAP, and
 # messages in the STATS_CONVERSATIONS most recently active conversations, STATS_CAP in all.
-STATS_CAP = 10_000
+STATS_CAP = 8_000  # below the store's 8,192 rows a count may take
 STATS_CONVERSATIONS = 100
 
 
