@@ -225,6 +225,12 @@ async def test_get_user_by_id_reads_only_the_callers_own(
     bob_again = dataclasses.replace(BOB, subject="user_bob_2")
     await _call(runner, "users:store", {}, bob_again)
     assert await _call(runner, "users:getUserById", {"userId": world.alice}, bob_again) is None
+    # An administrator looks anyone up, by id or by Clerk id (the original's admin lookups).
+    await _grant(store, "bob@example.test")
+    theirs = await _call(runner, "users:getUserById", {"userId": world.alice}, bob_again)
+    assert theirs == mine
+    by_clerk = await _call(runner, "users:getUserByClerkId", {"clerkId": ALICE.subject}, bob_again)
+    assert by_clerk == mine
 
 
 async def _grant(store: Store, email: str, admin: bool = True) -> None:

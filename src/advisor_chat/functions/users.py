@@ -28,6 +28,7 @@ from advisor_chat.store import UNSET, Document
 NAME = v.optional(v.string(max_length=limits.NAME))
 URL = v.optional(v.string(max_length=limits.URL))
 PLAN = v.string(max_length=limits.LABEL)
+ADMIN = "admin"  # the users row's role that require_admin asks for
 ALL_USERS_CAP = 1_000  # users:getAllUsers without paginationOpts: the oldest this many
 
 
@@ -39,20 +40,29 @@ async def current(ctx: QueryCtx, args: Args) -> Document | None:
 
 @query("users:getUserByClerkId", {"clerkId": v.string(max_length=limits.SUBJECT)})
 async def get_user_by_clerk_id(ctx: QueryCtx, args: Args) -> Document | None:
-    """A users row by Clerk id: only the caller's own, of the caller's issuer; anyone
-    else's reads as missing."""
+    """A users row by Clerk id: the caller's own, of the caller's issuer; anyone else's
+    reads as missing, except to an administrator (the original's admin lookup)."""
     identity = ctx.require_identity()
     if args["clerkId"] != identity.subject:
+        if await _is_admin(ctx):
+            return await by_subject(ctx.db, args["clerkId"])
         return None
     return await current_user(ctx)
 
 
 @query("users:getUserById", {"userId": v.id("users")})
 async def get_user_by_id(ctx: QueryCtx, args: Args) -> Document | None:
-    """A users row by id: only the caller's own; anyone else's reads as missing (null),
-    as the original answered a missing one."""
+    """A users row by id: the caller's own; anyone else's reads as missing (null, as the
+    original answered a missing one), except to an administrator."""
     user = await require_user(ctx)
-    return user if user["_id"] == args["userId"] else None
+    if user["_id"] == args["userId"]:
+        return user
+    return await ctx.db.get("users", args["userId"]) if user.get("role") == ADMIN else None
+
+
+async def _is_admin(ctx: QueryCtx) -> bool:
+    user = await current_user(ctx)
+    return user is not None and user.get("role") == ADMIN
 
 
 async def stored_user(ctx: MutationCtx) -> Document:
