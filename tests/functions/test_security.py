@@ -101,7 +101,7 @@ EXAMPLES: dict[str, Example] = {
     "teams:getTeamTemplates": lambda w: {"category": "startup"},
     "teams:getTeamTemplate": lambda w: {"teamId": "startup-board"},
     "teams:createFromTemplate": lambda w: {"teamId": "startup-board", "title": "Board"},
-    # -- the original app's advisors (issue 18) --
+    # -- the original app's advisors, advisorMemories and threadSummaries (issue 18) --
     "advisors:getAllAdvisors": lambda w: {},
     "advisors:getAdvisors": lambda w: {},
     "advisors:uploadAdvisorJSON": lambda w: {
@@ -114,6 +114,10 @@ EXAMPLES: dict[str, Example] = {
     "advisors:enrichAdvisorsFromJSON": lambda w: {
         "advisors": [{"persona": {"name": "Ada Reyes", "title": "CFO", "bio": "Numbers."}}],
     },
+    "advisorMemories:getConversationMemories": lambda w: {"conversationId": w.conversation},
+    "threadSummaries:getSummaryById": lambda w: {"summaryId": w.summary},
+    "threadSummaries:clearConversationSummaries": lambda w: {"conversationId": w.conversation},
+    "threadSummaries:getSummaryStats": lambda w: {"conversationId": w.conversation},
 }
 
 # Functions that act only on the caller's own rows (no id of someone else's document):
