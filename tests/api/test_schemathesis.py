@@ -44,6 +44,7 @@ def _fuzzer(operation: Any, base: str, auth: dict[str, str]) -> Any:
 
 EXPECTED_CODES = {
     "UNAUTHENTICATED",
+    "FORBIDDEN",  # an administrators' function, called by a user without the role
     "NOT_FOUND",
     "INVALID_ARGUMENT",
     "CONFLICT",
