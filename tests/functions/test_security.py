@@ -4,6 +4,7 @@ without an example here fails `test_every_function_has_an_example`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -100,6 +101,23 @@ EXAMPLES: dict[str, Example] = {
     "teams:getTeamTemplates": lambda w: {"category": "startup"},
     "teams:getTeamTemplate": lambda w: {"teamId": "startup-board"},
     "teams:createFromTemplate": lambda w: {"teamId": "startup-board", "title": "Board"},
+    # -- the original app's advisors, advisorMemories and threadSummaries (issue 18) --
+    "advisors:getAllAdvisors": lambda w: {},
+    "advisors:getAdvisors": lambda w: {},
+    "advisors:uploadAdvisorJSON": lambda w: {
+        "advisor": {"persona": {"name": "Bo Lind", "title": "CMO"}},
+    },
+    "advisors:backfillAdvisorPhotos": lambda w: {},
+    "advisors:backfillAdvisorPersonaFieldsFromJSON": lambda w: {
+        "advisors": [{"persona": {"name": "Ada Reyes", "title": "CFO", "bio": "Numbers."}}],
+    },
+    "advisors:enrichAdvisorsFromJSON": lambda w: {
+        "advisors": [{"persona": {"name": "Ada Reyes", "title": "CFO", "bio": "Numbers."}}],
+    },
+    "advisorMemories:getConversationMemories": lambda w: {"conversationId": w.conversation},
+    "threadSummaries:getSummaryById": lambda w: {"summaryId": w.summary},
+    "threadSummaries:clearConversationSummaries": lambda w: {"conversationId": w.conversation},
+    "threadSummaries:getSummaryStats": lambda w: {"conversationId": w.conversation},
 }
 
 # Functions that act only on the caller's own rows (no id of someone else's document):
@@ -127,6 +145,10 @@ OWN_ROWS_ONLY = {
     "teams:getTeamTemplates",
     "teams:getTeamTemplate",
     "teams:createFromTemplate",
+    # -- the original app's advisors (issue 18) --
+    "advisors:getAllAdvisors",
+    "advisors:getAdvisors",
+    "advisors:uploadAdvisorJSON",
 }
 
 # --- the original's auth:* and users:* functions (issue 18) --------------------------------
@@ -169,6 +191,60 @@ async def test_signed_out_callers_get_the_originals_empty_answer(
     assert await snapshot(store) == before
 
 
+# -- issue 18: what a signed-out caller may read, and what only an administrator may do --
+
+# Readable signed out, as the original's were, so the marketplace can be browsed before
+# signing up: public advisors and team templates only, never anyone's own documents.
+SIGNED_OUT_READS = {
+    "advisors:getAllAdvisors",
+    "advisors:getActiveAdvisors",
+    "advisors:listAdvisorsForUser",
+    "advisors:getAdvisors",
+    "advisors:getAdvisorById",
+    "advisors:getAdvisorsByTags",
+    "marketplace:getMarketplaceAdvisors",
+    "marketplace:getMarketplaceStats",
+    "teams:getTeamTemplates",
+    "teams:getTeamTemplate",
+}
+
+# The marketplace's upkeep: the admin role only (users.role), whatever the caller's plan.
+ADMIN_ONLY |= {
+    "advisors:backfillAdvisorPhotos",
+    "advisors:backfillAdvisorPersonaFieldsFromJSON",
+    "advisors:enrichAdvisorsFromJSON",
+}
+
+
+@pytest.mark.parametrize("path", sorted(SIGNED_OUT_READS))
+async def test_signed_out_callers_read_public_data_only_and_nothing_changes(
+    store: Store, runner: Runner, world: World, path: str
+) -> None:
+    before = await snapshot(store)
+    args = EXAMPLES[path](world)
+    refused: FunctionError | None = None
+    try:
+        seen = json.dumps((await runner.call(path, args, None)).value)
+    except FunctionError as error:
+        refused = error
+        seen = error.message
+    for private in (world.private_advisor, world.conversation, ALICE.email, ALICE.subject):
+        assert str(private) not in seen
+    assert await snapshot(store) == before
+    if refused is None:
+        return
+    # Aimed at Alice's private advisor: it answers exactly as one that does not exist.
+    assert refused.code is Code.NOT_FOUND
+
+    async def delete(tx: Transaction) -> None:
+        await tx.delete("advisors", world.private_advisor)
+
+    await store.mutation(delete)
+    with pytest.raises(FunctionError) as missing:
+        await runner.call(path, args, None)
+    assert (missing.value.code, missing.value.message) == (refused.code, refused.message)
+
+
 @pytest.mark.parametrize("path", sorted(ADMIN_ONLY))
 @pytest.mark.parametrize("plan", ["free", "enterprise"])
 async def test_admin_functions_refuse_everyone_else_and_nothing_changes(
@@ -196,7 +272,7 @@ def test_every_function_has_an_example() -> None:
     assert {f.path for f in build_registry().public()} == set(EXAMPLES)
 
 
-@pytest.mark.parametrize("path", sorted(set(PATHS) - set(SIGNED_OUT_ANSWERS)))
+@pytest.mark.parametrize("path", sorted(set(PATHS) - set(SIGNED_OUT_ANSWERS) - SIGNED_OUT_READS))
 async def test_unauthenticated_callers_are_refused_and_nothing_changes(
     store: Store, runner: Runner, world: World, path: str
 ) -> None:

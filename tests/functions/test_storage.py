@@ -92,7 +92,8 @@ async def test_custom_advisors_stop_at_the_plan_limit_however_they_are_made(
     before = await snapshot(store)
     error = await _refused(runner, "advisors:createAdvisor", {"persona": PERSONA})
     assert error.data == {"limit": "customAdvisors", "max": 2}
-    upload = {"advisor": {"persona": PERSONA}}
+    # Another name: a file naming one of hers replaces that one, taking no new place.
+    upload = {"advisor": {"persona": PERSONA | {"name": "Sami Ortiz"}}}
     error = await _refused(runner, "advisors:createAdvisorFromJSON", upload)
     assert error.data["limit"] == "customAdvisors"
     assert await snapshot(store) == before

@@ -31,6 +31,15 @@ async def require_user(ctx: QueryCtx) -> Document:
     return user
 
 
+async def viewer(ctx: QueryCtx) -> Document | None:
+    """The caller's users row, or None when signed out (or not stored yet): for what the
+    original let anyone read before signing up, public advisors and team templates. A
+    None viewer sees public documents only."""
+    if ctx.identity is None:
+        return None
+    return await current_user(ctx)
+
+
 async def require_admin(ctx: QueryCtx) -> Document:
     """The caller's users row if it holds the admin role, which only an operator grants
     (`advisor-chat users`); a plan, however high, is not a role. Anyone else is told
@@ -66,10 +75,18 @@ async def own_conversation(
     return conversation
 
 
-async def visible_advisor(ctx: QueryCtx, advisor_id: str, user: Document) -> Document:
-    """A public advisor or one the caller owns, or NOT_FOUND."""
+def sees(advisor: Document, user: Document | None) -> bool:
+    """Whether `user` (None: signed out) may see `advisor`: a public one, or their own."""
+    return bool(advisor.get("isPublic")) or (
+        user is not None and advisor.get("ownerId") == user["_id"]
+    )
+
+
+async def visible_advisor(ctx: QueryCtx, advisor_id: str, user: Document | None) -> Document:
+    """A public advisor or one the caller owns, or NOT_FOUND. `user` None: signed out,
+    public ones only."""
     advisor = await ctx.db.get("advisors", advisor_id)
-    if advisor is None or not (advisor.get("isPublic") or advisor.get("ownerId") == user["_id"]):
+    if advisor is None or not sees(advisor, user):
         raise not_found("advisors", advisor_id)
     return advisor
 

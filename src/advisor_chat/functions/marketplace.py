@@ -1,4 +1,6 @@
 """marketplace: browsing public advisors and building the caller's board from them.
+Browsing (`getMarketplaceAdvisors`, `getMarketplaceStats`) needs no sign-in: it shows
+public advisors only, so the marketplace can be seen before signing up.
 
 Selection semantics: one userAdvisors row per (user, advisor); selecting a team adds each
 of its advisors with source "team" and the teamId, skipping ones already selected."""
@@ -27,8 +29,8 @@ from advisor_chat.store import Document
     },
 )
 async def get_marketplace_advisors(ctx: QueryCtx, args: Args) -> dict[str, Any]:
-    """Public advisors, by the index that fits the filter (featured, or category)."""
-    await require_user(ctx)
+    """Public advisors, by the index that fits the filter (featured, or category).
+    Signed out too: nothing here is anyone's own."""
     if "featured" in args:
         q = (
             ctx.db.query("advisors", "by_public_featured")
@@ -143,7 +145,7 @@ async def select_team_function(ctx: MutationCtx, args: Args) -> list[str]:
 
 @query("marketplace:getMarketplaceStats", {})
 async def get_marketplace_stats(ctx: QueryCtx, args: Args) -> dict[str, Any]:
-    await require_user(ctx)
+    """Counts of the active public advisors. Signed out too."""
     public = await ctx.db.query("advisors", "by_public").eq("isPublic", True).collect()
     active = [a for a in public if a["status"] == "active"]
     categories: dict[str, int] = {}

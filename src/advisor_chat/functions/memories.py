@@ -1,5 +1,10 @@
 """advisorMemories: what an advisor remembers about the caller's situation, per
-conversation, one value per key (upserted), visible and editable by the caller."""
+conversation, one value per key (upserted), visible and editable by the caller.
+
+The original's names are served: `getConversationMemories` is `list` under its name. Its
+`list` took no arguments and gave anyone every user's memories; this product's `list`
+(conversationId, advisorId?) came first and stays, so that call answers INVALID_ARGUMENT
+naming `conversationId`. Its `create` is retired (`RETIRED`)."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from advisor_chat.functions.access import (
     visible_advisor,
 )
 from advisor_chat.functions.context import MutationCtx, QueryCtx
-from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.functions.registry import Args, Retired, mutation, query
 from advisor_chat.functions.storage import require_room, require_small
 from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
@@ -110,4 +115,20 @@ async def clear_advisor_memories(ctx: MutationCtx, args: Args) -> int:
     return len(memories)
 
 
-FUNCTIONS = (list_memories, get_memory_by_key, set_memory, delete_memory, clear_advisor_memories)
+RETIRED = (
+    Retired(
+        "advisorMemories:create",
+        "the original's migration import let anyone write memories into any conversation "
+        "without signing in; `advisor-chat import` (a Convex export or the Prisma "
+        "database) replaces it",
+    ),
+)
+
+FUNCTIONS = (
+    list_memories,
+    list_memories.alias("advisorMemories:getConversationMemories"),
+    get_memory_by_key,
+    set_memory,
+    delete_memory,
+    clear_advisor_memories,
+)

@@ -1,0 +1,73 @@
+"""Signed out, the official Convex npm client browses the marketplace the server ships
+(public advisors, team templates, their stats), over HTTP and over a WebSocket
+subscription, as the original app let a visitor do before signing up; a user's own
+advisor reads as missing, and everything else asks for a sign-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.api.conftest import call_api, sign_up
+from tests.services import missing_service
+
+CLIENT_DIR = Path(__file__).parents[1] / "clients" / "npm"
+
+
+def _browse(base: str, private_advisor: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        missing_service("node is not installed (the official npm client runs under it)")
+    if not (CLIENT_DIR / "node_modules" / "convex").is_dir():
+        missing_service(f"the npm client is not installed: npm ci --prefix {CLIENT_DIR}")
+    assert node is not None
+    env = os.environ | {"ADVISOR_CHAT_URL": base, "PRIVATE_ADVISOR": private_advisor}
+    done = subprocess.run(
+        [node, str(CLIENT_DIR / "signed_out_client.mjs")],
+        env=env,
+        cwd=CLIENT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_a_visitor_browses_the_shipped_marketplace_and_nothing_private(
+    served: tuple[str, str],
+) -> None:
+    base, _ = served
+    token = sign_up(base, "browsing-owner@example.test", name="Owner")
+    call_api(base, token, "mutation", "users:store", {})
+    uploaded = call_api(
+        base,
+        token,
+        "action",
+        "advisors:uploadAdvisorJSON",
+        {"jsonString": json.dumps({"persona": {"name": "Owner's Own", "title": "Coach"}})},
+    )
+    assert uploaded["ok"] is True
+    seen = _browse(base, uploaded["advisorId"])
+
+    names = [a["persona"]["name"] for a in seen["all"]]
+    assert len(names) >= 12  # the shipped marketplace
+    assert all(a["isPublic"] for a in seen["all"])
+    assert "Owner's Own" not in names
+    assert len(seen["teams"]) >= 3
+    assert seen["team"]["ok"] is True
+    assert seen["stats"]["totalAdvisors"] == len(seen["all"])
+    assert seen["byId"]["ok"] is True
+    assert seen["private"]["ok"] is False
+    assert seen["private"]["data"]["code"] == "NOT_FOUND"
+    assert seen["board"]["data"]["code"] == "UNAUTHENTICATED"
+    # Over the sync protocol: the subscription answers the public advisors, and a query
+    # that needs a sign-in fails as it does over HTTP.
+    assert seen["subscribed"][-1] == [a["_id"] for a in seen["all"] if a["status"] == "active"]
+    assert seen["wsBoard"] == {"ok": False, "data": {"code": "UNAUTHENTICATED"}}
