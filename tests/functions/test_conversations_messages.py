@@ -37,7 +37,8 @@ async def test_conversations_list_newest_activity_first_in_pages(
             break
     assert seen[0] == ids[2]  # the one just written to
     assert sorted(seen) == sorted(ids)
-    bobs = (await runner.call("conversations:getUserConversations", {}, BOB)).value
+    whole = {"paginationOpts": {"numItems": 10, "cursor": None}}
+    bobs = (await runner.call("conversations:getUserConversations", whole, BOB)).value
     assert bobs["page"] == []
 
 
@@ -77,11 +78,21 @@ async def test_rename_and_switch_active_advisor(runner: Runner, world: World) ->
         )
     ).value
     assert "title" not in cleared
+    # An advisor the caller can see but not yet on the board joins it, as the original let
+    # any advisor be made active; one the caller cannot see reads as missing.
     other = (await runner.call("conversations:createConversation", {}, ALICE)).value
     off_board = {"conversationId": other, "activeAdvisorId": world.public_advisor}
+    joined = (await runner.call("conversations:updateConversation", off_board, ALICE)).value
+    assert joined["advisorIds"] == [world.public_advisor]
+    assert joined["activeAdvisorId"] == world.public_advisor
+    bobs = (await runner.call("conversations:createConversation", {}, BOB)).value
     with pytest.raises(FunctionError) as caught:
-        await runner.call("conversations:updateConversation", off_board, ALICE)
-    assert caught.value.code is Code.INVALID_ARGUMENT
+        await runner.call(
+            "conversations:updateConversation",
+            {"conversationId": bobs, "activeAdvisorId": world.private_advisor},
+            BOB,
+        )
+    assert caught.value.code is Code.NOT_FOUND
 
 
 async def test_messages_in_order_edit_delete_and_cascade(
@@ -93,7 +104,9 @@ async def test_messages_in_order_edit_delete_and_cascade(
         )
     listed = (
         await runner.call(
-            "messages:getConversationMessages", {"conversationId": world.conversation}, ALICE
+            "messages:getConversationMessages",
+            {"conversationId": world.conversation, "paginationOpts": {"numItems": 10}},
+            ALICE,
         )
     ).value
     assert [m["content"] for m in listed["page"]] == [

@@ -22,9 +22,9 @@ from tests.waiting import until
 EXPIRY = "realtime:expireTyping"
 
 
-async def _typing(runner: Runner, world: World) -> dict[str, Any]:
+async def _typing(runner: Runner, world: World) -> list[dict[str, Any]]:
     args = {"conversationId": world.conversation}
-    value: dict[str, Any] = (await runner.call("realtime:getTypingUsers", args, ALICE)).value
+    value: list[dict[str, Any]] = (await runner.call("realtime:getTypingUsers", args, ALICE)).value
     return value
 
 
@@ -44,14 +44,13 @@ async def test_typing_is_one_row_refreshed_in_place(
     for typing in (True, True, False, True):
         await _set_typing(runner, world, typing)
     assert len((await snapshot(store))["typingIndicators"]) == 1
-    now = await _typing(runner, world)
-    assert now["expiryMs"] == 10_000
-    [alice] = now["typing"]
+    [alice] = await _typing(runner, world)
     assert alice["name"] == "Alice"
     (row,) = (await snapshot(store))["typingIndicators"]
+    assert alice["lastTypingAt"] == row["lastTypingAt"]
     assert alice["expiresAt"] == row["lastTypingAt"] + 10_000
     await _set_typing(runner, world, False)
-    assert (await _typing(runner, world))["typing"] == []
+    assert await _typing(runner, world) == []
 
 
 async def test_a_burst_of_refreshes_schedules_one_expiry_that_follows_the_last(
@@ -67,7 +66,7 @@ async def test_a_burst_of_refreshes_schedules_one_expiry_that_follows_the_last(
     await ScheduledWorker(store, runner).run_due(first["scheduledTime"])
     calls = {c["_id"]: c for c in (await snapshot(store))["scheduledFunctions"]}
     assert calls[first["_id"]]["state"] == "success"
-    assert len((await _typing(runner, world))["typing"]) == 1
+    assert len(await _typing(runner, world)) == 1
     [again] = await _expiry_calls(store)
     assert again["scheduledTime"] == row["lastTypingAt"] + 10_000
 
@@ -89,17 +88,17 @@ async def test_a_typing_row_lapses_through_a_commit_with_no_client(
     """No client says it stopped: the server's call clears the row, so a subscriber would
     see it go through an ordinary commit (the query reads no clock)."""
     await _set_typing(quick, world, True)
-    assert (await _typing(quick, world))["expiryMs"] == 300
-    assert len((await _typing(quick, world))["typing"]) == 1
+    [alice] = await _typing(quick, world)
+    assert alice["expiresAt"] - alice["lastTypingAt"] == 300
 
     async def stopped() -> bool:
-        return not (await _typing(quick, world))["typing"]
+        return not await _typing(quick, world)
 
     await until(stopped, 10, "the typing row cleared")
     (row,) = (await snapshot(store))["typingIndicators"]
     assert row["isTyping"] is False
     await _set_typing(quick, world, True)  # a new burst counts again, and lapses again
-    assert len((await _typing(quick, world))["typing"]) == 1
+    assert len(await _typing(quick, world)) == 1
     await until(stopped, 10, "the second burst cleared")
 
 

@@ -180,6 +180,41 @@ SIGNED_OUT_ANSWERS: dict[str, Any] = {"auth:getCurrentUserInfo": None, "auth:has
 # For the admin role only: anyone else, whatever their plan, is FORBIDDEN.
 ADMIN_ONLY = {"users:updateUserPlan", "users:getAllUsers", "users:deleteUser"}
 
+# --- The original app's conversations, messages and realtime paths (issue 18) ---------
+EXAMPLES |= {
+    "conversations:getConversations": lambda w: {},
+    "messages:getRecentMessages": lambda w: {"limit": 10},
+    "messages:getMessageById": lambda w: {"messageId": w.answer},
+    "messages:getMessageStats": lambda w: {"conversationId": w.conversation},
+    "realtime:getOnlineUsers": lambda w: {},
+    "realtime:getUsersInConversation": lambda w: {"conversationId": w.conversation},
+    "realtime:cleanupStaleRecords": lambda w: {},
+    "realtime:trackUserActivity": lambda w: {
+        "activity": "message_sent",
+        "conversationId": w.conversation,
+    },
+}
+# The original's own arguments, so the malformed-argument test walks them too (any JSON is
+# a valid `contentJson` or `metadata`, any number a valid `tokensUsed`: their bounds are
+# tested in test_original_*.py).
+EXAMPLES["messages:sendMessage"] = lambda w: {
+    "conversationId": w.conversation,
+    "sender": "user",
+    "content": "hi",
+    "mentions": [],
+}
+EXAMPLES["messages:searchMessages"] = lambda w: {
+    "searchTerm": "hello",
+    "conversationId": w.conversation,
+}
+OWN_ROWS_ONLY |= {
+    "conversations:getConversations",
+    "messages:getRecentMessages",
+    "realtime:getOnlineUsers",
+}
+ADMIN_ONLY |= {"realtime:cleanupStaleRecords"}
+# --- end of issue 18's conversations, messages and realtime block ----------------------
+
 
 @pytest.mark.parametrize("path", sorted(SIGNED_OUT_ANSWERS))
 async def test_signed_out_callers_get_the_originals_empty_answer(

@@ -184,11 +184,12 @@ async def _send(node: Served, token: str, conversation: str, text: str) -> None:
 
 
 def _texts(result: Any) -> list[str]:
-    return [m["content"] for m in result.get("page", []) if m.get("sender") == "user"]
+    """The user's messages in a list without `paginationOpts` (an array)."""
+    return [m["content"] for m in result if m.get("sender") == "user"]
 
 
 def _names(result: Any) -> list[str]:
-    return [t["name"] for t in result["typing"]]
+    return [t["name"] for t in result]
 
 
 def _has(text: str) -> Callable[[Any], bool]:

@@ -14,6 +14,11 @@ on time.
   the leases of processes that died. A user is online while any lease holds. A client's
   `updateUserPresence` reports its current conversation; its `isOnline` is accepted, as the
   seed's clients send it, and decides nothing.
+- The original app's presence reads (`getUserPresence` of a user id, `getOnlineUsers`,
+  `getUsersInConversation`) read everyone's presence; here each answers about the caller
+  only, the one user whose presence and conversations are theirs to see.
+  `cleanupStaleRecords` is for administrators (the schedule and the sweep above do its
+  work on time), and `trackUserActivity` reports the caller's current conversation.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 from advisor_chat.clock import now_ms
-from advisor_chat.functions.access import own_conversation, require_user
+from advisor_chat.functions.access import own_conversation, require_admin, require_user
 from advisor_chat.functions.context import MutationCtx, QueryCtx
 from advisor_chat.functions.registry import Args, mutation, query
+from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import UNSET, Document, Transaction
 
@@ -74,9 +80,11 @@ async def expire_typing(ctx: MutationCtx, args: Args) -> None:
 
 
 @query("realtime:getTypingUsers", {"conversationId": v.id("conversations")})
-async def get_typing_users(ctx: QueryCtx, args: Args) -> dict[str, Any]:
-    """Who is typing now, by name, and when each indicator lapses unless refreshed
-    (`expiresAt`, ms; the server clears it then)."""
+async def get_typing_users(ctx: QueryCtx, args: Args) -> list[dict[str, Any]]:
+    """Who is typing now, as the original answered: one entry per user, `_id` (the user's
+    id), `name`, `image` and `lastTypingAt` (ms); with `userId` (the same id) and
+    `expiresAt`, when the indicator lapses unless refreshed (ms; the server clears it
+    then). A user since deleted is left out, as the original did."""
     conversation = await own_conversation(ctx, args["conversationId"])
     rows = await (
         ctx.db.query(TYPING, "by_conversation_typing")
@@ -88,14 +96,19 @@ async def get_typing_users(ctx: QueryCtx, args: Args) -> dict[str, Any]:
     typing = []
     for row in rows:
         user = await ctx.db.get("users", row["userId"])
+        if user is None:
+            continue
         typing.append(
             {
-                "userId": row["userId"],
-                "name": user.get("name") if user is not None else None,
+                "_id": user["_id"],
+                "userId": user["_id"],
+                "name": user.get("name"),
+                "image": user.get("image"),
+                "lastTypingAt": row["lastTypingAt"],
                 "expiresAt": row["lastTypingAt"] + expiry,
             }
         )
-    return {"typing": typing, "expiryMs": expiry}
+    return typing
 
 
 @mutation(
@@ -123,15 +136,81 @@ async def update_user_presence(ctx: MutationCtx, args: Args) -> None:
     await ctx.db.patch(PRESENCE, row["_id"], fields)
 
 
-@query("realtime:getUserPresence", {})
+@query("realtime:getUserPresence", {"userId": v.optional(v.id("users"))})
 async def get_user_presence(ctx: QueryCtx, args: Args) -> Document | None:
-    """The caller's presence: online while a session of theirs is open on any server."""
+    """The caller's presence: online while a session of theirs is open on any server.
+    The original's `userId` may name the caller; another user's presence is not the
+    caller's to see and answers null, as a user with no presence row does."""
     user = await require_user(ctx)
+    if args.get("userId", user["_id"]) != user["_id"]:
+        return None
+    return await _own_presence(ctx, user)
+
+
+async def _own_presence(ctx: QueryCtx, user: Document) -> Document | None:
     row = await _presence_of(ctx.db, user["_id"])
     if row is None:
         return None
     # Without the leases, a renewal changes nothing a subscriber is sent.
     return {k: value for k, value in row.items() if k not in PRIVATE_FIELDS}
+
+
+@query("realtime:getOnlineUsers", {})
+async def get_online_users(ctx: QueryCtx, args: Args) -> list[dict[str, Any]]:
+    """The original's online users (`_id`, `name`, `image`, `lastSeenAt`,
+    `currentConversationId`), among those the caller may see: themselves, while online."""
+    user = await require_user(ctx)
+    row = await _own_presence(ctx, user)
+    if row is None or not row["isOnline"]:
+        return []
+    entry = {"_id": user["_id"], "name": user.get("name"), "image": user.get("image")}
+    entry["lastSeenAt"] = row["lastSeenAt"]
+    if "currentConversationId" in row:
+        entry["currentConversationId"] = row["currentConversationId"]
+    return [entry]
+
+
+@query("realtime:getUsersInConversation", {"conversationId": v.id("conversations")})
+async def get_users_in_conversation(ctx: QueryCtx, args: Args) -> list[dict[str, Any]]:
+    """The original's users whose current conversation is this one (`_id`, `name`,
+    `image`, `isOnline`, `lastSeenAt`), for one of the caller's conversations: the
+    caller, the one user who may see it, while their client reports being in it."""
+    user = await require_user(ctx)
+    conversation = await own_conversation(ctx, args["conversationId"], user)
+    row = await _own_presence(ctx, user)
+    if row is None or row.get("currentConversationId") != conversation["_id"]:
+        return []
+    entry = {"_id": user["_id"], "name": user.get("name"), "image": user.get("image")}
+    return [entry | {"isOnline": row["isOnline"], "lastSeenAt": row["lastSeenAt"]}]
+
+
+@mutation("realtime:cleanupStaleRecords", {})
+async def cleanup_stale_records(ctx: MutationCtx, args: Args) -> dict[str, int]:
+    """For administrators: end the presence leases that lapsed now instead of at the next
+    sweep (up to SWEEP_BATCH rows). Typing rows need no cleanup: each one's scheduled
+    `expireTyping` clears it when it lapses, so `cleanedTypingIndicators` is 0. The
+    original let anyone run it, signed in or not, over every user's rows."""
+    await require_admin(ctx)
+    settled = await sweep_presence(ctx.db, now_ms())
+    return {"cleanedTypingIndicators": 0, "cleanedPresences": settled}
+
+
+@mutation(
+    "realtime:trackUserActivity",
+    {
+        "activity": v.string(max_length=limits.LABEL),
+        "conversationId": v.optional(v.id("conversations")),
+        "metadata": v.optional(v.any(max_length=limits.LINE, max_items=limits.ITEMS)),
+    },
+)
+async def track_user_activity(ctx: MutationCtx, args: Args) -> None:
+    """The original's activity report: as `updateUserPresence` with the conversation the
+    caller is in (one of theirs; none given leaves it unchanged). The activity and its
+    metadata are accepted and kept nowhere, as the original kept them."""
+    report: Args = {"isOnline": True}
+    if "conversationId" in args:
+        report["currentConversationId"] = args["conversationId"]
+    await update_user_presence.handler(ctx, report)
 
 
 # --- presence leases, for live/presence.py ------------------------------------------------
@@ -202,4 +281,8 @@ FUNCTIONS = (
     get_typing_users,
     update_user_presence,
     get_user_presence,
+    get_online_users,
+    get_users_in_conversation,
+    cleanup_stale_records,
+    track_user_activity,
 )
