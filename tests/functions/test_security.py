@@ -100,6 +100,21 @@ EXAMPLES: dict[str, Example] = {
     "teams:getTeamTemplates": lambda w: {"category": "startup"},
     "teams:getTeamTemplate": lambda w: {"teamId": "startup-board"},
     "teams:createFromTemplate": lambda w: {"teamId": "startup-board", "title": "Board"},
+    # The original app's chat action and seed 002's streamAssistantResponse (chat.py).
+    "chat:sendChatMessage": lambda w: {
+        "conversationId": w.conversation,
+        "message": "hi",
+        "advisorId": w.public_advisor,
+    },
+    "chat:streamAssistantResponse": lambda w: {
+        "conversationId": w.conversation,
+        "advisorId": w.public_advisor,
+        "partialChunks": ["Hel", "lo"],
+    },
+    "messages:streamAssistantResponse": lambda w: {
+        "conversationId": w.conversation,
+        "advisorId": w.public_advisor,
+    },
 }
 
 # Functions that act only on the caller's own rows (no id of someone else's document):
