@@ -138,5 +138,11 @@ def test_the_original_frontends_calls_work_unchanged(
         assert "streaming" in statuses
         assert statuses[-1] == "complete"
 
+    chatted = steps["sendChatMessage"]["value"]
+    assert chatted["success"] is True
+    assert chatted["content"] == ANSWER  # the model's text, not the original's demo text
+    assert chatted["tokensUsed"] > 0
+    assert chatted["messageId"] not in {m["_id"] for m in messages}
+
     assert steps["renamedShown"]["value"]["title"] == "Renamed runway talk"
     assert steps["deletedFromList"]["value"] == []

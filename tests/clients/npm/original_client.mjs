@@ -208,6 +208,12 @@ if (conversationId) {
     .filter(Array.isArray)
     .map((list) => list.filter((m) => m.sender === "advisor").map((m) => m.status ?? null));
 
+  // The original's chat action (its src/ has the call written but commented out, waiting
+  // for this action): the question saved and the advisor's answer returned whole.
+  await step("sendChatMessage", () =>
+    client.action("chat:sendChatMessage", { conversationId, message: "And our burn rate?" }),
+  );
+
   // ConversationHeader's handleSaveTitle.
   await step("updateConversation", () =>
     client.mutation("conversations:updateConversation", {
@@ -248,5 +254,5 @@ if (conversationId) {
 }
 
 if (mode === "ws") await client.close();
-console.log(JSON.stringify(seen));
-process.exit(0);
+// Exit once the output is flushed: a pipe takes it in 64 KiB pieces.
+process.stdout.write(`${JSON.stringify(seen)}\n`, () => process.exit(0));
