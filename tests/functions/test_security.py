@@ -118,6 +118,21 @@ EXAMPLES: dict[str, Example] = {
     "threadSummaries:getSummaryById": lambda w: {"summaryId": w.summary},
     "threadSummaries:clearConversationSummaries": lambda w: {"conversationId": w.conversation},
     "threadSummaries:getSummaryStats": lambda w: {"conversationId": w.conversation},
+    # The original app's chat action and seed 002's streamAssistantResponse (chat.py).
+    "chat:sendChatMessage": lambda w: {
+        "conversationId": w.conversation,
+        "message": "hi",
+        "advisorId": w.public_advisor,
+    },
+    "chat:streamAssistantResponse": lambda w: {
+        "conversationId": w.conversation,
+        "advisorId": w.public_advisor,
+        "partialChunks": ["Hel", "lo"],
+    },
+    "messages:streamAssistantResponse": lambda w: {
+        "conversationId": w.conversation,
+        "advisorId": w.public_advisor,
+    },
 }
 
 # Functions that act only on the caller's own rows (no id of someone else's document):
