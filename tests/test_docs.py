@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from advisor_chat.functions.catalog import build_registry
 from advisor_chat.schema.tables import TABLES
 from advisor_chat.settings import Settings
 
@@ -43,3 +44,10 @@ def test_readme_has_exactly_two_setup_commands() -> None:
     for command in commands:
         assert (root / command).stat().st_mode & 0o111, f"{command} is not executable"
     assert "scripts/test" in (root / ".ci" / "run").read_text()
+
+
+def test_every_retired_path_is_in_the_readme_with_its_reason() -> None:
+    section = README.split("## The original app's API", 1)[1].split("\n## ", 1)[0]
+    table = section.split("| path | why it is not served |", 1)[1]
+    for gone in build_registry().retired():
+        assert f"`{gone.path}`" in table, gone.path
