@@ -118,7 +118,7 @@ EXAMPLES: dict[str, Example] = {
     "threadSummaries:getSummaryById": lambda w: {"summaryId": w.summary},
     "threadSummaries:clearConversationSummaries": lambda w: {"conversationId": w.conversation},
     "threadSummaries:getSummaryStats": lambda w: {"conversationId": w.conversation},
-    # The original app's chat action and seed 002's streamAssistantResponse (chat.py).
+    # The original app's chat action and seed 002's streamAssistantResponse (chat_actions.py).
     "chat:sendChatMessage": lambda w: {
         "conversationId": w.conversation,
         "message": "hi",
