@@ -1,0 +1,54 @@
+// Signed out: the sign-in pages. Signed in: the shell and its views, live through the
+// Convex client the user's token authenticates.
+
+import { ConvexProviderWithAuth } from "convex/react";
+import type { ConvexReactClient } from "convex/react";
+import { Redirect, Route, Switch } from "wouter";
+import { AuthProvider, useAuth, useConvexAuthBridge } from "./auth/AuthProvider";
+import { Shell } from "./components/Shell";
+import { ChatView } from "./views/ChatView";
+import { MarketplaceView } from "./views/MarketplaceView";
+import { MyAdvisorsView } from "./views/MyAdvisorsView";
+import { SignInView } from "./views/SignInView";
+
+function Routes() {
+  const { session } = useAuth();
+  if (session === null) {
+    return (
+      <Switch>
+        <Route path="/signup">
+          <SignInView mode="signup" />
+        </Route>
+        <Route path="/signin">
+          <SignInView mode="signin" />
+        </Route>
+        <Route>
+          <Redirect to="/signin" />
+        </Route>
+      </Switch>
+    );
+  }
+  return (
+    <Shell>
+      <Switch>
+        <Route path="/" component={ChatView} />
+        <Route path="/chat/:conversationId" component={ChatView} />
+        <Route path="/marketplace" component={MarketplaceView} />
+        <Route path="/advisors" component={MyAdvisorsView} />
+        <Route>
+          <Redirect to="/" />
+        </Route>
+      </Switch>
+    </Shell>
+  );
+}
+
+export function App({ client }: { client: ConvexReactClient }) {
+  return (
+    <AuthProvider>
+      <ConvexProviderWithAuth client={client} useAuth={useConvexAuthBridge}>
+        <Routes />
+      </ConvexProviderWithAuth>
+    </AuthProvider>
+  );
+}
