@@ -67,10 +67,10 @@ function AdvisorCard({ advisor, onBoard }: { advisor: Advisor; onBoard: boolean 
         type="button"
         className={onBoard ? "secondary" : "primary"}
         onClick={() => void toggle()}
-        aria-label={onBoard ? `Remove ${name} from your board` : `Add ${name} to your board`}
+        aria-label={onBoard ? `Remove from board: ${name}` : `Add to board: ${name}`}
       >
         {onBoard ? <Check aria-hidden size={16} /> : <Plus aria-hidden size={16} />}
-        {onBoard ? "On your board" : "Add to board"}
+        {onBoard ? "Remove from board" : "Add to board"}
       </button>
       {error !== null && <ErrorNote error={error} onRetry={() => void toggle()} />}
     </li>
