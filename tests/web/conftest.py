@@ -17,6 +17,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -35,6 +36,7 @@ from tests.api.conftest import Served, serving
 from tests.services import missing_service
 
 CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",  # as root Chromium refuses its sandbox
@@ -133,3 +135,28 @@ def sign_up(page: Page, email: str, name: str = "") -> None:
 
 def nav(page: Page) -> Locator:
     return page.get_by_role("navigation", name="Main")
+
+
+def accessibility_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations (WCAG 2.1 A and AA rules, contrast
+    included) of the page as it is now. axe is evaluated through the DevTools protocol,
+    which the page's CSP does not govern: the app itself keeps running under its CSP."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+            const result = await window.axe.run(document, {
+                runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+            });
+            return result.violations
+                .filter((v) => v.impact === "serious" || v.impact === "critical")
+                .map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target) }));
+        }"""
+    )
+    return found
+
+
+def check_view(page: Page, artifacts: Path, name: str) -> None:
+    """Keep a screenshot of the view, then assert axe finds nothing serious in it."""
+    page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+    assert accessibility_violations(page) == [], name

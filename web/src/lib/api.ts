@@ -37,11 +37,13 @@ export type Conversation = {
   title?: string;
   advisorIds?: Id[];
   activeAdvisorId?: Id;
-  lastMessageAt?: number;
-  updatedAt?: number;
+  createdAt: number;
+  updatedAt: number;
 };
 
-export type MessageStatus = "pending" | "generating" | "complete" | "stopped" | "error";
+/** An answer's life: `streaming → complete | stopped | error`; a regenerate starts it
+ * streaming again, its old text kept among `versions`. */
+export type MessageStatus = "complete" | "streaming" | "stopped" | "error";
 
 export type Message = {
   _id: Id;
@@ -50,9 +52,24 @@ export type Message = {
   sender: "user" | "advisor" | "system";
   advisorId?: Id;
   content: string;
+  mentions: string[];
+  createdAt: number;
   status?: MessageStatus;
   error?: string;
-  createdAt?: number;
+  errorCode?: string;
+  model?: string;
+  notice?: string;
+  versions?: { content: string; createdAt: number; status?: MessageStatus }[];
+};
+
+export type StreamingText = {
+  messageId: Id;
+  status: MessageStatus;
+  content: string;
+  error?: string;
+  errorCode?: string;
+  model?: string;
+  notice?: string;
 };
 
 type Paged<Args> = Args & { paginationOpts: PaginationOptions };
@@ -74,6 +91,55 @@ export const api = {
     ),
     unselectAdvisor: makeFunctionReference<"mutation", { advisorId: Id }, boolean>(
       "marketplace:unselectAdvisor",
+    ),
+  },
+  advisors: {
+    getAdvisorById: makeFunctionReference<"query", { advisorId: Id }, Advisor>(
+      "advisors:getAdvisorById",
+    ),
+  },
+  conversations: {
+    getUserConversations: makeFunctionReference<
+      "query",
+      Paged<Record<string, never>>,
+      PaginationResult<Conversation>
+    >("conversations:getUserConversations"),
+    getConversationById: makeFunctionReference<"query", { conversationId: Id }, Conversation>(
+      "conversations:getConversationById",
+    ),
+    createConversation: makeFunctionReference<
+      "mutation",
+      { title?: string; advisorIds?: Id[] },
+      Id
+    >("conversations:createConversation"),
+    updateConversation: makeFunctionReference<
+      "mutation",
+      { conversationId: Id; title?: string | null; activeAdvisorId?: Id | null },
+      Conversation
+    >("conversations:updateConversation"),
+    deleteConversation: makeFunctionReference<"mutation", { conversationId: Id }, null>(
+      "conversations:deleteConversation",
+    ),
+  },
+  messages: {
+    getConversationMessages: makeFunctionReference<
+      "query",
+      Paged<{ conversationId: Id; order?: "asc" | "desc" }>,
+      PaginationResult<Message>
+    >("messages:getConversationMessages"),
+    getStreamingText: makeFunctionReference<"query", { messageId: Id }, StreamingText>(
+      "messages:getStreamingText",
+    ),
+    sendMessage: makeFunctionReference<
+      "mutation",
+      { conversationId: Id; content: string; mentions?: Id[] },
+      Id
+    >("messages:sendMessage"),
+    stop: makeFunctionReference<"mutation", { messageId?: Id; conversationId?: Id }, number>(
+      "messages:stop",
+    ),
+    regenerate: makeFunctionReference<"mutation", { messageId: Id }, string>(
+      "messages:regenerate",
     ),
   },
   users: {

@@ -1,0 +1,40 @@
+// One open conversation: its header, its messages (newest first, a page at a time) and
+// the composer, which offers Stop while any answer is being written.
+
+import { usePaginatedQuery, useQuery } from "convex/react";
+import { api } from "../../lib/api";
+import type { Advisor, Id } from "../../lib/api";
+import { Composer } from "./Composer";
+import { ConversationHeader } from "./ConversationHeader";
+import { MessageList, PAGE } from "./MessageList";
+
+type Props = { conversationId: Id; advisors: Map<Id, Advisor> };
+
+export function ConversationPane({ conversationId, advisors }: Props) {
+  const conversation = useQuery(api.conversations.getConversationById, { conversationId });
+  const messages = usePaginatedQuery(
+    api.messages.getConversationMessages,
+    { conversationId, order: "desc" },
+    { initialNumItems: PAGE },
+  );
+  if (conversation === undefined) {
+    return (
+      <p role="status" className="muted center">
+        Loading conversation…
+      </p>
+    );
+  }
+  const answering = messages.results.some((m) => m.status === "streaming");
+  return (
+    <>
+      <ConversationHeader conversation={conversation} />
+      <MessageList
+        results={messages.results}
+        status={messages.status}
+        loadMore={messages.loadMore}
+        advisors={advisors}
+      />
+      <Composer key={conversationId} conversationId={conversationId} answering={answering} />
+    </>
+  );
+}
