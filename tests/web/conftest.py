@@ -1,11 +1,12 @@
 """The web app in Debian's Chromium, driven by Python Playwright, against a real
 `advisor-chat serve` whose answers come from the local OpenAI-compatible test server.
 
-One server and one browser for the whole run (each test gets a fresh browser context:
-its own storage, so its own signed-in user). No browser is downloaded: Playwright launches
-/usr/bin/chromium (`playwright install` is never run), headless, sandboxless (the tests
-run as root), with no network of its own beyond the server. A missing Chromium, or an app
-that was not built, skips these tests, except under CI=true, where it fails them.
+One server and one browser for these tests (the browser package-scoped: see `playwright`),
+and a fresh browser context for each test: its own storage, so its own signed-in user.
+No browser is downloaded: Playwright launches /usr/bin/chromium (`playwright install` is
+never run), headless, sandboxless (the tests run as root), with no network of its own
+beyond the server. A missing Chromium, or an app that was not built, skips these tests,
+except under CI=true, where it fails them.
 
 Screenshots go to ADVISOR_CHAT_TEST_ARTIFACTS, default tests/web/artifacts/ (gitignored).
 """
@@ -78,7 +79,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, provider: ScriptedOpenAI) -
         yield served
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: sync Playwright keeps an event loop running on this thread
+# while it is open, and the async tests of the other packages need the thread's loop.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     if shutil.which(CHROMIUM) is None:
         missing_service(f"{CHROMIUM} is not installed (Debian's chromium package)")
@@ -86,7 +89,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     # launch() gives every run a fresh temporary profile (user-data-dir), removed at close.
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
