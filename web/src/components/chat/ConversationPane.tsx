@@ -25,6 +25,13 @@ export function ConversationPane({ conversationId, advisors }: Props) {
     );
   }
   const answering = messages.results.some((m) => m.status === "streaming");
+  // Who can be mentioned: the conversation's advisors first, then the rest of the board
+  // (mentioning one adds them to the conversation).
+  const here = conversation.advisorIds ?? [];
+  const mentionable = [
+    ...here.flatMap((id) => advisors.get(id) ?? []),
+    ...[...advisors.values()].filter((advisor) => !here.includes(advisor._id)),
+  ];
   return (
     <>
       <ConversationHeader conversation={conversation} />
@@ -34,7 +41,12 @@ export function ConversationPane({ conversationId, advisors }: Props) {
         loadMore={messages.loadMore}
         advisors={advisors}
       />
-      <Composer key={conversationId} conversationId={conversationId} answering={answering} />
+      <Composer
+        key={conversationId}
+        conversationId={conversationId}
+        answering={answering}
+        advisors={mentionable}
+      />
     </>
   );
 }
