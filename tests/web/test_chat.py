@@ -85,6 +85,13 @@ def test_the_whole_chat_journey(page: Page, provider: ScriptedOpenAI, artifacts:
     )
     expect(regenerated).to_contain_text("Echo:")  # the test server's answer when unscripted
     expect(regenerated).to_have_attribute("aria-busy", "false")
+    regenerated.get_by_text("1 earlier version").click()  # the stopped text, kept
+    earlier = regenerated.get_by_role("listitem").filter(has_text="Version 1 (stopped)")
+    expect(earlier).to_contain_text("slowly slowly")
+    earlier.get_by_role("button", name="Show this version (version 1)").click()
+    swapped = page.get_by_role("listitem", name=f"{FIRST} said").filter(has_text="Stopped.")
+    expect(swapped).to_have_count(1)
+    expect(swapped.get_by_role("listitem").filter(has_text="Version 1")).to_contain_text("Echo:")
     check_view(page, artifacts, "chat-conversation-light")
     page.get_by_role("button", name="Switch to dark theme").click()
     check_view(page, artifacts, "chat-conversation-dark")

@@ -138,6 +138,9 @@ export const api = {
     stop: makeFunctionReference<"mutation", { messageId?: Id; conversationId?: Id }, number>(
       "messages:stop",
     ),
+    selectVersion: makeFunctionReference<"mutation", { messageId: Id; version: number }, Message>(
+      "messages:selectVersion",
+    ),
     regenerate: makeFunctionReference<"mutation", { messageId: Id }, string>(
       "messages:regenerate",
     ),

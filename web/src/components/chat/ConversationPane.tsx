@@ -3,6 +3,7 @@
 
 import { usePaginatedQuery, useQuery } from "convex/react";
 import { api } from "../../lib/api";
+import { useServerConfig } from "../../lib/config";
 import type { Advisor, Id } from "../../lib/api";
 import { Composer } from "./Composer";
 import { ConversationHeader } from "./ConversationHeader";
@@ -11,6 +12,7 @@ import { MessageList, PAGE } from "./MessageList";
 type Props = { conversationId: Id; advisors: Map<Id, Advisor> };
 
 export function ConversationPane({ conversationId, advisors }: Props) {
+  const config = useServerConfig();
   const conversation = useQuery(api.conversations.getConversationById, { conversationId });
   const messages = usePaginatedQuery(
     api.messages.getConversationMessages,
@@ -35,6 +37,13 @@ export function ConversationPane({ conversationId, advisors }: Props) {
   return (
     <>
       <ConversationHeader conversation={conversation} />
+      {config?.model.embedded === true && (
+        <p className="model-note">
+          Answers here come from a small offline model that runs inside the server: fine for
+          a try, not for real advice. To use a real model, the server&apos;s operator sets
+          OPENAI_BASE_URL and/or OPENAI_API_KEY (any OpenAI-compatible provider).
+        </p>
+      )}
       <MessageList
         results={messages.results}
         status={messages.status}

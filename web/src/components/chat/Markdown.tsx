@@ -1,24 +1,14 @@
-// Markdown as text and elements only: raw HTML in a message is never rendered (no
-// rehype-raw), link and image URLs pass react-markdown's default filter (no javascript:),
-// and links open elsewhere without the page's referrer or opener.
+// Messages' markdown, loaded on first use: the renderer is the largest part of the
+// bundle, and the sign-in pages never need it. Until it arrives the text shows as typed.
 
-import ReactMarkdown from "react-markdown";
-import type { Components } from "react-markdown";
+import { lazy, Suspense } from "react";
 
-const components: Components = {
-  a: ({ href, children }) => (
-    <a href={href} target="_blank" rel="noopener noreferrer nofollow">
-      {children}
-    </a>
-  ),
-};
+const MarkdownView = lazy(() => import("./MarkdownView"));
 
 export function Markdown({ text }: { text: string }) {
   return (
-    <div className="markdown">
-      <ReactMarkdown skipHtml components={components}>
-        {text}
-      </ReactMarkdown>
-    </div>
+    <Suspense fallback={<div className="markdown plain-text">{text}</div>}>
+      <MarkdownView text={text} />
+    </Suspense>
   );
 }

@@ -10,6 +10,7 @@ import { Avatar } from "../Avatar";
 import { ErrorNote } from "../ErrorNote";
 import { api } from "../../lib/api";
 import type { Advisor, Message } from "../../lib/api";
+import { EarlierVersions } from "./EarlierVersions";
 import { Markdown } from "./Markdown";
 
 type Props = { message: Message; advisor: Advisor | undefined };
@@ -97,12 +98,8 @@ function AdvisorMessage({ message, advisor }: Props) {
               {message.status === "error" ? "Retry" : "Regenerate"}
             </button>
           )}
-          {(message.versions?.length ?? 0) > 0 && (
-            <span className="muted small">
-              {message.versions?.length} earlier version{message.versions?.length === 1 ? "" : "s"}
-            </span>
-          )}
         </div>
+        <EarlierVersions message={message} />
         {error !== null && <ErrorNote error={error} />}
       </div>
     </li>
