@@ -1,7 +1,7 @@
 """The chat journey in the browser, answers streamed from the local OpenAI-compatible
 server: add advisors, start a conversation with them, ask both (@board), watch both
-answers stream in attributed, stop one, regenerate it, rename, delete; a failed send
-keeps its text; user text never runs script."""
+answers stream in attributed, stop one, regenerate it, go back to its earlier version,
+search, rename, delete; a failed send keeps its text; user text never runs script."""
 
 from __future__ import annotations
 
@@ -95,6 +95,15 @@ def test_the_whole_chat_journey(page: Page, provider: ScriptedOpenAI, artifacts:
     check_view(page, artifacts, "chat-conversation-light")
     page.get_by_role("button", name="Switch to dark theme").click()
     check_view(page, artifacts, "chat-conversation-dark")
+
+    page.get_by_role("searchbox", name="Search messages").fill("agreem")
+    found = page.get_by_role("list", name="Messages found").get_by_role("link")
+    expect(found).to_have_count(1)  # every word, the last as a prefix
+    expect(found).to_contain_text(f"{SECOND} in Launch plan")
+    expect(found).to_contain_text("Write the agreements down")
+    page.get_by_role("searchbox", name="Search messages").fill("nothing like this")
+    expect(page.get_by_role("status").filter(has_text="No messages match")).to_be_visible()
+    page.get_by_role("searchbox", name="Search messages").fill("")
 
     page.get_by_role("button", name="Rename conversation").click()
     page.get_by_label("Conversation title").fill("Launch, renamed")

@@ -127,6 +127,11 @@ export const api = {
       Paged<{ conversationId: Id; order?: "asc" | "desc" }>,
       PaginationResult<Message>
     >("messages:getConversationMessages"),
+    searchMessages: makeFunctionReference<
+      "query",
+      { query: string; conversationId?: Id; limit?: number },
+      Message[]
+    >("messages:searchMessages"),
     getStreamingText: makeFunctionReference<"query", { messageId: Id }, StreamingText>(
       "messages:getStreamingText",
     ),

@@ -1,9 +1,13 @@
 // The user's conversations, most recently active first, a page at a time.
 
 import { usePaginatedQuery } from "convex/react";
+import { Search } from "lucide-react";
+import { useEffect, useMemo, useState } from "react";
 import { Link } from "wouter";
 import { api } from "../../lib/api";
-import type { BoardAdvisor, Id } from "../../lib/api";
+import type { Advisor, BoardAdvisor, Conversation, Id } from "../../lib/api";
+import { Failsafe } from "../Failsafe";
+import { MessageSearch } from "./MessageSearch";
 import { NewConversationDialog } from "./NewConversationDialog";
 
 export const UNTITLED = "Untitled conversation";
@@ -16,6 +20,13 @@ export function ConversationList({ board, currentId }: Props) {
     {},
     { initialNumItems: 30 },
   );
+  const [search, setSearch] = useState("");
+  const query = useSettled(search.trim());
+  const byId = useMemo(() => new Map<Id, Conversation>(results.map((c) => [c._id, c])), [results]);
+  const advisors = useMemo(
+    () => new Map<Id, Advisor>((board ?? []).map((a) => [a._id, a])),
+    [board],
+  );
   return (
     <section className="rail-section" aria-labelledby="conversations-heading">
       <div className="rail-title-row">
@@ -24,7 +35,25 @@ export function ConversationList({ board, currentId }: Props) {
         </h2>
       </div>
       {board !== undefined && <NewConversationDialog board={board} />}
-      {status === "LoadingFirstPage" ? (
+      <div className="search-box">
+        <Search aria-hidden size={16} />
+        <label htmlFor="message-search" className="visually-hidden">
+          Search messages
+        </label>
+        <input
+          id="message-search"
+          type="search"
+          placeholder="Search messages"
+          value={search}
+          maxLength={200}
+          onChange={(e) => { setSearch(e.target.value); }}
+        />
+      </div>
+      {query !== "" ? (
+        <Failsafe key={query}>
+          <MessageSearch query={query} conversations={byId} advisors={advisors} />
+        </Failsafe>
+      ) : status === "LoadingFirstPage" ? (
         <p role="status">Loading…</p>
       ) : results.length === 0 ? (
         <p className="small muted">No conversations yet.</p>
@@ -46,7 +75,7 @@ export function ConversationList({ board, currentId }: Props) {
           ))}
         </ul>
       )}
-      {status === "CanLoadMore" && (
+      {query === "" && status === "CanLoadMore" && (
         <button type="button" onClick={() => { loadMore(30); }}>
           Show older conversations
         </button>
@@ -61,4 +90,20 @@ function when(ms: number): string {
   return date.toDateString() === today.toDateString()
     ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
     : date.toLocaleDateString([], { month: "short", day: "numeric" });
+}
+
+const SETTLE_MS = 250; // search once typing pauses, not once per key
+
+/** `value`, once it has stayed the same for SETTLE_MS (at once when cleared). */
+function useSettled(value: string): string {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      setSettled(value);
+    }, value === "" ? 0 : SETTLE_MS);
+    return () => {
+      clearTimeout(timer);
+    };
+  }, [value]);
+  return settled;
 }
