@@ -13,6 +13,7 @@ Screenshots go to ADVISOR_CHAT_TEST_ARTIFACTS, default tests/web/artifacts/ (git
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -75,7 +76,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, provider: ScriptedOpenAI) -
     if not (WEB_ROOT / "index.html").is_file():
         missing_service("the web app is not built (scripts/build-web)")
     env = {"OPENAI_BASE_URL": provider.base_url, "OPENAI_API_KEY": PROVIDER_KEY}
-    with serving(tmp_path_factory.mktemp("web"), env) as served:
+    # A long history is written in a moment by the scroll-back test.
+    quotas = json.dumps({"free": {"messagesPerMinute": 1000}})
+    with serving(tmp_path_factory.mktemp("web"), env, quotas=quotas) as served:
         yield served
 
 
@@ -163,3 +166,10 @@ def check_view(page: Page, artifacts: Path, name: str) -> None:
     """Keep a screenshot of the view, then assert axe finds nothing serious in it."""
     page.screenshot(path=artifacts / f"{name}.png", full_page=True)
     assert accessibility_violations(page) == [], name
+
+
+def access_token(page: Page) -> str:
+    """The signed-in user's access token, as the app keeps it."""
+    token = page.evaluate("JSON.parse(localStorage.getItem('advisor-chat.session')).accessToken")
+    assert isinstance(token, str)
+    return token
