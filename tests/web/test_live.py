@@ -1,5 +1,6 @@
 """Live everywhere: two tabs of one user stay in step (messages, a streaming answer,
-renames, board changes), and a reload during a streaming answer shows it continuing."""
+renames, typing, board changes), and a reload during a streaming answer shows it
+continuing."""
 
 from __future__ import annotations
 
@@ -58,6 +59,13 @@ def test_two_tabs_stay_in_step_and_a_reload_mid_stream_continues(
     page.get_by_role("button", name="Save").click()
     expect(other.get_by_role("heading", name="Renamed in one tab")).to_be_visible()
     expect(other.get_by_role("link", name=re.compile("^Renamed in one tab"))).to_be_visible()
+
+    page.get_by_label("Message", exact=True).fill("half a thought")  # typing, not sent
+    elsewhere = other.get_by_text("You are writing in another tab or device…")
+    expect(elsewhere).to_be_visible()
+    expect(page.get_by_text("You are writing in another tab or device…")).to_have_count(0)
+    page.get_by_label("Message", exact=True).fill("")
+    expect(elsewhere).to_have_count(0)
 
     nav(other).get_by_role("link", name="Marketplace").click()
     other.get_by_role("button", name=f"Add to board: {OTHER}").click()

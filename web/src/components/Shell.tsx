@@ -1,10 +1,13 @@
 // The signed-in frame: a skip link, the navigation, the connection state, the theme and
 // the account; each view renders inside <main>.
 
+import { useMutation } from "convex/react";
 import { LogOut, MessagesSquare, Store, UserRoundPen } from "lucide-react";
+import { useEffect } from "react";
 import type { ReactNode } from "react";
 import { Link, useLocation } from "wouter";
 import { useAuth } from "../auth/AuthProvider";
+import { api } from "../lib/api";
 import { ConnectionStatus } from "./ConnectionStatus";
 import { ThemeToggle } from "./ThemeToggle";
 
@@ -17,6 +20,7 @@ const NAV = [
 export function Shell({ children }: { children: ReactNode }) {
   const { session, signOut } = useAuth();
   const [path] = useLocation();
+  usePresenceReport(path);
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -62,4 +66,15 @@ export function Shell({ children }: { children: ReactNode }) {
       </main>
     </div>
   );
+}
+
+/** Tells the server which conversation this tab shows (realtime:updateUserPresence);
+ * whether the user is online the server decides from their open sessions. A failed
+ * report is dropped: the next page change sends another. */
+function usePresenceReport(path: string): void {
+  const report = useMutation(api.realtime.updateUserPresence);
+  const conversationId = /^\/chat\/([^/]+)$/.exec(path)?.[1] ?? null;
+  useEffect(() => {
+    report({ isOnline: true, currentConversationId: conversationId }).catch(() => undefined);
+  }, [conversationId, report]);
 }

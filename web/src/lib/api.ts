@@ -150,6 +150,23 @@ export const api = {
       "messages:regenerate",
     ),
   },
+  realtime: {
+    setTypingStatus: makeFunctionReference<
+      "mutation",
+      { conversationId: Id; isTyping: boolean },
+      null
+    >("realtime:setTypingStatus"),
+    getTypingUsers: makeFunctionReference<
+      "query",
+      { conversationId: Id },
+      { typing: { userId: Id; name: string | null; expiresAt: number }[]; expiryMs: number }
+    >("realtime:getTypingUsers"),
+    updateUserPresence: makeFunctionReference<
+      "mutation",
+      { isOnline: boolean; currentConversationId?: Id | null },
+      null
+    >("realtime:updateUserPresence"),
+  },
   users: {
     current: makeFunctionReference<
       "query",

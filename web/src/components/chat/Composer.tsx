@@ -15,13 +15,20 @@ import { api } from "../../lib/api";
 import type { Advisor, Id } from "../../lib/api";
 import { EVERYONE, matching, typedMention, withMention } from "./mentions";
 import type { MentionOption } from "./mentions";
+import { useTypingReport } from "./typing";
 
 const draftKey = (conversationId: Id) => `advisor-chat.draft.${conversationId}`;
 const LISTBOX = "mention-options";
 
-type Props = { conversationId: Id; answering: boolean; advisors: Advisor[] };
+type Props = {
+  conversationId: Id;
+  answering: boolean;
+  advisors: Advisor[];
+  typingExpiryMs: number;
+  onDrafting: (drafting: boolean) => void;
+};
 
-export function Composer({ conversationId, answering, advisors }: Props) {
+export function Composer({ conversationId, answering, advisors, typingExpiryMs, onDrafting }: Props) {
   const [text, setText] = useState(() => localStorage.getItem(draftKey(conversationId)) ?? "");
   const [caret, setCaret] = useState(0);
   const [active, setActive] = useState(0);
@@ -37,6 +44,11 @@ export function Composer({ conversationId, answering, advisors }: Props) {
     if (text === "") localStorage.removeItem(draftKey(conversationId));
     else localStorage.setItem(draftKey(conversationId), text);
   }, [text, conversationId]);
+  useTypingReport(conversationId, text, typingExpiryMs);
+  const drafting = text !== "";
+  useEffect(() => {
+    onDrafting(drafting);
+  }, [drafting, onDrafting]);
 
   // In the commit that shows the new text, before any further key reaches the textarea.
   useLayoutEffect(() => {

@@ -2,6 +2,7 @@
 // the composer, which offers Stop while any answer is being written.
 
 import { usePaginatedQuery, useQuery } from "convex/react";
+import { useState } from "react";
 import { api } from "../../lib/api";
 import { useServerConfig } from "../../lib/config";
 import type { Advisor, Id } from "../../lib/api";
@@ -9,10 +10,14 @@ import { Composer } from "./Composer";
 import { ConversationHeader } from "./ConversationHeader";
 import { MessageList, PAGE } from "./MessageList";
 
+const DEFAULT_TYPING_EXPIRY_MS = 10_000; // the server's default, until it says its own
+
 type Props = { conversationId: Id; advisors: Map<Id, Advisor> };
 
 export function ConversationPane({ conversationId, advisors }: Props) {
   const config = useServerConfig();
+  const [drafting, setDrafting] = useState(false);
+  const typing = useQuery(api.realtime.getTypingUsers, { conversationId });
   const conversation = useQuery(api.conversations.getConversationById, { conversationId });
   const messages = usePaginatedQuery(
     api.messages.getConversationMessages,
@@ -50,11 +55,17 @@ export function ConversationPane({ conversationId, advisors }: Props) {
         loadMore={messages.loadMore}
         advisors={advisors}
       />
+      <p className="typing-note small muted" aria-live="polite">
+        {/* The indicators are the user's own: one shown here comes from another tab or device. */}
+        {!drafting && (typing?.typing.length ?? 0) > 0 ? "You are writing in another tab or device…" : ""}
+      </p>
       <Composer
         key={conversationId}
         conversationId={conversationId}
         answering={answering}
         advisors={mentionable}
+        typingExpiryMs={typing?.expiryMs ?? DEFAULT_TYPING_EXPIRY_MS}
+        onDrafting={setDrafting}
       />
     </>
   );
