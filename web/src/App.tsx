@@ -5,6 +5,7 @@ import { ConvexProviderWithAuth } from "convex/react";
 import type { ConvexReactClient } from "convex/react";
 import { Redirect, Route, Switch } from "wouter";
 import { AuthProvider, useAuth, useConvexAuthBridge } from "./auth/AuthProvider";
+import { Failsafe } from "./components/Failsafe";
 import { Shell } from "./components/Shell";
 import { ChatView } from "./views/ChatView";
 import { MarketplaceView } from "./views/MarketplaceView";
@@ -47,8 +48,23 @@ export function App({ client }: { client: ConvexReactClient }) {
   return (
     <AuthProvider>
       <ConvexProviderWithAuth client={client} useAuth={useConvexAuthBridge}>
-        <Routes />
+        <Failsafe fallback={<Broken />}>
+          <Routes />
+        </Failsafe>
       </ConvexProviderWithAuth>
     </AuthProvider>
+  );
+}
+
+/** What an unexpected failure leaves: words and a way back, never a blank page. */
+function Broken() {
+  return (
+    <main id="main" className="auth-card" role="alert">
+      <h1>Something went wrong</h1>
+      <p>The page hit an error it could not recover from. Your drafts are kept.</p>
+      <button type="button" className="primary" onClick={() => { window.location.reload(); }}>
+        Reload the page
+      </button>
+    </main>
   );
 }

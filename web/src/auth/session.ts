@@ -105,8 +105,12 @@ export async function signIn(email: string, password: string): Promise<Session> 
 
 export async function signOut(session: Session): Promise<void> {
   saveSession(null);
+  await endOnServer(session.refreshToken);
+}
+
+async function endOnServer(refreshToken: string): Promise<void> {
   try {
-    await postAuth("/auth/signout", { refreshToken: session.refreshToken });
+    await postAuth("/auth/signout", { refreshToken });
   } catch {
     // Signed out here already; the server's session ends at its expiry at the latest.
   }
@@ -135,6 +139,12 @@ export async function renewedSession(current: Session, force: boolean): Promise<
         refreshToken: stored.refreshToken,
       });
       const session = sessionFrom(answer, stored.email);
+      if (loadSession()?.refreshToken !== stored.refreshToken) {
+        // Signed out (or in afresh) while this refresh was under way: end the sign-in it
+        // renewed instead of bringing it back.
+        await endOnServer(session.refreshToken);
+        return loadSession();
+      }
       saveSession(session);
       return session;
     } catch (error) {
