@@ -7,7 +7,8 @@ import { useState } from "react";
 import { Avatar } from "../components/Avatar";
 import { ErrorNote } from "../components/ErrorNote";
 import { api } from "../lib/api";
-import type { Advisor } from "../lib/api";
+import type { Advisor, Id } from "../lib/api";
+import { TeamCard } from "../components/TeamCard";
 
 export function MarketplaceView() {
   const { results, status, loadMore } = usePaginatedQuery(
@@ -16,11 +17,26 @@ export function MarketplaceView() {
     { initialNumItems: 24 },
   );
   const board = useQuery(api.marketplace.getUserSelectedAdvisors, {});
+  const teams = useQuery(api.teams.getTeamTemplates, {});
   const selected = new Set((board ?? []).map((advisor) => advisor._id));
+  const byId = new Map<Id, Advisor>([...results, ...(board ?? [])].map((a) => [a._id, a]));
   return (
     <section className="page" aria-labelledby="marketplace-heading">
       <h1 id="marketplace-heading">Marketplace</h1>
-      <p className="muted">Choose the advisors who sit on your board.</p>
+      <p className="muted">Choose the advisors who sit on your board, one by one or as a team.</p>
+      {teams !== undefined && teams.length > 0 && (
+        <section aria-labelledby="teams-heading">
+          <h2 id="teams-heading" className="section-heading">
+            Teams
+          </h2>
+          <ul className="card-grid">
+            {teams.map((team) => (
+              <TeamCard key={team._id} team={team} advisors={byId} selected={selected} />
+            ))}
+          </ul>
+        </section>
+      )}
+      <h2 className="section-heading">Advisors</h2>
       {status === "LoadingFirstPage" ? (
         <p role="status">Loading advisors…</p>
       ) : (
@@ -58,7 +74,7 @@ function AdvisorCard({ advisor, onBoard }: { advisor: Advisor; onBoard: boolean 
       <div className="card-head">
         <Avatar name={name} imageUrl={advisor.imageUrl} size={44} />
         <div>
-          <h2 className="card-title">{name}</h2>
+          <h3 className="card-title">{name}</h3>
           {advisor.persona.title !== undefined && <p className="muted small">{advisor.persona.title}</p>}
         </div>
       </div>
