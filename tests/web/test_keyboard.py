@@ -1,21 +1,23 @@
 """The composer by keyboard alone: `@` opens the advisors' list, the arrow keys move
-through it, Enter picks, Escape closes; `@board` asks everyone."""
+through it, Enter picks, Escape closes; `@board` asks everyone. Then the conversation at
+phone width, checked with axe."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from tests.ai.openai_server import ScriptedOpenAI
 from tests.services import wait_until
-from tests.web.conftest import nav, sign_up
+from tests.web.conftest import check_view, nav, sign_up
 
 FIRST = "Anika Lindqvist"
 SECOND = "Beatriz Olmedo"
 
 
-def test_mentions_by_keyboard_alone(page: Page, provider: ScriptedOpenAI) -> None:
+def test_mentions_by_keyboard_alone(page: Page, provider: ScriptedOpenAI, artifacts: Path) -> None:
     sign_up(page, "keys@example.test")
     nav(page).get_by_role("link", name="Marketplace").click()
     for name in (FIRST, SECOND):
@@ -71,3 +73,7 @@ def test_mentions_by_keyboard_alone(page: Page, provider: ScriptedOpenAI) -> Non
     # Three answers and what each advisor remembers after them: all asked for before the
     # next test scripts its answers, so none of these takes one.
     wait_until(lambda: len(provider.requests) >= asked + 6, 15, "the rounds' chores")
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the conversation alone
+    expect(page.get_by_role("link", name="All conversations")).to_be_visible()
+    check_view(page, artifacts, "chat-conversation-phone")
