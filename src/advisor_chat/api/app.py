@@ -1,9 +1,8 @@
 """The ASGI app. Its lifespan owns the store: opened and upgraded at start, closed at stop;
 and the Redis client when REDIS_URL is set (the sign-in throttle's state).
 
-It serves health, readiness, an index page, the Convex HTTP API, Convex's sync protocol
-(api/sync/), local accounts, webhooks and (with a token) metrics; the web client mounts
-here as it lands.
+It serves health, readiness, the Convex HTTP API, Convex's sync protocol (api/sync/),
+local accounts, webhooks, (with a token) metrics, and the web app (api/webapp.py).
 
 Middleware, outermost first: security headers (they only add to what is sent, so every
 answer has them, refusals included); the bounds on bodies and messages, before any work;
@@ -20,10 +19,11 @@ import hmac
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -42,6 +42,7 @@ from advisor_chat.api.metrics import Metrics, RequestMetrics
 from advisor_chat.api.responses import error_response
 from advisor_chat.api.sync.route import SyncBounds
 from advisor_chat.api.sync.route import router as sync_router
+from advisor_chat.api.webapp import WEB_ROOT, mount_webapp
 from advisor_chat.api.webhooks import router as webhooks_router
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.devices import DeviceTokens
@@ -72,20 +73,12 @@ log = get_logger(__name__)
 # counts it instead (auth/limiter.py); one quick retry rides over a connection it dropped.
 REDIS_TIMEOUT_S = 0.5
 
-_INDEX = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>AI Advisor Chat</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto;">
-<h1>AI Advisor Chat</h1>
-<p>The server is running (version {version}, database: {database}).</p>
-<p>The chat client is not part of this release yet; <a href="/health">/health</a> and
-<a href="/ready">/ready</a> report the server's state.</p>
-</body></html>
-"""
 
-
-def create_app(settings: Settings, connections: Connections | None = None) -> FastAPI:
-    """`connections`: the server's, when `serve` runs the app (its counts reach /metrics)."""
+def create_app(
+    settings: Settings, connections: Connections | None = None, web_root: Path = WEB_ROOT
+) -> FastAPI:
+    """`connections`: the server's, when `serve` runs the app (its counts reach /metrics).
+    `web_root`: the built web app (another only in tests)."""
     refused: Counter[str] = Counter()
     metrics = Metrics(refused=refused, connections=connections)
     rules = rules_from(settings.auth_limits)
@@ -219,10 +212,7 @@ def create_app(settings: Settings, connections: Connections | None = None) -> Fa
                 return refusal
             return Response(await metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", response_class=HTMLResponse)
-    async def index() -> str:
-        return _INDEX.format(version=__version__, database=settings_label(settings))
-
+    mount_webapp(app, settings, web_root)  # last: its fallback answers what nothing else did
     return app
 
 
@@ -256,8 +246,3 @@ def oidc_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier |
         audience=settings.oidc_audience,
         authorized_parties=parties,
     )
-
-
-def settings_label(settings: Settings) -> str:
-    """Which database, never where it is: a page anyone can open must not reveal paths."""
-    return "PostgreSQL" if settings.uses_postgres else "SQLite"

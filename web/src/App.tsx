@@ -1,0 +1,70 @@
+// Signed out: the sign-in pages. Signed in: the shell and its views, live through the
+// Convex client the user's token authenticates.
+
+import { ConvexProviderWithAuth } from "convex/react";
+import type { ConvexReactClient } from "convex/react";
+import { Redirect, Route, Switch } from "wouter";
+import { AuthProvider, useAuth, useConvexAuthBridge } from "./auth/AuthProvider";
+import { Failsafe } from "./components/Failsafe";
+import { Shell } from "./components/Shell";
+import { ChatView } from "./views/ChatView";
+import { MarketplaceView } from "./views/MarketplaceView";
+import { MyAdvisorsView } from "./views/MyAdvisorsView";
+import { SignInView } from "./views/SignInView";
+
+function Routes() {
+  const { session } = useAuth();
+  if (session === null) {
+    return (
+      <Switch>
+        <Route path="/signup">
+          <SignInView mode="signup" />
+        </Route>
+        <Route path="/signin">
+          <SignInView mode="signin" />
+        </Route>
+        <Route>
+          <Redirect to="/signin" />
+        </Route>
+      </Switch>
+    );
+  }
+  return (
+    <Shell>
+      <Switch>
+        <Route path="/" component={ChatView} />
+        <Route path="/chat/:conversationId" component={ChatView} />
+        <Route path="/marketplace" component={MarketplaceView} />
+        <Route path="/advisors" component={MyAdvisorsView} />
+        <Route>
+          <Redirect to="/" />
+        </Route>
+      </Switch>
+    </Shell>
+  );
+}
+
+export function App({ client }: { client: ConvexReactClient }) {
+  return (
+    <AuthProvider>
+      <ConvexProviderWithAuth client={client} useAuth={useConvexAuthBridge}>
+        <Failsafe fallback={<Broken />}>
+          <Routes />
+        </Failsafe>
+      </ConvexProviderWithAuth>
+    </AuthProvider>
+  );
+}
+
+/** What an unexpected failure leaves: words and a way back, never a blank page. */
+function Broken() {
+  return (
+    <main id="main" className="auth-card" role="alert">
+      <h1>Something went wrong</h1>
+      <p>The page hit an error it could not recover from. Your drafts are kept.</p>
+      <button type="button" className="primary" onClick={() => { window.location.reload(); }}>
+        Reload the page
+      </button>
+    </main>
+  );
+}

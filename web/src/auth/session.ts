@@ -1,0 +1,170 @@
+// The local account's tokens: kept in localStorage so a reload (and another tab) stays
+// signed in, and renewed through /auth/refresh. A refresh token is spent by its use and
+// presenting it twice ends the sign-in, so every refresh, in every tab, runs under one
+// Web Lock and first re-reads what another tab may already have renewed.
+
+import { AuthFailure, postAuth } from "./authApi";
+
+export type Session = {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number; // ms since the epoch; the access token is refused after it
+  userId: string;
+  email: string;
+};
+
+type TokenAnswer = {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  userId: string;
+  deviceToken?: string;
+};
+
+const SESSION_KEY = "advisor-chat.session";
+const DEVICE_KEY = "advisor-chat.devices";
+const REFRESH_LOCK = "advisor-chat.refresh";
+// Renew this long before expiry, so a token never lapses between a check and its use.
+const EARLY_MS = 60_000;
+
+export function loadSession(): Session | null {
+  const raw = localStorage.getItem(SESSION_KEY);
+  if (raw === null) return null;
+  try {
+    const parsed = JSON.parse(raw) as Partial<Session>;
+    if (
+      typeof parsed.accessToken === "string" &&
+      typeof parsed.refreshToken === "string" &&
+      typeof parsed.expiresAt === "number" &&
+      typeof parsed.userId === "string" &&
+      typeof parsed.email === "string"
+    ) {
+      return parsed as Session;
+    }
+  } catch {
+    // A damaged entry reads as signed out; the next sign-in overwrites it.
+  }
+  return null;
+}
+
+function saveSession(session: Session | null): void {
+  if (session === null) localStorage.removeItem(SESSION_KEY);
+  else localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+}
+
+// Device tokens let a known browser sign in past the per-account throttle (the server's
+// auth/devices.py); one per email this browser has signed in with.
+function deviceTokens(): Record<string, string> {
+  try {
+    const parsed: unknown = JSON.parse(localStorage.getItem(DEVICE_KEY) ?? "{}");
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function keepDeviceToken(email: string, token: string | undefined): void {
+  if (token === undefined) return;
+  localStorage.setItem(DEVICE_KEY, JSON.stringify({ ...deviceTokens(), [email]: token }));
+}
+
+function sessionFrom(answer: TokenAnswer, email: string): Session {
+  return {
+    accessToken: answer.accessToken,
+    refreshToken: answer.refreshToken,
+    expiresAt: Date.now() + answer.expiresIn * 1000,
+    userId: answer.userId,
+    email,
+  };
+}
+
+function normalEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export async function signUp(email: string, password: string, name: string): Promise<Session> {
+  const body: Record<string, string> = { email, password };
+  if (name.trim() !== "") body.name = name.trim();
+  const answer = await postAuth<TokenAnswer>("/auth/signup", body);
+  keepDeviceToken(normalEmail(email), answer.deviceToken);
+  const session = sessionFrom(answer, normalEmail(email));
+  saveSession(session);
+  return session;
+}
+
+export async function signIn(email: string, password: string): Promise<Session> {
+  const body: Record<string, string> = { email, password };
+  const device = deviceTokens()[normalEmail(email)];
+  if (device !== undefined) body.deviceToken = device;
+  const answer = await postAuth<TokenAnswer>("/auth/signin", body);
+  keepDeviceToken(normalEmail(email), answer.deviceToken);
+  const session = sessionFrom(answer, normalEmail(email));
+  saveSession(session);
+  return session;
+}
+
+export async function signOut(session: Session): Promise<void> {
+  saveSession(null);
+  await endOnServer(session.refreshToken);
+}
+
+async function endOnServer(refreshToken: string): Promise<void> {
+  try {
+    await postAuth("/auth/signout", { refreshToken });
+  } catch {
+    // Signed out here already; the server's session ends at its expiry at the latest.
+  }
+}
+
+export function isFresh(session: Session): boolean {
+  return session.expiresAt - Date.now() > EARLY_MS;
+}
+
+async function withRefreshLock<T>(work: () => Promise<T>): Promise<T> {
+  if ("locks" in navigator) return navigator.locks.request(REFRESH_LOCK, work);
+  return work();
+}
+
+/** A session whose access token is good for a while yet: the stored one when it is (and,
+ * with `force`, when another tab renewed it since `current` was read), else a refreshed
+ * one. Null when the sign-in has ended (signed out elsewhere, or the token refused). */
+export async function renewedSession(current: Session, force: boolean): Promise<Session | null> {
+  return withRefreshLock(async () => {
+    const stored = loadSession();
+    if (stored === null || stored.userId !== current.userId) return null;
+    const renewedElsewhere = stored.accessToken !== current.accessToken;
+    if (isFresh(stored) && (!force || renewedElsewhere)) return stored;
+    try {
+      const answer = await postAuth<TokenAnswer>("/auth/refresh", {
+        refreshToken: stored.refreshToken,
+      });
+      const session = sessionFrom(answer, stored.email);
+      if (loadSession()?.refreshToken !== stored.refreshToken) {
+        // Signed out (or in afresh) while this refresh was under way: end the sign-in it
+        // renewed instead of bringing it back.
+        await endOnServer(session.refreshToken);
+        return loadSession();
+      }
+      saveSession(session);
+      return session;
+    } catch (error) {
+      if (error instanceof AuthFailure && error.code === "UNAUTHENTICATED") {
+        saveSession(null);
+        return null;
+      }
+      throw error; // offline or throttled: the sign-in stands, the caller tries again
+    }
+  });
+}
+
+/** Calls `listener` when another tab signs in or out (the storage event fires only in
+ * the other tabs). */
+export function onSessionChange(listener: (session: Session | null) => void): () => void {
+  const handler = (event: StorageEvent) => {
+    if (event.key === SESSION_KEY || event.key === null) listener(loadSession());
+  };
+  window.addEventListener("storage", handler);
+  return () => {
+    window.removeEventListener("storage", handler);
+  };
+}

@@ -1,0 +1,34 @@
+// What the server offers (GET /api/config): which sign-ins, and which model answers.
+// No secrets travel here.
+
+import { useEffect, useState } from "react";
+
+export type ServerConfig = {
+  version: string;
+  signIn: { local: boolean; oidc: { issuer: string } | null };
+  model: { embedded: boolean };
+};
+
+let pending: Promise<ServerConfig | null> | null = null;
+
+function loadConfig(): Promise<ServerConfig | null> {
+  pending ??= fetch("/api/config")
+    .then((response) => (response.ok ? (response.json() as Promise<ServerConfig>) : null))
+    .catch(() => null);
+  return pending;
+}
+
+/** undefined while loading; null if the server could not say. */
+export function useServerConfig(): ServerConfig | null | undefined {
+  const [config, setConfig] = useState<ServerConfig | null | undefined>(undefined);
+  useEffect(() => {
+    let live = true;
+    void loadConfig().then((value) => {
+      if (live) setConfig(value);
+    });
+    return () => {
+      live = false;
+    };
+  }, []);
+  return config;
+}

@@ -1,0 +1,19 @@
+import { ConvexReactClient } from "convex/react";
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { App } from "./App";
+import { applyStoredTheme } from "./lib/theme";
+import "./styles.css";
+
+applyStoredTheme(); // before the first paint: no flash of the other theme
+
+// The server speaks Convex's sync protocol at this origin's /api/sync.
+const client = new ConvexReactClient(window.location.origin, { unsavedChangesWarning: false });
+
+const root = document.getElementById("root");
+if (root === null) throw new Error("no #root element");
+createRoot(root).render(
+  <StrictMode>
+    <App client={client} />
+  </StrictMode>,
+);
