@@ -5,6 +5,7 @@ threadSummaries:...), so existing clients port over."""
 from __future__ import annotations
 
 from advisor_chat.functions import (
+    advisor_search,
     advisors,
     chat,
     conversations,
@@ -23,6 +24,7 @@ MODULES = (
     users,
     advisors,
     marketplace,
+    advisor_search,
     teams,
     conversations,
     messages,
