@@ -5,11 +5,11 @@
 
 import { usePaginatedQuery, useQuery } from "convex/react";
 import { useEffect, useRef, useState } from "react";
-import { Failsafe } from "../components/Failsafe";
 import { AdvisorGrid } from "../components/marketplace/AdvisorCard";
 import { AdvisorProfileDialog } from "../components/marketplace/AdvisorProfile";
 import { BoardStrip } from "../components/marketplace/BoardStrip";
 import { Filters } from "../components/marketplace/Filters";
+import { Retryable } from "../components/marketplace/Retryable";
 import type { Filter } from "../components/marketplace/Filters";
 import { TeamTemplates } from "../components/marketplace/TeamTemplates";
 import { api } from "../lib/api";
@@ -62,7 +62,7 @@ export function MarketplaceView() {
         onCategory={(category) => { setFilter({ ...filter, category }); }}
         onTags={(tags) => { setFilter({ ...filter, tags }); }}
       />
-      <Failsafe key={resetKey}>
+      <Retryable key={resetKey}>
         {searching ? (
           <SearchResults text={searched} filter={filter} {...shared} />
         ) : filter.tags.length > 0 ? (
@@ -73,27 +73,27 @@ export function MarketplaceView() {
             <Paged args={{ category: filter.category }} label={`Advisors in ${filter.category}`} {...shared} />
           </section>
         ) : null}
-      </Failsafe>
+      </Retryable>
       {!filtered && (
         <>
           <section aria-labelledby="market-featured-heading">
             <h2 id="market-featured-heading">Featured advisors</h2>
-            <Failsafe>
+            <Retryable>
               <Paged args={{ featured: true }} label="Featured advisors" {...shared} />
-            </Failsafe>
+            </Retryable>
           </section>
           <section aria-labelledby="market-teams-heading">
             <h2 id="market-teams-heading">Team templates</h2>
             <p className="muted small">A ready-made board: one click adds every advisor in it.</p>
-            <Failsafe>
+            <Retryable>
               <TeamTemplates board={board} />
-            </Failsafe>
+            </Retryable>
           </section>
           <section aria-labelledby="market-all-heading">
             <h2 id="market-all-heading">More advisors</h2>
-            <Failsafe>
+            <Retryable>
               <Paged args={{}} label="More advisors" skipFeatured {...shared} />
-            </Failsafe>
+            </Retryable>
           </section>
         </>
       )}
