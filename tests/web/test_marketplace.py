@@ -105,6 +105,7 @@ def test_browse_filter_search_and_profile(page: Page, artifacts: Path) -> None:
         expect(profile.get_by_role("heading", name=heading)).to_be_visible()
         expect(profile).to_contain_text(text)
     expect(profile).to_contain_text("Osaka, Osaka Prefecture, Japan")
+    expect(profile).to_contain_text("Technical Feasibility Reviewer, Product & Growth Lab")
     page.screenshot(path=artifacts / "marketplace-profile.png")
     profile.get_by_role("button", name="Add to board: Hana Moriyama").click()
     expect(profile.get_by_role("button", name="Remove from board: Hana Moriyama")).to_be_visible()

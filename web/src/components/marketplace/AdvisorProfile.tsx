@@ -85,6 +85,11 @@ function Profile({ advisor, onBoard }: { advisor: MarketAdvisor; onBoard: boolea
     .filter((entry): entry is Education => entry !== undefined)
     .map(educationLine)
     .filter((line) => line !== "");
+  const teams = (advisor.metadata?.teamAffiliations ?? []).flatMap((team) =>
+    team.teamName === undefined
+      ? []
+      : [team.roleName === undefined ? team.teamName : `${team.roleName}, ${team.teamName}`],
+  );
   return (
     <article className="profile">
       <header className="profile-head">
@@ -137,11 +142,18 @@ function Profile({ advisor, onBoard }: { advisor: MarketAdvisor; onBoard: boolea
           <p>{persona.bio}</p>
         </section>
       )}
+      {advisor.roleDefinition?.mission !== undefined && (
+        <section className="profile-section">
+          <h3>Mission</h3>
+          <p>{advisor.roleDefinition.mission}</p>
+        </section>
+      )}
       <List heading="Specialties" items={persona.specialties} />
       <List heading="Expertise" items={persona.expertise} />
       <List heading="Principles" items={persona.coreBeliefsOrPrinciples} />
       <List heading="Education" items={education} />
       <List heading="Interests" items={persona.personalInterests} />
+      <List heading="Teams" items={teams} />
       {advisor.tags.length > 0 && (
         <section className="profile-section">
           <h3>Tags</h3>
