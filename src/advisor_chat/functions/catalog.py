@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from advisor_chat.functions import (
     account,
+    advisor_search,
     advisors,
     chat,
     chat_actions,
@@ -26,6 +27,7 @@ MODULES = (
     account,
     advisors,
     marketplace,
+    advisor_search,
     teams,
     conversations,
     messages,

@@ -145,17 +145,22 @@ async def select_team_function(ctx: MutationCtx, args: Args) -> list[str]:
 
 @query("marketplace:getMarketplaceStats", {})
 async def get_marketplace_stats(ctx: QueryCtx, args: Args) -> dict[str, Any]:
-    """Counts of the active public advisors. Signed out too."""
+    """Counts of the active public advisors: all, featured, by category and by tag.
+    Signed out too."""
     public = await ctx.db.query("advisors", "by_public").eq("isPublic", True).collect()
     active = [a for a in public if a["status"] == "active"]
     categories: dict[str, int] = {}
+    tags: dict[str, int] = {}
     for advisor in active:
         category = advisor.get("category", "uncategorized")
         categories[category] = categories.get(category, 0) + 1
+        for tag in advisor.get("tags", []):
+            tags[tag] = tags.get(tag, 0) + 1
     return {
         "totalAdvisors": len(active),
         "featuredAdvisors": sum(1 for a in active if a.get("featured")),
         "categories": categories,
+        "tags": tags,  # each tag with how many advisors have it: the filters a client offers
     }
 
 

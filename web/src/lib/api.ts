@@ -27,16 +27,6 @@ export type Advisor = {
   tags: string[];
 };
 
-export type TeamTemplate = {
-  _id: Id;
-  id: string; // the team's stable id, e.g. "launch-squad"
-  name: string;
-  tagline?: string;
-  description: string;
-  category: string;
-  advisorIds: Id[];
-};
-
 export type BoardAdvisor = Advisor & {
   selection: { selectedAt: number; source: string; teamId?: string };
 };
@@ -98,9 +88,6 @@ export const api = {
     >("marketplace:getUserSelectedAdvisors"),
     selectAdvisor: makeFunctionReference<"mutation", { advisorId: Id }, Id>(
       "marketplace:selectAdvisor",
-    ),
-    selectTeam: makeFunctionReference<"mutation", { teamId: string }, Id[]>(
-      "marketplace:selectTeam",
     ),
     unselectAdvisor: makeFunctionReference<"mutation", { advisorId: Id }, boolean>(
       "marketplace:unselectAdvisor",
@@ -179,13 +166,6 @@ export const api = {
       { isOnline: boolean; currentConversationId?: Id | null },
       null
     >("realtime:updateUserPresence"),
-  },
-  teams: {
-    getTeamTemplates: makeFunctionReference<
-      "query",
-      { category?: string; featured?: boolean },
-      TeamTemplate[]
-    >("teams:getTeamTemplates"),
   },
   users: {
     current: makeFunctionReference<

@@ -1,94 +1,193 @@
-// Public advisors, a page at a time, each with one-click add to (or remove from) the
-// user's board.
+// The marketplace: featured advisors, team templates and everyone else, narrowed by a
+// text search (on the server: marketplace:searchAdvisors), a category and tags; each
+// advisor's profile in a dialog; one click adds or removes an advisor, or adds a team.
+// The user's board is shown on top, live, so every change to it is seen.
 
-import { useMutation, usePaginatedQuery, useQuery } from "convex/react";
-import { Check, Plus } from "lucide-react";
-import { useState } from "react";
-import { Avatar } from "../components/Avatar";
-import { ErrorNote } from "../components/ErrorNote";
+import { usePaginatedQuery, useQuery } from "convex/react";
+import { useEffect, useRef, useState } from "react";
+import { AdvisorGrid } from "../components/marketplace/AdvisorCard";
+import { AdvisorProfileDialog } from "../components/marketplace/AdvisorProfile";
+import { BoardStrip } from "../components/marketplace/BoardStrip";
+import { Filters } from "../components/marketplace/Filters";
+import { Retryable } from "../components/marketplace/Retryable";
+import type { Filter } from "../components/marketplace/Filters";
+import { TeamTemplates } from "../components/marketplace/TeamTemplates";
 import { api } from "../lib/api";
-import type { Advisor, Id } from "../lib/api";
-import { TeamCard } from "../components/TeamCard";
+import { marketApi } from "../lib/api-marketplace";
+import type { MarketAdvisor } from "../lib/api-marketplace";
+
+const PAGE = 24;
+const TYPING_MS = 250; // a search waits for a pause in typing
+const HAS_WORD = /[\p{L}\p{N}]/u;
+
+type Shared = { board: Set<string>; onOpenProfile: (advisor: MarketAdvisor) => void };
 
 export function MarketplaceView() {
+  const [filter, setFilter] = useState<Filter>({ text: "", category: null, tags: [] });
+  const [searched, setSearched] = useState("");
+  const [profile, setProfile] = useState<MarketAdvisor | null>(null);
+  const opener = useRef<HTMLElement | null>(null);
+  const board = useQuery(api.marketplace.getUserSelectedAdvisors, {});
+  const stats = useQuery(marketApi.getMarketplaceStats, {});
+  const onBoard = new Set((board ?? []).map((advisor) => advisor._id));
+
+  useEffect(() => {
+    const timer = window.setTimeout(() => { setSearched(filter.text.trim()); }, TYPING_MS);
+    return () => { window.clearTimeout(timer); };
+  }, [filter.text]);
+
+  const shared: Shared = {
+    board: onBoard,
+    onOpenProfile: (advisor) => {
+      opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+      setProfile(advisor);
+    },
+  };
+  const searching = HAS_WORD.test(searched);
+  const filtered = searching || filter.category !== null || filter.tags.length > 0;
+  const resetKey = `${searched}|${filter.category ?? ""}|${filter.tags.join(",")}`;
+
+  return (
+    <section className="page marketplace" aria-labelledby="marketplace-heading">
+      <h1 id="marketplace-heading">Marketplace</h1>
+      <p className="muted">
+        Choose the advisors who sit on your board
+        {stats !== undefined && ` from ${stats.totalAdvisors} advisors`}.
+      </p>
+      <BoardStrip board={board} />
+      <Filters
+        stats={stats}
+        filter={filter}
+        onText={(text) => { setFilter({ ...filter, text }); }}
+        onCategory={(category) => { setFilter({ ...filter, category }); }}
+        onTags={(tags) => { setFilter({ ...filter, tags }); }}
+      />
+      <Retryable key={resetKey}>
+        {searching ? (
+          <SearchResults text={searched} filter={filter} {...shared} />
+        ) : filter.tags.length > 0 ? (
+          <TagResults filter={filter} {...shared} />
+        ) : filter.category !== null ? (
+          <section aria-labelledby="market-category-heading">
+            <h2 id="market-category-heading">In {filter.category}</h2>
+            <Paged args={{ category: filter.category }} label={`Advisors in ${filter.category}`} {...shared} />
+          </section>
+        ) : null}
+      </Retryable>
+      {!filtered && (
+        <>
+          <section aria-labelledby="market-featured-heading">
+            <h2 id="market-featured-heading">Featured advisors</h2>
+            <Retryable>
+              <Paged args={{ featured: true }} label="Featured advisors" {...shared} />
+            </Retryable>
+          </section>
+          <section aria-labelledby="market-teams-heading">
+            <h2 id="market-teams-heading">Team templates</h2>
+            <p className="muted small">A ready-made board: one click adds every advisor in it.</p>
+            <Retryable>
+              <TeamTemplates board={board} />
+            </Retryable>
+          </section>
+          <section aria-labelledby="market-all-heading">
+            <h2 id="market-all-heading">More advisors</h2>
+            <Retryable>
+              <Paged args={{}} label="More advisors" skipFeatured {...shared} />
+            </Retryable>
+          </section>
+        </>
+      )}
+      <AdvisorProfileDialog
+        advisor={profile}
+        onBoard={(id) => onBoard.has(id)}
+        onClose={() => { setProfile(null); }}
+        returnFocus={() => opener.current?.focus()}
+      />
+    </section>
+  );
+}
+
+function Paged({
+  args,
+  label,
+  skipFeatured = false,
+  ...shared
+}: Shared & {
+  args: { featured?: boolean; category?: string };
+  label: string;
+  skipFeatured?: boolean;
+}) {
   const { results, status, loadMore } = usePaginatedQuery(
     api.marketplace.getMarketplaceAdvisors,
-    {},
-    { initialNumItems: 24 },
+    args,
+    { initialNumItems: PAGE },
   );
-  const board = useQuery(api.marketplace.getUserSelectedAdvisors, {});
-  const teams = useQuery(api.teams.getTeamTemplates, {});
-  const selected = new Set((board ?? []).map((advisor) => advisor._id));
-  const byId = new Map<Id, Advisor>([...results, ...(board ?? [])].map((a) => [a._id, a]));
+  if (status === "LoadingFirstPage") return <p role="status">Loading advisors…</p>;
+  // Featured advisors have their own section above: each advisor appears once.
+  const shown = (results as MarketAdvisor[]).filter((a) => !(skipFeatured && a.featured === true));
   return (
-    <section className="page" aria-labelledby="marketplace-heading">
-      <h1 id="marketplace-heading">Marketplace</h1>
-      <p className="muted">Choose the advisors who sit on your board, one by one or as a team.</p>
-      {teams !== undefined && teams.length > 0 && (
-        <section aria-labelledby="teams-heading">
-          <h2 id="teams-heading" className="section-heading">
-            Teams
-          </h2>
-          <ul className="card-grid">
-            {teams.map((team) => (
-              <TeamCard key={team._id} team={team} advisors={byId} selected={selected} />
-            ))}
-          </ul>
-        </section>
-      )}
-      <h2 className="section-heading">Advisors</h2>
-      {status === "LoadingFirstPage" ? (
-        <p role="status">Loading advisors…</p>
+    <>
+      {shown.length === 0 && status === "Exhausted" ? (
+        <p>No advisors here yet.</p>
       ) : (
-        <ul className="card-grid">
-          {results.map((advisor) => (
-            <AdvisorCard key={advisor._id} advisor={advisor} onBoard={selected.has(advisor._id)} />
-          ))}
-        </ul>
+        <AdvisorGrid advisors={shown} label={label} {...shared} />
       )}
       {status === "CanLoadMore" && (
-        <button type="button" onClick={() => { loadMore(24); }}>
+        <button type="button" onClick={() => { loadMore(PAGE); }}>
           Show more advisors
         </button>
+      )}
+      {status === "LoadingMore" && <p role="status">Loading more…</p>}
+    </>
+  );
+}
+
+function count(n: number): string {
+  return n === 1 ? "1 advisor" : `${n} advisors`;
+}
+
+function SearchResults({ text, filter, ...shared }: Shared & { text: string; filter: Filter }) {
+  const args: { query: string; category?: string; tags?: string[] } = { query: text };
+  if (filter.category !== null) args.category = filter.category;
+  if (filter.tags.length > 0) args.tags = filter.tags;
+  const found = useQuery(marketApi.searchAdvisors, args);
+  return (
+    <section aria-labelledby="market-results-heading">
+      <h2 id="market-results-heading">Search results</h2>
+      <p role="status" className="muted">
+        {found === undefined
+          ? "Searching…"
+          : found.matched === 0
+            ? `No advisors match “${text}”.`
+            : `${count(found.matched)} ${found.matched === 1 ? "matches" : "match"} “${text}”${found.matched > found.advisors.length ? `; the best ${found.advisors.length} are shown` : ""}.`}
+      </p>
+      {found !== undefined && !found.complete && (
+        <p className="small">
+          The search covered the first {found.scanned} advisors: choose a category to search
+          the rest.
+        </p>
+      )}
+      {found !== undefined && (
+        <AdvisorGrid advisors={found.advisors} label="Search results" {...shared} />
       )}
     </section>
   );
 }
 
-function AdvisorCard({ advisor, onBoard }: { advisor: Advisor; onBoard: boolean }) {
-  const select = useMutation(api.marketplace.selectAdvisor);
-  const unselect = useMutation(api.marketplace.unselectAdvisor);
-  const [error, setError] = useState<unknown>(null);
-  const name = advisor.persona.name;
-  const toggle = async () => {
-    setError(null);
-    try {
-      if (onBoard) await unselect({ advisorId: advisor._id });
-      else await select({ advisorId: advisor._id });
-    } catch (failure) {
-      setError(failure);
-    }
-  };
+function TagResults({ filter, ...shared }: Shared & { filter: Filter }) {
+  const tagged = useQuery(marketApi.getAdvisorsByTags, { tags: filter.tags });
+  // The user's own advisors carry tags too; the marketplace shows the public ones.
+  const shown = (tagged ?? []).filter(
+    (a) => a.isPublic === true && (filter.category === null || a.category === filter.category),
+  );
   return (
-    <li className="card">
-      <div className="card-head">
-        <Avatar name={name} imageUrl={advisor.imageUrl} size={44} />
-        <div>
-          <h3 className="card-title">{name}</h3>
-          {advisor.persona.title !== undefined && <p className="muted small">{advisor.persona.title}</p>}
-        </div>
-      </div>
-      {advisor.persona.oneLiner !== undefined && <p className="card-text">{advisor.persona.oneLiner}</p>}
-      <button
-        type="button"
-        className={onBoard ? "secondary" : "primary"}
-        onClick={() => void toggle()}
-        aria-label={onBoard ? `Remove from board: ${name}` : `Add to board: ${name}`}
-      >
-        {onBoard ? <Check aria-hidden size={16} /> : <Plus aria-hidden size={16} />}
-        {onBoard ? "Remove from board" : "Add to board"}
-      </button>
-      {error !== null && <ErrorNote error={error} onRetry={() => void toggle()} />}
-    </li>
+    <section aria-labelledby="market-tagged-heading">
+      <h2 id="market-tagged-heading">Tagged {filter.tags.join(" or ")}</h2>
+      <p role="status" className="muted">
+        {tagged === undefined ? "Loading…" : shown.length === 0 ? "No advisors have these tags." : count(shown.length)}
+      </p>
+      {tagged !== undefined && <AdvisorGrid advisors={shown} label="Tagged advisors" {...shared} />}
+    </section>
   );
 }
+
