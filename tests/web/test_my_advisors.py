@@ -79,6 +79,7 @@ def test_custom_advisors_from_form_and_file(page: Page, artifacts: Path, tmp_pat
     expect(page.get_by_role("status").filter(has_text=f"Saved {NAME}.")).to_be_visible()
     row = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=NAME))
     expect(row).to_contain_text("Pricing strategist")
+    expect(page.get_by_role("button", name="Create an advisor")).to_be_focused()
     expect(row).to_contain_text("Charge for the value, not the hours.")
 
     # Edit: the form opens with what was saved, lists as lists.
@@ -102,6 +103,7 @@ def test_custom_advisors_from_form_and_file(page: Page, artifacts: Path, tmp_pat
     expect(page.get_by_label("Principles 1")).to_have_value("Never compete on price alone.")
     expect(page.get_by_label("Sign-off")).to_have_value("Price with courage.")
     page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("button", name=f"Edit {NAME}")).to_be_focused()
 
     # On the board (marketplace:selectAdvisor), and so in the chat view's rail.
     page.get_by_role("button", name=f"Add to board: {NAME}").click()
@@ -133,7 +135,7 @@ def test_custom_advisors_from_form_and_file(page: Page, artifacts: Path, tmp_pat
             },
         ),
     )
-    created = page.get_by_role("status").filter(has_text=f"Created {FILED} from the file.")
+    created = page.get_by_role("status").filter(has_text=f"Saved {FILED} from orin.json.")
     expect(created).to_be_visible()
     filed = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=FILED))
     expect(filed).to_contain_text("Operations lead")
@@ -180,3 +182,23 @@ def test_custom_advisors_from_form_and_file(page: Page, artifacts: Path, tmp_pat
     expect(row).to_have_count(0)
     expect(page.get_by_text("You have not made an advisor yet.")).to_be_visible()
     expect(page.get_by_text("Your board is empty.")).to_be_visible()
+
+
+def test_advisor_text_and_pictures_never_run_script(page: Page, tmp_path: Path) -> None:
+    sign_up(page, "wary@example.test")
+    nav(page).get_by_role("link", name="My advisors").click()
+    name = '<img src=x onerror="window.pwned=1">'
+    advisor = {
+        "persona": {"name": name, "title": "<script>window.pwned=2</script>"},
+        "imageUrl": "javascript:window.pwned=3",
+    }
+    _upload(page, _file(tmp_path, "wary.json", advisor))
+    row = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=name))
+    expect(row).to_contain_text("<script>window.pwned=2</script>")
+    expect(row.locator("img")).to_have_count(0)  # initials instead of a javascript: picture
+
+    page.get_by_role("button", name=f"Edit {name}").click()
+    page.get_by_label("Image URL").fill("https://example.test/face.png")
+    page.get_by_role("button", name="Save changes").click()
+    expect(row.locator("img")).to_have_attribute("src", "https://example.test/face.png")
+    assert page.evaluate("window.pwned") is None

@@ -31,9 +31,14 @@ export function MyAdvisorsView() {
   }
   const onBoard = new Set((board ?? []).map((a) => a._id));
 
+  // Where focus goes back to when the form closes: the button that opened it.
   const close = (message: string) => {
+    const opener = editing.kind === "edit" ? `[data-edit="${editing.advisor._id}"]` : "[data-create]";
     setEditing({ kind: "closed" });
     setSaved(message);
+    requestAnimationFrame(() => {
+      (document.querySelector<HTMLElement>(opener) ?? document.querySelector<HTMLElement>("[data-create]"))?.focus();
+    });
   };
 
   return (
@@ -58,6 +63,7 @@ export function MyAdvisorsView() {
             <button
               type="button"
               className="primary"
+              data-create
               onClick={() => {
                 setSaved("");
                 setEditing({ kind: "new" });

@@ -54,7 +54,7 @@ export function AdvisorRow({ advisor, onBoard, onEdit }: Props) {
       </div>
       <div className="advisor-row-actions">
         {!archived && (
-          <button type="button" onClick={onEdit} aria-label={`Edit ${name}`}>
+          <button type="button" onClick={onEdit} aria-label={`Edit ${name}`} data-edit={advisor._id}>
             <Pencil aria-hidden size={16} />
             Edit
           </button>

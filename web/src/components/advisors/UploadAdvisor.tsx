@@ -12,7 +12,7 @@ import type { FieldError } from "./fieldErrors";
 
 type Outcome =
   | { kind: "idle" }
-  | { kind: "created"; name: string }
+  | { kind: "saved"; name: string; file: string }
   | { kind: "unreadable"; file: string; reason: string }
   | { kind: "refused"; file: string; problems: FieldError[] }
   | { kind: "failed"; file: string; error: unknown; advisor: Record<string, unknown> };
@@ -36,7 +36,7 @@ export function UploadAdvisor() {
     setBusy(true);
     try {
       await createFromFile({ advisor });
-      setOutcome({ kind: "created", name: nameIn(advisor, file) });
+      setOutcome({ kind: "saved", name: nameIn(advisor, file), file });
       if (input.current !== null) input.current.value = "";
     } catch (error) {
       const named = fieldErrorOf(error);
@@ -91,7 +91,11 @@ export function UploadAdvisor() {
       </label>
       <div role="status" className="upload-status">
         {busy && <p>Uploading…</p>}
-        {outcome.kind === "created" && <p className="ok-note">Created {outcome.name} from the file.</p>}
+        {outcome.kind === "saved" && (
+          <p className="ok-note">
+            Saved {outcome.name} from {outcome.file}.
+          </p>
+        )}
       </div>
       <div role="alert">
         {outcome.kind === "unreadable" && (
