@@ -10,12 +10,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.web.conftest import check_view, nav, sign_up
 
 NAME = "Mara Quill"
 FILED = "Orin Vale"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 def _file(folder: Path, name: str, content: dict[str, Any] | str) -> Path:
@@ -160,6 +162,12 @@ def test_custom_advisors_from_form_and_file(page: Page, artifacts: Path, tmp_pat
     expect(page.get_by_role("heading", name="No Title")).to_have_count(0)
     expect(page.get_by_role("heading", name="Wordy")).to_have_count(0)
     _check_both_themes(page, artifacts, "my-advisors-list")
+    page.set_viewport_size(PHONE)
+    check_view(page, artifacts, "my-advisors-list-phone")
+    page.get_by_role("button", name=f"Edit {NAME}").click()
+    check_view(page, artifacts, "my-advisors-form-phone")
+    page.get_by_role("button", name="Cancel").click()
+    page.set_viewport_size(DESKTOP)
 
     # Archive (after a confirmation that says it cannot be undone here): it leaves the list.
     page.get_by_role("button", name=f"Archive {FILED}").click()

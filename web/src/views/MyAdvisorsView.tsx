@@ -3,7 +3,7 @@
 
 import { useQuery } from "convex/react";
 import { Plus } from "lucide-react";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link } from "wouter";
 import { AdvisorForm } from "../components/advisors/AdvisorForm";
 import { AdvisorRow } from "../components/advisors/AdvisorRow";
@@ -32,14 +32,18 @@ export function MyAdvisorsView() {
   const onBoard = new Set((board ?? []).map((a) => a._id));
 
   // Where focus goes back to when the form closes: the button that opened it.
+  const opener = useRef<string | null>(null);
   const close = (message: string) => {
-    const opener = editing.kind === "edit" ? `[data-edit="${editing.advisor._id}"]` : "[data-create]";
+    opener.current = editing.kind === "edit" ? `[data-edit="${editing.advisor._id}"]` : "[data-create]";
     setEditing({ kind: "closed" });
     setSaved(message);
-    requestAnimationFrame(() => {
-      (document.querySelector<HTMLElement>(opener) ?? document.querySelector<HTMLElement>("[data-create]"))?.focus();
-    });
   };
+  useEffect(() => {
+    if (editing.kind !== "closed" || opener.current === null) return;
+    const target = document.querySelector<HTMLElement>(opener.current);
+    (target ?? document.querySelector<HTMLElement>("[data-create]"))?.focus();
+    opener.current = null;
+  }, [editing]);
 
   return (
     <section className="page my-advisors" aria-labelledby="my-advisors-heading">
