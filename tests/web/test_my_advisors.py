@@ -210,3 +210,42 @@ def test_advisor_text_and_pictures_never_run_script(page: Page, tmp_path: Path) 
     page.get_by_role("button", name="Save changes").click()
     expect(row.locator("img")).to_have_attribute("src", "https://example.test/face.png")
     assert page.evaluate("window.pwned") is None
+
+
+def _call(page: Page, path: str, args: dict[str, Any]) -> Any:
+    """A mutation over the HTTP API as the page's signed-in user (to set the scene)."""
+    token = page.evaluate("JSON.parse(localStorage.getItem('advisor-chat.session')).accessToken")
+    answer = page.request.post(
+        "/api/mutation",
+        data={"path": path, "args": args, "format": "json"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    body = answer.json()
+    assert body["status"] == "success", body
+    return body["value"]
+
+
+def test_a_refused_save_keeps_the_form_and_tries_again(page: Page) -> None:
+    """The plan's room for custom advisors is full: the save fails in words, nothing typed
+    is lost, and once there is room "Try again" saves it."""
+    sign_up(page, "full@example.test")
+    made = [
+        _call(page, "advisors:createAdvisor", {"persona": {"name": f"A{i}", "title": "T"}})
+        for i in range(25)  # the free plan's custom advisors (functions/plans.py)
+    ]
+    nav(page).get_by_role("link", name="My advisors").click()
+    page.get_by_role("button", name="Create an advisor").click()
+    page.get_by_label("Name", exact=True).fill("One Too Many")
+    page.get_by_label("Title", exact=True).fill("Latecomer")
+    page.get_by_role("button", name="Add specialty").click()
+    page.get_by_label("Specialties 1").fill("Waiting")
+    page.get_by_role("button", name="Create advisor").click()
+    refused = page.get_by_role("alert").filter(has_text="custom advisors")
+    expect(refused).to_be_visible()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("One Too Many")
+    expect(page.get_by_label("Specialties 1")).to_have_value("Waiting")
+
+    _call(page, "advisors:deleteAdvisor", {"advisorId": made[0]})
+    refused.get_by_role("button", name="Try again").click()
+    expect(page.get_by_role("status").filter(has_text="Saved One Too Many.")).to_be_visible()
+    expect(page.get_by_role("heading", name="One Too Many")).to_be_visible()
