@@ -1,35 +1,134 @@
-// The user's board as a list; creating custom advisors comes with issue 17's item 4.
+// My advisors: the user's own advisors (create by form or persona file, edit, put on the
+// board, archive, delete) and the board they sit on beside the marketplace's.
 
 import { useQuery } from "convex/react";
+import { Plus } from "lucide-react";
+import { useEffect, useRef, useState } from "react";
 import { Link } from "wouter";
+import { AdvisorForm } from "../components/advisors/AdvisorForm";
+import { AdvisorRow } from "../components/advisors/AdvisorRow";
+import { UploadAdvisor } from "../components/advisors/UploadAdvisor";
 import { Avatar } from "../components/Avatar";
 import { api } from "../lib/api";
+import { advisorsApi } from "../lib/api-advisors";
+import type { CustomAdvisor } from "../lib/api-advisors";
+import "../components/advisors/advisors.css";
+
+type Editing = { kind: "closed" } | { kind: "new" } | { kind: "edit"; advisor: CustomAdvisor };
 
 export function MyAdvisorsView() {
   const board = useQuery(api.marketplace.getUserSelectedAdvisors, {});
+  const visible = useQuery(advisorsApi.getActiveAdvisors, {});
+  const [editing, setEditing] = useState<Editing>({ kind: "closed" });
+  const [saved, setSaved] = useState("");
+
+  // Own advisors are the visible ones that are not public. Archived ones leave the
+  // active list; those still on the board are listed from it, so they can be deleted.
+  const own: CustomAdvisor[] = (visible ?? []).filter((a) => a.isPublic !== true);
+  const ownIds = new Set(own.map((a) => a._id));
+  for (const advisor of board ?? []) {
+    if (advisor.isPublic !== true && !ownIds.has(advisor._id)) own.push(advisor as CustomAdvisor);
+  }
+  const onBoard = new Set((board ?? []).map((a) => a._id));
+
+  // Where focus goes back to when the form closes: the button that opened it.
+  const opener = useRef<string | null>(null);
+  const close = (message: string) => {
+    opener.current = editing.kind === "edit" ? `[data-edit="${editing.advisor._id}"]` : "[data-create]";
+    setEditing({ kind: "closed" });
+    setSaved(message);
+  };
+  useEffect(() => {
+    if (editing.kind !== "closed" || opener.current === null) return;
+    const target = document.querySelector<HTMLElement>(opener.current);
+    (target ?? document.querySelector<HTMLElement>("[data-create]"))?.focus();
+    opener.current = null;
+  }, [editing]);
+
   return (
-    <section className="page" aria-labelledby="my-advisors-heading">
+    <section className="page my-advisors" aria-labelledby="my-advisors-heading">
       <h1 id="my-advisors-heading">My advisors</h1>
-      {board === undefined ? (
-        <p role="status">Loading your board…</p>
-      ) : board.length === 0 ? (
-        <p>
-          Your board is empty. <Link href="/marketplace">Find advisors in the marketplace</Link>.
-        </p>
+      {editing.kind !== "closed" ? (
+        <AdvisorForm
+          key={editing.kind === "edit" ? editing.advisor._id : "new"}
+          advisor={editing.kind === "edit" ? editing.advisor : null}
+          onDone={(name) => { close(`Saved ${name}.`); }}
+          onCancel={() => { close(""); }}
+        />
       ) : (
-        <ul className="plain-list">
-          {board.map((advisor) => (
-            <li key={advisor._id} className="list-row">
-              <Avatar name={advisor.persona.name} imageUrl={advisor.imageUrl} />
-              <div>
-                <div className="strong">{advisor.persona.name}</div>
-                {advisor.persona.title !== undefined && (
-                  <div className="muted small">{advisor.persona.title}</div>
-                )}
-              </div>
-            </li>
-          ))}
-        </ul>
+        <>
+          <p className="muted">
+            Advisors you make are yours alone: give them a persona, then put them on your board.
+          </p>
+          <div role="status" className="saved-note">
+            {saved !== "" && <p className="ok-note">{saved}</p>}
+          </div>
+          <div className="my-advisors-tools">
+            <button
+              type="button"
+              className="primary"
+              data-create
+              onClick={() => {
+                setSaved("");
+                setEditing({ kind: "new" });
+              }}
+            >
+              <Plus aria-hidden size={16} />
+              Create an advisor
+            </button>
+          </div>
+          <UploadAdvisor />
+          <section aria-labelledby="custom-heading">
+            <h2 id="custom-heading" className="section-heading">
+              Your custom advisors
+            </h2>
+            {visible === undefined || board === undefined ? (
+              <p role="status">Loading your advisors…</p>
+            ) : own.length === 0 ? (
+              <p>You have not made an advisor yet.</p>
+            ) : (
+              <ul className="plain-list advisor-rows" aria-labelledby="custom-heading">
+                {own.map((advisor) => (
+                  <AdvisorRow
+                    key={advisor._id}
+                    advisor={advisor}
+                    onBoard={onBoard.has(advisor._id)}
+                    onEdit={() => {
+                      setSaved("");
+                      setEditing({ kind: "edit", advisor });
+                    }}
+                  />
+                ))}
+              </ul>
+            )}
+          </section>
+          <section aria-labelledby="board-list-heading">
+            <h2 id="board-list-heading" className="section-heading">
+              Your board
+            </h2>
+            {board === undefined ? (
+              <p role="status">Loading your board…</p>
+            ) : board.length === 0 ? (
+              <p>
+                Your board is empty. <Link href="/marketplace">Find advisors in the marketplace</Link>.
+              </p>
+            ) : (
+              <ul className="plain-list" aria-labelledby="board-list-heading">
+                {board.map((advisor) => (
+                  <li key={advisor._id} className="list-row">
+                    <Avatar name={advisor.persona.name} imageUrl={advisor.imageUrl} />
+                    <div>
+                      <div className="strong">{advisor.persona.name}</div>
+                      {advisor.persona.title !== undefined && (
+                        <div className="muted small">{advisor.persona.title}</div>
+                      )}
+                    </div>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        </>
       )}
     </section>
   );

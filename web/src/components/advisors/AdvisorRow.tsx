@@ -1,0 +1,146 @@
+// One of the user's own advisors: edit, put on (or take off) the board, archive and
+// delete, each of the last two after a confirmation. Archiving cannot be undone from
+// here: the server offers no way back to active, so the dialog says so.
+
+import * as AlertDialog from "@radix-ui/react-alert-dialog";
+import { useMutation } from "convex/react";
+import { Archive, Check, Pencil, Plus, Trash2 } from "lucide-react";
+import { useState } from "react";
+import type { ReactNode } from "react";
+import { Avatar } from "../Avatar";
+import { ErrorNote } from "../ErrorNote";
+import { api } from "../../lib/api";
+import { advisorsApi } from "../../lib/api-advisors";
+import type { CustomAdvisor } from "../../lib/api-advisors";
+
+type Props = { advisor: CustomAdvisor; onBoard: boolean; onEdit: () => void };
+
+export function AdvisorRow({ advisor, onBoard, onEdit }: Props) {
+  const select = useMutation(api.marketplace.selectAdvisor);
+  const unselect = useMutation(api.marketplace.unselectAdvisor);
+  const archive = useMutation(advisorsApi.archiveAdvisor);
+  const remove = useMutation(advisorsApi.deleteAdvisor);
+  const [error, setError] = useState<unknown>(null);
+  const [retry, setRetry] = useState<(() => void) | null>(null);
+  const name = advisor.persona.name;
+  const archived = advisor.status === "archived";
+
+  const run = (action: () => Promise<unknown>) => {
+    const attempt = async () => {
+      setError(null);
+      try {
+        await action();
+      } catch (failure) {
+        setError(failure);
+        setRetry(() => () => void attempt());
+      }
+    };
+    void attempt();
+  };
+
+  return (
+    <li className="advisor-row">
+      <div className="advisor-row-main">
+        <Avatar name={name} imageUrl={advisor.imageUrl} size={44} />
+        <div className="advisor-row-text">
+          <h3 className="advisor-row-name">{name}</h3>
+          {advisor.persona.title !== "" && <p className="muted small">{advisor.persona.title}</p>}
+          {advisor.persona.oneLiner !== undefined && <p className="small">{advisor.persona.oneLiner}</p>}
+          <p className="advisor-badges">
+            {onBoard && <span className="badge">On your board</span>}
+            {archived && <span className="badge badge-quiet">Archived</span>}
+          </p>
+        </div>
+      </div>
+      <div className="advisor-row-actions">
+        {!archived && (
+          <button type="button" onClick={onEdit} aria-label={`Edit ${name}`} data-edit={advisor._id}>
+            <Pencil aria-hidden size={16} />
+            Edit
+          </button>
+        )}
+        {(onBoard || !archived) && (
+          <button
+            type="button"
+            onClick={() => { run(() => onBoard ? unselect({ advisorId: advisor._id }) : select({ advisorId: advisor._id })); }}
+            aria-label={onBoard ? `Remove from board: ${name}` : `Add to board: ${name}`}
+          >
+            {onBoard ? <Check aria-hidden size={16} /> : <Plus aria-hidden size={16} />}
+            {onBoard ? "Remove from board" : "Add to board"}
+          </button>
+        )}
+        {!archived && (
+          <Confirm
+            trigger={
+              <button type="button" aria-label={`Archive ${name}`}>
+                <Archive aria-hidden size={16} />
+                Archive
+              </button>
+            }
+            title={`Archive “${name}”?`}
+            description={
+              <>
+                An archived advisor leaves this list and can no longer be added to a board or a
+                conversation; where it already sits, it stays. This server has no way to make an
+                archived advisor active again, so archiving cannot be undone here.
+              </>
+            }
+            action="Archive advisor"
+            onConfirm={() => { run(() => archive({ advisorId: advisor._id })); }}
+          />
+        )}
+        <Confirm
+          trigger={
+            <button type="button" className="danger-outline" aria-label={`Delete ${name}`}>
+              <Trash2 aria-hidden size={16} />
+              Delete
+            </button>
+          }
+          title={`Delete “${name}”?`}
+          description={
+            <>
+              It is taken off your board and out of every conversation; the answers it gave
+              stay in their conversations. This cannot be undone.
+            </>
+          }
+          action="Delete advisor"
+          onConfirm={() => { run(() => remove({ advisorId: advisor._id })); }}
+        />
+      </div>
+      {error !== null && <ErrorNote error={error} onRetry={retry ?? undefined} />}
+    </li>
+  );
+}
+
+type ConfirmProps = {
+  trigger: ReactNode;
+  title: string;
+  description: ReactNode;
+  action: string;
+  onConfirm: () => void;
+};
+
+function Confirm({ trigger, title, description, action, onConfirm }: ConfirmProps) {
+  return (
+    <AlertDialog.Root>
+      <AlertDialog.Trigger asChild>{trigger}</AlertDialog.Trigger>
+      <AlertDialog.Portal>
+        <AlertDialog.Overlay className="dialog-overlay" />
+        <AlertDialog.Content className="dialog">
+          <AlertDialog.Title className="dialog-title">{title}</AlertDialog.Title>
+          <AlertDialog.Description>{description}</AlertDialog.Description>
+          <div className="dialog-actions">
+            <AlertDialog.Cancel asChild>
+              <button type="button">Keep it</button>
+            </AlertDialog.Cancel>
+            <AlertDialog.Action asChild>
+              <button type="button" className="danger" onClick={onConfirm}>
+                {action}
+              </button>
+            </AlertDialog.Action>
+          </div>
+        </AlertDialog.Content>
+      </AlertDialog.Portal>
+    </AlertDialog.Root>
+  );
+}

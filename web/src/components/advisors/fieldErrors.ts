@@ -1,0 +1,35 @@
+// Which field a refused save names. The server checks arguments and files itself and
+// answers INVALID_ARGUMENT with `field` (and `rule`) in errorData; a persona file's own
+// problems name the file's field in the message ("advisor.persona.title: …").
+
+import { ConvexError } from "convex/values";
+import { messageOf } from "../ErrorNote";
+
+export type FieldError = { path: string; rule: string };
+
+type ErrorData = { code?: unknown; field?: unknown; rule?: unknown };
+
+export function fieldErrorOf(error: unknown): FieldError | null {
+  if (!(error instanceof ConvexError)) return null;
+  const data = error.data as ErrorData | string | null;
+  if (typeof data !== "object" || data === null) return null;
+  if (data.code !== "INVALID_ARGUMENT" || typeof data.field !== "string") return null;
+  const message = messageOf(error);
+  let path = data.field;
+  let rule = typeof data.rule === "string" ? data.rule : message;
+  const named = /advisor\.([^\s:]+): (.*)$/s.exec(message);
+  if (path === "advisor" && named !== null) {
+    path = named[1] ?? path;
+    rule = named[2] ?? rule;
+  } else if (path.startsWith("advisor.")) {
+    path = path.slice("advisor.".length);
+  }
+  return { path, rule };
+}
+
+/** `persona.specialties[2]` → `["persona.specialties", 2]`; a plain path → `[path, null]`. */
+export function splitItem(path: string): [string, number | null] {
+  const match = /^(.*)\[(\d+)\]$/.exec(path);
+  if (match === null) return [path, null];
+  return [match[1] ?? path, Number(match[2])];
+}
