@@ -32,7 +32,7 @@ export function AdvisorMemories({ conversationId, advisorId, memories }: Props) 
         </div>
         <Confirm
           className="memory-clear"
-          trigger={`Forget all`}
+          trigger="Forget everything"
           label={`Forget everything ${name} remembers here`}
           title={`Forget everything ${name} remembers here?`}
           description={`${String(memories.length)} ${memories.length === 1 ? "memory" : "memories"} will be deleted from this conversation. This cannot be undone.`}

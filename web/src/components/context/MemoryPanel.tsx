@@ -29,7 +29,15 @@ export function MemoryPanel({ conversationId }: { conversationId: Id }) {
       </Dialog.Trigger>
       <Dialog.Portal>
         <Dialog.Overlay className="dialog-overlay" />
-        <Dialog.Content className="context-panel">
+        <Dialog.Content
+          className="context-panel"
+          onEscapeKeyDown={(event) => {
+            // Escape in an edit cancels the edit (the form handles it), not the panel.
+            if (event.target instanceof Element && event.target.closest(".memory-form") !== null) {
+              event.preventDefault();
+            }
+          }}
+        >
           <Dialog.Title className="dialog-title">{TITLE}</Dialog.Title>
           <Dialog.Description className="muted small">
             What each advisor keeps about your situation in this conversation, and the
