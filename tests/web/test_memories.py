@@ -104,6 +104,9 @@ def test_memories_and_summaries_are_shown_edited_and_deleted_live(
     page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
     check_view(page, artifacts, "memories-dark")
     page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the panel takes the width
+    check_view(page, artifacts, "memories-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # Live: a memory the chat engine draws from the next exchange appears while open.
     asked = len(provider.requests)
