@@ -11,6 +11,7 @@ import { ErrorNote } from "../ErrorNote";
 import { api } from "../../lib/api";
 import type { Conversation } from "../../lib/api";
 import { UNTITLED } from "./ConversationList";
+import { MemoryPanel } from "../context/MemoryPanel";
 
 export function ConversationHeader({ conversation }: { conversation: Conversation }) {
   const update = useMutation(api.conversations.updateConversation);
@@ -71,6 +72,7 @@ export function ConversationHeader({ conversation }: { conversation: Conversatio
         <>
           <h1 className="conversation-heading">{shown}</h1>
           <div className="header-actions">
+            <MemoryPanel conversationId={conversation._id} />
             <button
               type="button"
               className="icon-button"
