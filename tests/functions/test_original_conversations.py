@@ -11,7 +11,7 @@ from advisor_chat.functions.conversations import COUNTED, LATEST, LISTED
 from advisor_chat.functions.runner import Runner
 from advisor_chat.store import Store, Transaction
 from tests.functions.calls import call, refusal
-from tests.functions.world import ALICE, BOB, World, snapshot
+from tests.functions.world import ALICE, BOB, World, add_messages, snapshot
 
 
 async def _set_image(store: Store, advisor_id: str, url: str) -> None:
@@ -98,17 +98,7 @@ async def test_the_list_and_its_counts_are_bounded(
                 "conversations",
                 {"userId": user["_id"], "title": f"old {n}", "createdAt": n, "updatedAt": n},
             )
-        for n in range(COUNTED + 5):
-            await tx.insert(
-                "messages",
-                {
-                    "conversationId": world.conversation,
-                    "sender": "user",
-                    "content": f"m{n}",
-                    "mentions": [],
-                    "createdAt": 1e13 + n,  # after everything else
-                },
-            )
+        await add_messages(tx, world.conversation, COUNTED + 5)
 
     await store.mutation(fill)
     listed = await call(runner, "conversations:getUserConversations", {})
@@ -146,20 +136,7 @@ async def test_get_conversation_by_id_has_the_active_advisor_and_latest_messages
     )
     assert answer["advisor"] == {"_id": world.public_advisor, "name": "Ada Reyes", "title": "CFO"}
 
-    async def more(tx: Transaction) -> None:
-        for n in range(LATEST + 3):
-            await tx.insert(
-                "messages",
-                {
-                    "conversationId": world.conversation,
-                    "sender": "user",
-                    "content": f"m{n}",
-                    "mentions": [],
-                    "createdAt": 1e13 + n,
-                },
-            )
-
-    await store.mutation(more)
+    await store.mutation(lambda tx: add_messages(tx, world.conversation, LATEST + 3))
     got = await call(
         runner, "conversations:getConversationById", {"conversationId": world.conversation}
     )

@@ -13,9 +13,9 @@ from advisor_chat.errors import Code
 from advisor_chat.functions.messages import LISTED, STATS_SCAN
 from advisor_chat.functions.runner import Runner
 from advisor_chat.schema import limits
-from advisor_chat.store import Store, Transaction
+from advisor_chat.store import Store
 from tests.functions.calls import call, refusal
-from tests.functions.world import ALICE, BOB, World, snapshot
+from tests.functions.world import ALICE, BOB, World, add_messages, snapshot
 
 ADA = {"name": "Ada Reyes", "title": "CFO"}
 
@@ -26,21 +26,7 @@ async def _messages(store: Store, conversation: str) -> list[dict[str, Any]]:
 
 
 async def _insert_many(store: Store, conversation: str, count: int) -> None:
-    async def write(tx: Transaction) -> None:
-        for n in range(count):
-            await tx.insert(
-                "messages",
-                {
-                    "conversationId": conversation,
-                    "sender": "user",
-                    "content": f"m{n}",
-                    "mentions": [],
-                    "tokensUsed": 2,
-                    "createdAt": 1e13 + n,  # after everything in the world
-                },
-            )
-
-    await store.mutation(write)
+    await store.mutation(lambda tx: add_messages(tx, conversation, count, tokensUsed=2))
 
 
 async def test_the_list_without_pagination_opts_is_the_originals_array(
