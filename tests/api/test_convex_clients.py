@@ -4,43 +4,18 @@ with our codes in `data`. It runs under Node; `scripts/test` installs it with `n
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from tests.api.conftest import sign_up
-from tests.services import missing_service
-
-CLIENT_DIR = Path(__file__).parents[1] / "clients" / "npm"
+from tests.clients.node import run_script
 
 
 def _run_client(base: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        missing_service("node is not installed (the official npm client runs under it)")
-    if not (CLIENT_DIR / "node_modules" / "convex").is_dir():
-        missing_service(f"the npm client is not installed: npm ci --prefix {CLIENT_DIR}")
-    assert node is not None
-    env = os.environ | {
-        "ADVISOR_CHAT_URL": base,
+    env = {
         "ALICE_TOKEN": sign_up(base, "npm-alice@example.test", name="Alice"),
         "BOB_TOKEN": sign_up(base, "npm-bob@example.test", name="Bob"),
     }
-    done = subprocess.run(
-        [node, str(CLIENT_DIR / "http_client.mjs")],
-        env=env,
-        cwd=CLIENT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return run_script("http_client.mjs", base, env, timeout_s=120)
 
 
 def test_the_official_http_client_queries_mutates_and_sees_our_errors(

@@ -9,9 +9,6 @@ list, rename, delete."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,7 @@ import pytest
 
 from tests.ai.openai_server import ScriptedOpenAI
 from tests.api.conftest import PASSWORD, Served, serving
-from tests.api.test_convex_clients import CLIENT_DIR
-from tests.services import missing_service
+from tests.clients.node import run_script
 
 KEY = "sk-original-client"
 ANSWER = "Keep eighteen months of runway, and review it every quarter."
@@ -47,31 +43,8 @@ def original_server(
 
 
 def _replay(base: str, mode: str, email: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        missing_service("node is not installed (the official npm client runs under it)")
-    if not (CLIENT_DIR / "node_modules" / "ws").is_dir():
-        missing_service(f"the npm client is not installed: npm ci --prefix {CLIENT_DIR}")
-    assert node is not None
-    done = subprocess.run(
-        [node, str(CLIENT_DIR / "original_client.mjs")],
-        env=os.environ
-        | {
-            "ADVISOR_CHAT_URL": base,
-            "MODE": mode,
-            "EMAIL": email,
-            "PASSWORD": PASSWORD,
-            "NAME": "Olive Original",
-        },
-        cwd=CLIENT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    seen: dict[str, Any] = json.loads(done.stdout)
-    return seen
+    env = {"MODE": mode, "EMAIL": email, "PASSWORD": PASSWORD, "NAME": "Olive Original"}
+    return run_script("original_client.mjs", base, env, timeout_s=300)
 
 
 @pytest.mark.parametrize("mode", ["ws", "http"])

@@ -6,38 +6,15 @@ advisor reads as missing, and everything else asks for a sign-in."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from tests.api.conftest import call_api, sign_up
-from tests.services import missing_service
-
-CLIENT_DIR = Path(__file__).parents[1] / "clients" / "npm"
+from tests.clients.node import run_script
 
 
 def _browse(base: str, private_advisor: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        missing_service("node is not installed (the official npm client runs under it)")
-    if not (CLIENT_DIR / "node_modules" / "convex").is_dir():
-        missing_service(f"the npm client is not installed: npm ci --prefix {CLIENT_DIR}")
-    assert node is not None
-    env = os.environ | {"ADVISOR_CHAT_URL": base, "PRIVATE_ADVISOR": private_advisor}
-    done = subprocess.run(
-        [node, str(CLIENT_DIR / "signed_out_client.mjs")],
-        env=env,
-        cwd=CLIENT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    env = {"PRIVATE_ADVISOR": private_advisor}
+    return run_script("signed_out_client.mjs", base, env, timeout_s=120)
 
 
 def test_a_visitor_browses_the_shipped_marketplace_and_nothing_private(

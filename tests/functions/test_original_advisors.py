@@ -10,23 +10,14 @@ from typing import Any
 
 import pytest
 
-from advisor_chat.errors import Code, FunctionError
+from advisor_chat.errors import Code
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.plans import PlanLimits
 from advisor_chat.functions.runner import Runner
 from advisor_chat.importers.marketplace import shipped_content
 from advisor_chat.store import Store, Transaction
+from tests.functions.calls import call, refusal
 from tests.functions.world import ALICE, BOB, World, snapshot
-
-
-async def _call(runner: Runner, path: str, args: dict[str, Any], who: Any = ALICE) -> Any:
-    return (await runner.call(path, args, who)).value
-
-
-async def _refusal(runner: Runner, path: str, args: dict[str, Any], who: Any = ALICE) -> Any:
-    with pytest.raises(FunctionError) as caught:
-        await runner.call(path, args, who)
-    return caught.value
 
 
 def _ids(docs: list[dict[str, Any]]) -> list[str]:
@@ -42,7 +33,7 @@ async def _advisor(store: Store, fields: dict[str, Any]) -> str:
 
 
 async def _make_admin(store: Store, runner: Runner) -> None:
-    alice = (await _call(runner, "users:current", {}))["_id"]
+    alice = (await call(runner, "users:current", {}))["_id"]
 
     async def grant(tx: Transaction) -> None:
         await tx.patch("users", alice, {"role": "admin"})
@@ -59,18 +50,18 @@ async def test_all_advisors_are_the_public_ones_and_the_callers_own_in_any_statu
     withdrawn = await _advisor(
         store, {"isPublic": True, "status": "inactive", "persona": {"name": "Old", "title": "X"}}
     )
-    bobs = await _call(
+    bobs = await call(
         runner, "advisors:createAdvisor", {"persona": {"name": "B", "title": "C"}}, BOB
     )
-    await _call(runner, "advisors:archiveAdvisor", {"advisorId": world.private_advisor})
+    await call(runner, "advisors:archiveAdvisor", {"advisorId": world.private_advisor})
 
-    alices = await _call(runner, "advisors:getAllAdvisors", {})
+    alices = await call(runner, "advisors:getAllAdvisors", {})
     assert _ids(alices) == [world.public_advisor, world.private_advisor]  # by creation
     assert alices[1]["status"] == "archived"  # hers to find again
-    active = await _call(runner, "advisors:getActiveAdvisors", {})
+    active = await call(runner, "advisors:getActiveAdvisors", {})
     assert _ids(active) == [world.public_advisor]
-    assert await _call(runner, "advisors:getAdvisors", {}) == active  # the original's alias
-    signed_out = await _call(runner, "advisors:getAllAdvisors", {}, None)
+    assert await call(runner, "advisors:getAdvisors", {}) == active  # the original's alias
+    signed_out = await call(runner, "advisors:getAllAdvisors", {}, None)
     assert _ids(signed_out) == [world.public_advisor]
     assert withdrawn not in _ids(signed_out) + _ids(alices)
     assert bobs not in _ids(alices)
@@ -79,29 +70,29 @@ async def test_all_advisors_are_the_public_ones_and_the_callers_own_in_any_statu
 async def test_signed_out_visitors_browse_the_marketplace_and_its_teams(
     store: Store, runner: Runner, world: World
 ) -> None:
-    assert _ids(await _call(runner, "advisors:getActiveAdvisors", {}, None)) == [
+    assert _ids(await call(runner, "advisors:getActiveAdvisors", {}, None)) == [
         world.public_advisor
     ]
-    one = await _call(runner, "advisors:getAdvisorById", {"advisorId": world.public_advisor}, None)
+    one = await call(runner, "advisors:getAdvisorById", {"advisorId": world.public_advisor}, None)
     assert one["persona"]["name"] == "Ada Reyes"
     private = {"advisorId": world.private_advisor}
-    assert (await _refusal(runner, "advisors:getAdvisorById", private, None)).code is (
+    assert (await refusal(runner, "advisors:getAdvisorById", private, None)).code is (
         Code.NOT_FOUND
     )
-    tagged = await _call(runner, "advisors:getAdvisorsByTags", {"tags": ["finance"]}, None)
+    tagged = await call(runner, "advisors:getAdvisorsByTags", {"tags": ["finance"]}, None)
     assert _ids(tagged) == [world.public_advisor]  # Alice's private finance advisor is not
-    page = await _call(
+    page = await call(
         runner,
         "marketplace:getMarketplaceAdvisors",
         {"paginationOpts": {"numItems": 10, "cursor": None}},
         None,
     )
     assert _ids(page["page"]) == [world.public_advisor]
-    stats = await _call(runner, "marketplace:getMarketplaceStats", {}, None)
+    stats = await call(runner, "marketplace:getMarketplaceStats", {}, None)
     assert stats["totalAdvisors"] == 1
-    [team] = await _call(runner, "teams:getTeamTemplates", {}, None)
+    [team] = await call(runner, "teams:getTeamTemplates", {}, None)
     assert team["advisorIds"] == [world.public_advisor]
-    assert (await _call(runner, "teams:getTeamTemplate", {"teamId": "startup-board"}, None))[
+    assert (await call(runner, "teams:getTeamTemplate", {"teamId": "startup-board"}, None))[
         "name"
     ] == "Startup board"
     # Everything else still wants a sign-in.
@@ -110,25 +101,25 @@ async def test_signed_out_visitors_browse_the_marketplace_and_its_teams(
         ("teams:createFromTemplate", {"teamId": "startup-board"}),
         ("advisors:uploadAdvisorJSON", {"jsonString": "{}"}),
     ]:
-        assert (await _refusal(runner, path, args, None)).code is Code.UNAUTHENTICATED
+        assert (await refusal(runner, path, args, None)).code is Code.UNAUTHENTICATED
 
 
 async def test_tags_find_advisors_having_any_of_them(runner: Runner, world: World) -> None:
-    growth = await _call(
+    growth = await call(
         runner,
         "advisors:createAdvisor",
         {"persona": {"name": "Bo", "title": "CMO"}, "tags": ["growth"]},
     )
-    found = await _call(runner, "advisors:getAdvisorsByTags", {"tags": ["growth", "finance"]})
+    found = await call(runner, "advisors:getAdvisorsByTags", {"tags": ["growth", "finance"]})
     assert _ids(found) == [world.public_advisor, world.private_advisor, growth]
-    assert await _call(runner, "advisors:getAdvisorsByTags", {"tags": ["nonexistent-tag"]}) == []
+    assert await call(runner, "advisors:getAdvisorsByTags", {"tags": ["nonexistent-tag"]}) == []
 
 
 # -- create, update, archive, delete with the original's arguments ---------------------------
 
 
 async def test_create_advisor_takes_the_originals_arguments(runner: Runner, world: World) -> None:
-    made = await _call(
+    made = await call(
         runner,
         "advisors:createAdvisor",
         {
@@ -144,7 +135,7 @@ async def test_create_advisor_takes_the_originals_arguments(runner: Runner, worl
         },
     )
     assert isinstance(made, str)
-    advisor = await _call(runner, "advisors:getAdvisorById", {"advisorId": made})
+    advisor = await call(runner, "advisors:getAdvisorById", {"advisorId": made})
     assert advisor["imageUrl"] == "https://img.test/r.png"  # from persona.image, as there
     assert advisor["tags"] == ["ops"]  # from metadata.tags, as there
     assert advisor["components"] == [{"type": "checklist", "items": ["a"]}]
@@ -157,7 +148,7 @@ async def test_update_archive_and_delete_answer_null_as_the_original(
     runner: Runner, world: World
 ) -> None:
     mine = {"advisorId": world.private_advisor}
-    changed = await _call(
+    changed = await call(
         runner,
         "advisors:updateAdvisor",
         mine
@@ -168,13 +159,13 @@ async def test_update_archive_and_delete_answer_null_as_the_original(
         },
     )
     assert changed is None
-    advisor = await _call(runner, "advisors:getAdvisorById", mine)
+    advisor = await call(runner, "advisors:getAdvisorById", mine)
     assert (advisor["status"], advisor["components"]) == ("inactive", [{"kind": "note"}])
     assert advisor["persona"]["expertise"] == ["treasury"]
-    assert await _call(runner, "advisors:archiveAdvisor", mine) is None
-    assert (await _call(runner, "advisors:getAdvisorById", mine))["status"] == "archived"
-    assert await _call(runner, "advisors:deleteAdvisor", mine) is None
-    assert (await _refusal(runner, "advisors:getAdvisorById", mine)).code is Code.NOT_FOUND
+    assert await call(runner, "advisors:archiveAdvisor", mine) is None
+    assert (await call(runner, "advisors:getAdvisorById", mine))["status"] == "archived"
+    assert await call(runner, "advisors:deleteAdvisor", mine) is None
+    assert (await refusal(runner, "advisors:getAdvisorById", mine)).code is Code.NOT_FOUND
 
 
 # -- the upload button ---------------------------------------------------------------------
@@ -191,28 +182,28 @@ async def test_an_uploaded_file_becomes_the_callers_advisor_and_a_second_upload_
     store: Store, runner: Runner, world: World
 ) -> None:
     file = _shipped_file()
-    first = await _call(runner, "advisors:uploadAdvisorJSON", {"jsonString": json.dumps(file)})
+    first = await call(runner, "advisors:uploadAdvisorJSON", {"jsonString": json.dumps(file)})
     assert first["ok"] is True
-    advisor = await _call(runner, "advisors:getAdvisorById", {"advisorId": first["advisorId"]})
+    advisor = await call(runner, "advisors:getAdvisorById", {"advisorId": first["advisorId"]})
     assert advisor["persona"] == file["persona"]
     assert advisor["isPublic"] is False
     theirs = {"advisorId": first["advisorId"]}
-    assert (await _refusal(runner, "advisors:getAdvisorById", theirs, BOB)).code is Code.NOT_FOUND
+    assert (await refusal(runner, "advisors:getAdvisorById", theirs, BOB)).code is Code.NOT_FOUND
 
     file["persona"]["oneLiner"] = "Edited and uploaded again."
-    again = await _call(runner, "advisors:uploadAdvisorJSON", {"advisor": file})
+    again = await call(runner, "advisors:uploadAdvisorJSON", {"advisor": file})
     assert again == {"ok": True, "advisorId": first["advisorId"]}
-    updated = await _call(runner, "advisors:getAdvisorById", {"advisorId": first["advisorId"]})
+    updated = await call(runner, "advisors:getAdvisorById", {"advisorId": first["advisorId"]})
     assert updated["persona"]["oneLiner"] == "Edited and uploaded again."
     assert updated["createdAt"] == advisor["createdAt"]
-    names = [a["persona"]["name"] for a in await _call(runner, "advisors:getAllAdvisors", {})]
+    names = [a["persona"]["name"] for a in await call(runner, "advisors:getAllAdvisors", {})]
     assert names.count(file["persona"]["name"]) == 1
 
     # Bob's upload of the same file is his own advisor; Alice's stays as she left it.
-    bobs = await _call(runner, "advisors:uploadAdvisorJSON", {"advisor": _shipped_file()}, BOB)
+    bobs = await call(runner, "advisors:uploadAdvisorJSON", {"advisor": _shipped_file()}, BOB)
     assert bobs["ok"] is True
     assert bobs["advisorId"] != first["advisorId"]
-    kept = await _call(runner, "advisors:getAdvisorById", {"advisorId": first["advisorId"]})
+    kept = await call(runner, "advisors:getAdvisorById", {"advisorId": first["advisorId"]})
     assert kept["persona"]["oneLiner"] == "Edited and uploaded again."
 
 
@@ -221,9 +212,9 @@ async def test_an_upload_of_an_existing_name_replaces_only_the_callers_own(
 ) -> None:
     """The world's public and Alice's private advisor are both "Ada Reyes"."""
     file = {"persona": {"name": "Ada Reyes", "title": "Treasurer"}}
-    answer = await _call(runner, "advisors:uploadAdvisorJSON", {"advisor": file})
+    answer = await call(runner, "advisors:uploadAdvisorJSON", {"advisor": file})
     assert answer == {"ok": True, "advisorId": world.private_advisor}
-    public = await _call(runner, "advisors:getAdvisorById", {"advisorId": world.public_advisor})
+    public = await call(runner, "advisors:getAdvisorById", {"advisorId": world.public_advisor})
     assert public["persona"]["title"] == "CFO"
 
 
@@ -243,7 +234,7 @@ async def test_a_bad_upload_answers_not_ok_with_the_reason_and_writes_nothing(
     store: Store, runner: Runner, world: World, args: dict[str, Any], told: str
 ) -> None:
     before = await snapshot(store)
-    answer = await _call(runner, "advisors:uploadAdvisorJSON", args)
+    answer = await call(runner, "advisors:uploadAdvisorJSON", args)
     assert answer["ok"] is False
     assert told in answer["error"]
     assert answer["code"] == "INVALID_ARGUMENT"
@@ -256,13 +247,13 @@ async def test_uploads_count_against_the_custom_advisor_limit(store: Store, worl
     runner = Runner(store, build_registry(), limits={"free": limits})  # Alice has one already
     before = await snapshot(store)
     new = {"advisor": {"persona": {"name": "Someone New", "title": "CTO"}}}
-    answer = await _call(runner, "advisors:uploadAdvisorJSON", new)
+    answer = await call(runner, "advisors:uploadAdvisorJSON", new)
     assert (answer["ok"], answer["code"]) == (False, "STORAGE_LIMITED")
     assert "at most 1 custom advisors" in answer["error"]
     assert await snapshot(store) == before
     # Replacing her own by name takes no new place.
     same = {"advisor": {"persona": {"name": "Ada Reyes", "title": "CFO", "bio": "Updated."}}}
-    assert (await _call(runner, "advisors:uploadAdvisorJSON", same))["ok"] is True
+    assert (await call(runner, "advisors:uploadAdvisorJSON", same))["ok"] is True
 
 
 # -- administrators' upkeep ----------------------------------------------------------------
@@ -277,19 +268,17 @@ async def test_photo_backfill_gives_marketplace_advisors_their_persona_image(
     )
     private = await _advisor(
         store,
-        {"isPublic": False, "ownerId": (await _call(runner, "users:current", {}, BOB))["_id"]}
+        {"isPublic": False, "ownerId": (await call(runner, "users:current", {}, BOB))["_id"]}
         | {"persona": {"name": "Lee", "title": "CTO", "image": image}},
     )
-    assert (await _refusal(runner, "advisors:backfillAdvisorPhotos", {})).code is Code.FORBIDDEN
+    assert (await refusal(runner, "advisors:backfillAdvisorPhotos", {})).code is Code.FORBIDDEN
     await _make_admin(store, runner)
-    tally = await _call(runner, "advisors:backfillAdvisorPhotos", {})
+    tally = await call(runner, "advisors:backfillAdvisorPhotos", {})
     assert tally == {"processed": 2, "updated": 1, "skipped": 1}
-    assert (await _call(runner, "advisors:getAdvisorById", {"advisorId": bare}))[
-        "imageUrl"
-    ] == image
-    lee = await _call(runner, "advisors:getAdvisorById", {"advisorId": private}, BOB)
+    assert (await call(runner, "advisors:getAdvisorById", {"advisorId": bare}))["imageUrl"] == image
+    lee = await call(runner, "advisors:getAdvisorById", {"advisorId": private}, BOB)
     assert "imageUrl" not in lee  # a user's own advisor is theirs to change
-    again = await _call(runner, "advisors:backfillAdvisorPhotos", {})
+    again = await call(runner, "advisors:backfillAdvisorPhotos", {})
     assert again == {"processed": 2, "updated": 0, "skipped": 2}
 
 
@@ -303,7 +292,7 @@ async def test_a_migration_secret_does_not_stand_in_for_the_admin_role(
         ("advisors:enrichAdvisorsFromJSON", {"jsonStrings": ["{}"], "secret": "s3cret"}),
     ]
     for path, args in calls:
-        refused = await _refusal(runner, path, args, None)
+        refused = await refusal(runner, path, args, None)
         assert (refused.code, refused.data["field"]) == (Code.INVALID_ARGUMENT, "secret")
         assert "admin role" in refused.message
     assert await snapshot(store) == before
@@ -326,11 +315,11 @@ async def test_enrichment_fills_in_what_marketplace_advisors_lack_and_overwrites
         },
         {"persona": {"name": "Nobody Here", "title": "X"}},
     ]
-    answer = await _call(
+    answer = await call(
         runner, "advisors:enrichAdvisorsFromJSON", {"jsonStrings": [json.dumps(f) for f in files]}
     )
     assert answer == {"ok": True, "result": {"processed": 2, "updated": 1, "skipped": 1}}
-    public = await _call(runner, "advisors:getAdvisorById", {"advisorId": world.public_advisor})
+    public = await call(runner, "advisors:getAdvisorById", {"advisorId": world.public_advisor})
     assert public["persona"] == {
         "name": "Ada Reyes",
         "title": "CFO",  # kept: only what was missing is filled in
@@ -339,10 +328,10 @@ async def test_enrichment_fills_in_what_marketplace_advisors_lack_and_overwrites
         "location": {"city": "Lisbon"},
     }
     assert public["imageUrl"] == "https://img.test/ada.png"
-    private = await _call(runner, "advisors:getAdvisorById", {"advisorId": world.private_advisor})
+    private = await call(runner, "advisors:getAdvisorById", {"advisorId": world.private_advisor})
     assert "bio" not in private["persona"]  # Alice's own "Ada Reyes" is hers alone
     # The mutation itself, as the original's scripts call it: nothing left to fill in.
-    again = await _call(
+    again = await call(
         runner, "advisors:backfillAdvisorPersonaFieldsFromJSON", {"advisors": files[:1]}
     )
     assert again == {"processed": 1, "updated": 0, "skipped": 1}
@@ -353,10 +342,10 @@ async def test_enrichment_answers_not_ok_for_bad_files(
 ) -> None:
     await _make_admin(store, runner)
     before = await snapshot(store)
-    bad = await _call(runner, "advisors:enrichAdvisorsFromJSON", {"jsonStrings": ["{oops"]})
+    bad = await call(runner, "advisors:enrichAdvisorsFromJSON", {"jsonStrings": ["{oops"]})
     assert bad["ok"] is False
     assert "not valid JSON" in bad["error"]
-    empty = await _call(runner, "advisors:enrichAdvisorsFromJSON", {})
+    empty = await call(runner, "advisors:enrichAdvisorsFromJSON", {})
     assert empty == {"ok": False, "error": "No advisors provided.", "code": "INVALID_ARGUMENT"}
     assert await snapshot(store) == before
 
@@ -377,7 +366,7 @@ async def test_the_originals_open_migration_functions_are_retired_with_the_reaso
 ) -> None:
     before = await snapshot(store)
     for who in (None, ALICE):
-        refused = await _refusal(runner, path, args, who)
+        refused = await refusal(runner, path, args, who)
         assert (refused.code, refused.data["retired"]) == (Code.NOT_FOUND, True)
         assert replaced_by in refused.message
     assert await snapshot(store) == before

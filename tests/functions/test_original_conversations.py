@@ -4,25 +4,14 @@ while our own arguments keep answering ours."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from advisor_chat.errors import Code, FunctionError
+from advisor_chat.errors import Code
 from advisor_chat.functions.conversations import COUNTED, LATEST, LISTED
 from advisor_chat.functions.runner import Runner
 from advisor_chat.store import Store, Transaction
-from tests.functions.world import ALICE, BOB, World, snapshot
-
-
-async def _call(runner: Runner, path: str, args: dict[str, Any], who: Any = ALICE) -> Any:
-    return (await runner.call(path, args, who)).value
-
-
-async def _refused(runner: Runner, path: str, args: dict[str, Any], who: Any = ALICE) -> Any:
-    with pytest.raises(FunctionError) as caught:
-        await runner.call(path, args, who)
-    return caught.value
+from tests.functions.calls import call, refusal
+from tests.functions.world import ALICE, BOB, World, add_messages, snapshot
 
 
 async def _set_image(store: Store, advisor_id: str, url: str) -> None:
@@ -36,14 +25,14 @@ async def test_the_list_without_pagination_opts_is_the_originals_array(
     store: Store, runner: Runner, world: World
 ) -> None:
     await _set_image(store, world.public_advisor, "https://img.test/ada.png")
-    newer = await _call(
+    newer = await call(
         runner,
         "conversations:createConversation",
         {"title": "Hiring", "activeAdvisorId": world.public_advisor},
     )
     long_text = "Should we hire a CFO before the seed round closes? " * 4
-    await _call(runner, "messages:sendMessage", {"conversationId": newer, "content": long_text})
-    listed = await _call(runner, "conversations:getUserConversations", {})
+    await call(runner, "messages:sendMessage", {"conversationId": newer, "content": long_text})
+    listed = await call(runner, "conversations:getUserConversations", {})
     assert [c["_id"] for c in listed] == [newer, world.conversation]  # newest activity first
     hiring, runway = listed
     stored = (await snapshot(store))["conversations"]
@@ -69,16 +58,16 @@ async def test_the_list_without_pagination_opts_is_the_originals_array(
     assert runway["lastMessage"]["content"] == "Keep 18 months of runway."  # short: as is
     assert runway["lastMessage"]["sender"] == "advisor"
     # The original's alias answers the same, and Bob sees none of it.
-    assert await _call(runner, "conversations:getConversations", {}) == listed
-    assert await _call(runner, "conversations:getUserConversations", {}, BOB) == []
+    assert await call(runner, "conversations:getConversations", {}) == listed
+    assert await call(runner, "conversations:getUserConversations", {}, BOB) == []
 
 
 async def test_an_empty_conversation_lists_no_last_message_and_no_advisor(
     runner: Runner, world: World
 ) -> None:
-    empty = await _call(runner, "conversations:createConversation", {"title": "Blank"})
+    empty = await call(runner, "conversations:createConversation", {"title": "Blank"})
     [entry] = [
-        c for c in await _call(runner, "conversations:getConversations", {}) if c["_id"] == empty
+        c for c in await call(runner, "conversations:getConversations", {}) if c["_id"] == empty
     ]
     assert (entry["messageCount"], entry["lastMessage"], entry["activeAdvisor"]) == (0, None, None)
 
@@ -86,7 +75,7 @@ async def test_an_empty_conversation_lists_no_last_message_and_no_advisor(
 async def test_with_pagination_opts_the_list_stays_a_convex_page(
     runner: Runner, world: World
 ) -> None:
-    page = await _call(
+    page = await call(
         runner,
         "conversations:getUserConversations",
         {"paginationOpts": {"numItems": 10, "cursor": None}},
@@ -109,20 +98,10 @@ async def test_the_list_and_its_counts_are_bounded(
                 "conversations",
                 {"userId": user["_id"], "title": f"old {n}", "createdAt": n, "updatedAt": n},
             )
-        for n in range(COUNTED + 5):
-            await tx.insert(
-                "messages",
-                {
-                    "conversationId": world.conversation,
-                    "sender": "user",
-                    "content": f"m{n}",
-                    "mentions": [],
-                    "createdAt": 1e13 + n,  # after everything else
-                },
-            )
+        await add_messages(tx, world.conversation, COUNTED + 5)
 
     await store.mutation(fill)
-    listed = await _call(runner, "conversations:getUserConversations", {})
+    listed = await call(runner, "conversations:getUserConversations", {})
     assert len(listed) == LISTED
     assert listed[0]["_id"] == world.conversation
     assert listed[0]["messageCount"] == COUNTED
@@ -132,7 +111,7 @@ async def test_the_list_and_its_counts_are_bounded(
 async def test_get_conversation_by_id_has_the_active_advisor_and_latest_messages(
     store: Store, runner: Runner, world: World
 ) -> None:
-    got = await _call(
+    got = await call(
         runner, "conversations:getConversationById", {"conversationId": world.conversation}
     )
     assert (got["_id"], got["title"]) == (world.conversation, "Runway")
@@ -157,21 +136,8 @@ async def test_get_conversation_by_id_has_the_active_advisor_and_latest_messages
     )
     assert answer["advisor"] == {"_id": world.public_advisor, "name": "Ada Reyes", "title": "CFO"}
 
-    async def more(tx: Transaction) -> None:
-        for n in range(LATEST + 3):
-            await tx.insert(
-                "messages",
-                {
-                    "conversationId": world.conversation,
-                    "sender": "user",
-                    "content": f"m{n}",
-                    "mentions": [],
-                    "createdAt": 1e13 + n,
-                },
-            )
-
-    await store.mutation(more)
-    got = await _call(
+    await store.mutation(lambda tx: add_messages(tx, world.conversation, LATEST + 3))
+    got = await call(
         runner, "conversations:getConversationById", {"conversationId": world.conversation}
     )
     assert [m["content"] for m in got["messages"]] == [f"m{n}" for n in range(3, LATEST + 3)]
@@ -184,7 +150,7 @@ async def test_an_active_advisor_no_longer_visible_keeps_its_name_not_its_person
         await tx.patch("advisors", world.public_advisor, {"isPublic": False})
 
     await store.mutation(hide)
-    got = await _call(
+    got = await call(
         runner, "conversations:getConversationById", {"conversationId": world.conversation}
     )
     assert got["activeAdvisor"] == {
@@ -197,10 +163,10 @@ async def test_an_active_advisor_no_longer_visible_keeps_its_name_not_its_person
 async def test_create_with_active_advisor_id_seats_it_with_the_originals_title(
     runner: Runner, world: World
 ) -> None:
-    made = await _call(
+    made = await call(
         runner, "conversations:createConversation", {"activeAdvisorId": world.public_advisor}
     )
-    got = await _call(runner, "conversations:getConversationById", {"conversationId": made})
+    got = await call(runner, "conversations:getConversationById", {"conversationId": made})
     assert got["title"] == "New Conversation"
     assert (got["activeAdvisorId"], got["advisorIds"]) == (
         world.public_advisor,
@@ -209,20 +175,20 @@ async def test_create_with_active_advisor_id_seats_it_with_the_originals_title(
     assert got["activeAdvisor"]["name"] == "Ada Reyes"
     assert got["messages"] == []
     # The original client's own call: a title and the selected advisor.
-    named = await _call(
+    named = await call(
         runner,
         "conversations:createConversation",
         {"title": "Ada Reyes", "activeAdvisorId": world.private_advisor},
     )
-    got = await _call(runner, "conversations:getConversationById", {"conversationId": named})
+    got = await call(runner, "conversations:getConversationById", {"conversationId": named})
     assert (got["title"], got["activeAdvisorId"]) == ("Ada Reyes", world.private_advisor)
     # Both ways at once: the board given, the active one joining it.
-    both = await _call(
+    both = await call(
         runner,
         "conversations:createConversation",
         {"advisorIds": [world.private_advisor], "activeAdvisorId": world.public_advisor},
     )
-    got = await _call(runner, "conversations:getConversationById", {"conversationId": both})
+    got = await call(runner, "conversations:getConversationById", {"conversationId": both})
     assert got["advisorIds"] == [world.private_advisor, world.public_advisor]
     assert got["activeAdvisorId"] == world.public_advisor
     assert got["title"] == "New Conversation"
@@ -231,8 +197,8 @@ async def test_create_with_active_advisor_id_seats_it_with_the_originals_title(
 async def test_create_without_an_advisor_chooses_none_and_stays_untitled(
     runner: Runner, world: World
 ) -> None:
-    made = await _call(runner, "conversations:createConversation", {})
-    got = await _call(runner, "conversations:getConversationById", {"conversationId": made})
+    made = await call(runner, "conversations:createConversation", {})
+    got = await call(runner, "conversations:getConversationById", {"conversationId": made})
     assert "title" not in got
     assert "activeAdvisorId" not in got
     assert got["activeAdvisor"] is None
@@ -242,7 +208,7 @@ async def test_an_active_advisor_the_caller_cannot_see_reads_as_missing(
     store: Store, runner: Runner, world: World
 ) -> None:
     before = await snapshot(store)
-    error = await _refused(
+    error = await refusal(
         runner, "conversations:createConversation", {"activeAdvisorId": world.private_advisor}, BOB
     )
     assert (error.code, error.message) == (Code.NOT_FOUND, "advisor not found")
@@ -252,22 +218,22 @@ async def test_an_active_advisor_the_caller_cannot_see_reads_as_missing(
 async def test_update_and_delete_as_the_original_called_them(
     store: Store, runner: Runner, world: World
 ) -> None:
-    updated = await _call(
+    updated = await call(
         runner,
         "conversations:updateConversation",
         {"conversationId": world.conversation, "title": "Runway, revised"},
     )
     assert updated["title"] == "Runway, revised"
-    listed = await _call(runner, "conversations:getUserConversations", {})
+    listed = await call(runner, "conversations:getUserConversations", {})
     assert listed[0]["title"] == "Runway, revised"
     assert listed[0]["updatedAt"] >= listed[0]["createdAt"]
     assert (
-        await _call(
+        await call(
             runner, "conversations:deleteConversation", {"conversationId": world.conversation}
         )
         is None
     )
-    assert await _call(runner, "conversations:getUserConversations", {}) == []
+    assert await call(runner, "conversations:getUserConversations", {}) == []
     left = await snapshot(store)
     assert [m for m in left["messages"] if m["conversationId"] == world.conversation] == []
 
@@ -278,7 +244,7 @@ async def test_the_migration_functions_are_retired_with_the_reason(
 ) -> None:
     before = await snapshot(store)
     for who in (None, ALICE):
-        error = await _refused(runner, path, {}, who)
+        error = await refusal(runner, path, {}, who)
         assert error.code is Code.NOT_FOUND
         assert "advisor-chat import" in error.message
     assert await snapshot(store) == before

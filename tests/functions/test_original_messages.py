@@ -9,24 +9,15 @@ from typing import Any
 
 import pytest
 
-from advisor_chat.errors import Code, FunctionError
+from advisor_chat.errors import Code
 from advisor_chat.functions.messages import LISTED, STATS_SCAN
 from advisor_chat.functions.runner import Runner
 from advisor_chat.schema import limits
-from advisor_chat.store import Store, Transaction
-from tests.functions.world import ALICE, BOB, World, snapshot
+from advisor_chat.store import Store
+from tests.functions.calls import call, refusal
+from tests.functions.world import ALICE, BOB, World, add_messages, snapshot
 
 ADA = {"name": "Ada Reyes", "title": "CFO"}
-
-
-async def _call(runner: Runner, path: str, args: dict[str, Any], who: Any = ALICE) -> Any:
-    return (await runner.call(path, args, who)).value
-
-
-async def _refused(runner: Runner, path: str, args: dict[str, Any], who: Any = ALICE) -> Any:
-    with pytest.raises(FunctionError) as caught:
-        await runner.call(path, args, who)
-    return caught.value
 
 
 async def _messages(store: Store, conversation: str) -> list[dict[str, Any]]:
@@ -35,27 +26,13 @@ async def _messages(store: Store, conversation: str) -> list[dict[str, Any]]:
 
 
 async def _insert_many(store: Store, conversation: str, count: int) -> None:
-    async def write(tx: Transaction) -> None:
-        for n in range(count):
-            await tx.insert(
-                "messages",
-                {
-                    "conversationId": conversation,
-                    "sender": "user",
-                    "content": f"m{n}",
-                    "mentions": [],
-                    "tokensUsed": 2,
-                    "createdAt": 1e13 + n,  # after everything in the world
-                },
-            )
-
-    await store.mutation(write)
+    await store.mutation(lambda tx: add_messages(tx, conversation, count, tokensUsed=2))
 
 
 async def test_the_list_without_pagination_opts_is_the_originals_array(
     store: Store, runner: Runner, world: World
 ) -> None:
-    listed = await _call(
+    listed = await call(
         runner, "messages:getConversationMessages", {"conversationId": world.conversation}
     )
     stored = {m["_id"]: m for m in await _messages(store, world.conversation)}
@@ -81,21 +58,20 @@ async def test_limit_gives_the_latest_messages_oldest_first(
 ) -> None:
     await _insert_many(store, world.conversation, LISTED + 5)
     args = {"conversationId": world.conversation}
-    default = await _call(runner, "messages:getConversationMessages", args)
+    default = await call(runner, "messages:getConversationMessages", args)
     assert [m["content"] for m in default] == [f"m{n}" for n in range(5, LISTED + 5)]
-    three = await _call(runner, "messages:getConversationMessages", args | {"limit": 3})
+    three = await call(runner, "messages:getConversationMessages", args | {"limit": 3})
     assert [m["content"] for m in three] == [f"m{n}" for n in range(LISTED + 2, LISTED + 5)]
-    newest = await _call(
+    newest = await call(
         runner, "messages:getConversationMessages", args | {"limit": 2, "order": "desc"}
     )
     assert [m["content"] for m in newest] == [f"m{LISTED + 4}", f"m{LISTED + 3}"]
     page = args | {"paginationOpts": {"numItems": 2, "cursor": None}}
     assert [
-        m["content"]
-        for m in (await _call(runner, "messages:getConversationMessages", page))["page"]
+        m["content"] for m in (await call(runner, "messages:getConversationMessages", page))["page"]
     ] == ["Hello", "Keep 18 months of runway."]
     for bad in ({"limit": 0}, {"limit": 501}, {"limit": 3, **page}):
-        error = await _refused(runner, "messages:getConversationMessages", args | bad)
+        error = await refusal(runner, "messages:getConversationMessages", args | bad)
         assert (error.code, error.data["field"]) == (Code.INVALID_ARGUMENT, "limit")
 
 
@@ -104,7 +80,7 @@ async def test_send_as_the_original_client_does_is_our_send(
 ) -> None:
     """sender "user", a null contentJson, no mentions, tokensUsed 0: stored, counted, and
     the active advisor's answer scheduled, exactly as our own sendMessage."""
-    sent = await _call(
+    sent = await call(
         runner,
         "messages:sendMessage",
         {
@@ -128,7 +104,7 @@ async def test_send_as_the_original_client_does_is_our_send(
     assert message["roundId"] in {c["_id"] for c in rounds}
     [this_round] = [c for c in rounds if c["_id"] == message["roundId"]]
     assert this_round["args"]["advisorIds"] == [world.public_advisor]
-    listed = await _call(
+    listed = await call(
         runner, "messages:getConversationMessages", {"conversationId": world.conversation}
     )
     assert listed[-1]["_id"] == sent
@@ -139,7 +115,7 @@ async def test_content_json_is_stored_and_bounded(
 ) -> None:
     base = {"conversationId": world.conversation, "content": "see table"}
     table = {"rows": [["runway", 14]], "unit": "months"}
-    sent = await _call(runner, "messages:sendMessage", base | {"contentJson": table})
+    sent = await call(runner, "messages:sendMessage", base | {"contentJson": table})
     [message] = [m for m in await _messages(store, world.conversation) if m["_id"] == sent]
     assert message["contentJson"] == table
     before = await snapshot(store)
@@ -149,7 +125,7 @@ async def test_content_json_is_stored_and_bounded(
         {"tokensUsed": -1},
         {"tokensUsed": 10_000_001},
     ):
-        error = await _refused(runner, "messages:sendMessage", base | bad)
+        error = await refusal(runner, "messages:sendMessage", base | bad)
         assert error.code is Code.INVALID_ARGUMENT
         assert error.data["field"].split(".")[0].split("[")[0] == next(iter(bad))
     assert await snapshot(store) == before
@@ -159,7 +135,7 @@ async def test_an_advisor_message_from_the_client_is_stored_and_asks_no_one(
     store: Store, runner: Runner, world: World
 ) -> None:
     before = await snapshot(store)
-    sent = await _call(
+    sent = await call(
         runner,
         "messages:sendMessage",
         {
@@ -188,7 +164,7 @@ async def test_an_advisor_message_from_the_client_is_stored_and_asks_no_one(
     )
     [as_listed] = [
         m
-        for m in await _call(
+        for m in await call(
             runner, "messages:getConversationMessages", {"conversationId": world.conversation}
         )
         if m["_id"] == sent
@@ -199,7 +175,7 @@ async def test_an_advisor_message_from_the_client_is_stored_and_asks_no_one(
 async def test_advisor_and_system_senders_are_refused_where_they_must_be(
     store: Store, runner: Runner, world: World
 ) -> None:
-    other = await _call(runner, "conversations:createConversation", {"title": "Empty board"})
+    other = await call(runner, "conversations:createConversation", {"title": "Empty board"})
     base = {"conversationId": world.conversation, "content": "hi"}
     before = await snapshot(store)
     cases = [
@@ -214,13 +190,13 @@ async def test_advisor_and_system_senders_are_refused_where_they_must_be(
         ),
     ]
     for args, field in cases:
-        error = await _refused(runner, "messages:sendMessage", args)
+        error = await refusal(runner, "messages:sendMessage", args)
         assert (error.code, error.data["field"]) == (Code.INVALID_ARGUMENT, field), args
-    system = await _refused(runner, "messages:sendMessage", base | {"sender": "system"})
+    system = await refusal(runner, "messages:sendMessage", base | {"sender": "system"})
     assert "server's own" in system.message
     assert await snapshot(store) == before
     # Bob writing as an advisor into Alice's conversation: it reads as missing.
-    error = await _refused(
+    error = await refusal(
         runner,
         "messages:sendMessage",
         base | {"sender": "advisor", "advisorId": world.public_advisor},
@@ -233,7 +209,7 @@ async def test_advisor_and_system_senders_are_refused_where_they_must_be(
 async def test_update_message_takes_the_originals_fields(
     store: Store, runner: Runner, world: World
 ) -> None:
-    edited = await _call(
+    edited = await call(
         runner,
         "messages:updateMessage",
         {
@@ -244,36 +220,36 @@ async def test_update_message_takes_the_originals_fields(
     )
     assert (edited["content"], edited["contentJson"]) == ("Hello", {"edited": True})
     assert edited["mentions"] == [world.public_advisor]
-    cleared = await _call(
+    cleared = await call(
         runner, "messages:updateMessage", {"messageId": world.message, "contentJson": None}
     )
     assert "contentJson" not in cleared
-    assert await _call(runner, "messages:updateMessage", {"messageId": world.message}) == cleared
-    error = await _refused(
+    assert await call(runner, "messages:updateMessage", {"messageId": world.message}) == cleared
+    error = await refusal(
         runner, "messages:updateMessage", {"messageId": world.answer, "content": "forged"}
     )
     assert error.code is Code.INVALID_ARGUMENT
-    assert await _call(runner, "messages:deleteMessage", {"messageId": world.message}) is None
+    assert await call(runner, "messages:deleteMessage", {"messageId": world.message}) is None
     assert [m["_id"] for m in await _messages(store, world.conversation)] == [world.answer]
 
 
 async def test_get_message_by_id_has_its_advisor(runner: Runner, world: World) -> None:
-    got = await _call(runner, "messages:getMessageById", {"messageId": world.answer})
+    got = await call(runner, "messages:getMessageById", {"messageId": world.answer})
     assert (got["_id"], got["content"]) == (world.answer, "Keep 18 months of runway.")
     assert got["advisor"] == {"_id": world.public_advisor, **ADA}
-    mine = await _call(runner, "messages:getMessageById", {"messageId": world.message})
+    mine = await call(runner, "messages:getMessageById", {"messageId": world.message})
     assert mine["advisor"] is None
 
 
 async def test_search_with_search_term_answers_the_originals_shape(
     runner: Runner, world: World
 ) -> None:
-    await _call(
+    await call(
         runner,
         "messages:sendMessage",
         {"conversationId": world.conversation, "content": "What runway do peers keep?"},
     )
-    found = await _call(
+    found = await call(
         runner,
         "messages:searchMessages",
         {"conversationId": world.conversation, "searchTerm": "runway"},
@@ -284,20 +260,20 @@ async def test_search_with_search_term_answers_the_originals_shape(
     ]  # newest first
     assert found[0]["advisor"] is None
     assert found[1]["advisor"] == {"_id": world.public_advisor, **ADA}
-    ours = await _call(
+    ours = await call(
         runner, "messages:searchMessages", {"conversationId": world.conversation, "query": "runw"}
     )
     assert {m["_id"] for m in ours} == {m["_id"] for m in found}
     assert all("advisor" not in m for m in ours)
     for args in ({"query": "a", "searchTerm": "a"}, {"conversationId": world.conversation}):
-        error = await _refused(runner, "messages:searchMessages", args)
+        error = await refusal(runner, "messages:searchMessages", args)
         assert (error.code, error.data["field"]) == (Code.INVALID_ARGUMENT, "query")
 
 
 async def test_message_stats_count_what_the_original_counted(
     store: Store, runner: Runner, world: World
 ) -> None:
-    await _call(
+    await call(
         runner,
         "messages:sendMessage",
         {
@@ -308,7 +284,7 @@ async def test_message_stats_count_what_the_original_counted(
             "tokensUsed": 30,
         },
     )
-    stats = await _call(runner, "messages:getMessageStats", {"conversationId": world.conversation})
+    stats = await call(runner, "messages:getMessageStats", {"conversationId": world.conversation})
     messages = await _messages(store, world.conversation)
     assert stats == {
         "totalMessages": 3,
@@ -326,7 +302,7 @@ async def test_message_stats_of_a_long_conversation_are_bounded(
     store: Store, runner: Runner, world: World
 ) -> None:
     await _insert_many(store, world.conversation, STATS_SCAN)
-    stats = await _call(runner, "messages:getMessageStats", {"conversationId": world.conversation})
+    stats = await call(runner, "messages:getMessageStats", {"conversationId": world.conversation})
     first = min(m["createdAt"] for m in await _messages(store, world.conversation))
     assert (stats["totalMessages"], stats["userMessages"]) == (STATS_SCAN, STATS_SCAN)
     assert stats["totalTokens"] == 2 * STATS_SCAN
@@ -337,17 +313,17 @@ async def test_message_stats_of_a_long_conversation_are_bounded(
 async def test_recent_messages_across_the_callers_conversations(
     runner: Runner, world: World
 ) -> None:
-    other = await _call(runner, "conversations:createConversation", {"title": "Hiring"})
-    await _call(runner, "messages:sendMessage", {"conversationId": other, "content": "Hire?"})
-    recent = await _call(runner, "messages:getRecentMessages", {})
+    other = await call(runner, "conversations:createConversation", {"title": "Hiring"})
+    await call(runner, "messages:sendMessage", {"conversationId": other, "content": "Hire?"})
+    recent = await call(runner, "messages:getRecentMessages", {})
     assert [m["content"] for m in recent] == ["Hire?", "Keep 18 months of runway.", "Hello"]
     assert recent[0]["conversation"] == {"_id": other, "title": "Hiring"}
     assert recent[1]["conversation"] == {"_id": world.conversation, "title": "Runway"}
     assert recent[1]["advisor"] == {"_id": world.public_advisor, **ADA}
     assert [
-        m["content"] for m in await _call(runner, "messages:getRecentMessages", {"limit": 1})
+        m["content"] for m in await call(runner, "messages:getRecentMessages", {"limit": 1})
     ] == ["Hire?"]
-    assert await _call(runner, "messages:getRecentMessages", {}, BOB) == []
+    assert await call(runner, "messages:getRecentMessages", {}, BOB) == []
 
 
 @pytest.mark.parametrize("path", ["messages:create", "messages:list"])
@@ -356,7 +332,7 @@ async def test_the_migration_functions_are_retired_with_the_reason(
 ) -> None:
     before = await snapshot(store)
     for who in (None, ALICE):
-        error = await _refused(runner, path, {}, who)
+        error = await refusal(runner, path, {}, who)
         assert error.code is Code.NOT_FOUND
         assert "advisor-chat import" in error.message
     assert await snapshot(store) == before

@@ -6,30 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from advisor_chat.clock import now_ms
-from advisor_chat.errors import Code, FunctionError
+from advisor_chat.errors import Code
 from advisor_chat.functions.realtime import hold_presence
 from advisor_chat.functions.runner import Runner
 from advisor_chat.store import Store, Transaction
+from tests.functions.calls import call, refusal
 from tests.functions.world import ALICE, BOB, World, snapshot
 
 HOUR = 3_600_000
 
 
-async def _call(runner: Runner, path: str, args: dict[str, Any], who: Any = ALICE) -> Any:
-    return (await runner.call(path, args, who)).value
-
-
-async def _refused(runner: Runner, path: str, args: dict[str, Any], who: Any = ALICE) -> Any:
-    with pytest.raises(FunctionError) as caught:
-        await runner.call(path, args, who)
-    return caught.value
-
-
 async def _user(runner: Runner, who: Any = ALICE) -> dict[str, Any]:
-    user: dict[str, Any] = await _call(runner, "users:current", {}, who)
+    user: dict[str, Any] = await call(runner, "users:current", {}, who)
     return user
 
 
@@ -55,9 +44,9 @@ async def test_typing_users_are_the_originals_array(
     alice = await _user(runner)
     await _set_image(store, alice["_id"])
     args = {"conversationId": world.conversation}
-    assert await _call(runner, "realtime:getTypingUsers", args) == []
-    assert await _call(runner, "realtime:setTypingStatus", args | {"isTyping": True}) is None
-    [typing] = await _call(runner, "realtime:getTypingUsers", args)
+    assert await call(runner, "realtime:getTypingUsers", args) == []
+    assert await call(runner, "realtime:setTypingStatus", args | {"isTyping": True}) is None
+    [typing] = await call(runner, "realtime:getTypingUsers", args)
     (row,) = (await snapshot(store))["typingIndicators"]
     assert typing == {
         "_id": alice["_id"],
@@ -67,22 +56,22 @@ async def test_typing_users_are_the_originals_array(
         "lastTypingAt": row["lastTypingAt"],
         "expiresAt": row["lastTypingAt"] + 10_000,
     }
-    await _call(runner, "realtime:setTypingStatus", args | {"isTyping": False})
-    assert await _call(runner, "realtime:getTypingUsers", args) == []
+    await call(runner, "realtime:setTypingStatus", args | {"isTyping": False})
+    assert await call(runner, "realtime:getTypingUsers", args) == []
 
 
 async def test_user_presence_of_the_caller_only(store: Store, runner: Runner, world: World) -> None:
     alice, bob = await _user(runner), await _user(runner, BOB)
     await _online(store, alice["_id"])
     await _online(store, bob["_id"])
-    mine = await _call(runner, "realtime:getUserPresence", {"userId": alice["_id"]})
+    mine = await call(runner, "realtime:getUserPresence", {"userId": alice["_id"]})
     assert (mine["userId"], mine["isOnline"]) == (alice["_id"], True)
     assert isinstance(mine["lastSeenAt"], float | int)
     assert "nodes" not in mine
     assert "leaseUntil" not in mine
-    assert await _call(runner, "realtime:getUserPresence", {}) == mine
+    assert await call(runner, "realtime:getUserPresence", {}) == mine
     # Bob is online, but his presence is not Alice's to see: as a user with none.
-    assert await _call(runner, "realtime:getUserPresence", {"userId": bob["_id"]}) is None
+    assert await call(runner, "realtime:getUserPresence", {"userId": bob["_id"]}) is None
 
 
 async def test_online_users_and_users_in_a_conversation_are_the_caller(
@@ -90,18 +79,18 @@ async def test_online_users_and_users_in_a_conversation_are_the_caller(
 ) -> None:
     alice, bob = await _user(runner), await _user(runner, BOB)
     await _set_image(store, alice["_id"])
-    assert await _call(runner, "realtime:getOnlineUsers", {}) == []
+    assert await call(runner, "realtime:getOnlineUsers", {}) == []
     in_conversation = {"conversationId": world.conversation}
-    assert await _call(runner, "realtime:getUsersInConversation", in_conversation) == []
+    assert await call(runner, "realtime:getUsersInConversation", in_conversation) == []
     await _online(store, bob["_id"])
     await _online(store, alice["_id"])
-    await _call(
+    await call(
         runner,
         "realtime:updateUserPresence",
         {"isOnline": True, "currentConversationId": world.conversation},
     )
-    row = await _call(runner, "realtime:getUserPresence", {})
-    assert await _call(runner, "realtime:getOnlineUsers", {}) == [
+    row = await call(runner, "realtime:getUserPresence", {})
+    assert await call(runner, "realtime:getOnlineUsers", {}) == [
         {
             "_id": alice["_id"],
             "name": "Alice",
@@ -110,7 +99,7 @@ async def test_online_users_and_users_in_a_conversation_are_the_caller(
             "currentConversationId": world.conversation,
         }
     ]
-    assert await _call(runner, "realtime:getUsersInConversation", in_conversation) == [
+    assert await call(runner, "realtime:getUsersInConversation", in_conversation) == [
         {
             "_id": alice["_id"],
             "name": "Alice",
@@ -119,11 +108,11 @@ async def test_online_users_and_users_in_a_conversation_are_the_caller(
             "lastSeenAt": row["lastSeenAt"],
         }
     ]
-    [bobs] = await _call(runner, "realtime:getOnlineUsers", {}, BOB)  # Bob sees only Bob
+    [bobs] = await call(runner, "realtime:getOnlineUsers", {}, BOB)  # Bob sees only Bob
     assert bobs["_id"] == bob["_id"]
-    elsewhere = await _call(runner, "conversations:createConversation", {"title": "Other"})
+    elsewhere = await call(runner, "conversations:createConversation", {"title": "Other"})
     assert (
-        await _call(runner, "realtime:getUsersInConversation", {"conversationId": elsewhere}) == []
+        await call(runner, "realtime:getUsersInConversation", {"conversationId": elsewhere}) == []
     )
 
 
@@ -131,7 +120,7 @@ async def test_track_user_activity_reports_the_current_conversation(
     store: Store, runner: Runner, world: World
 ) -> None:
     assert (
-        await _call(
+        await call(
             runner,
             "realtime:trackUserActivity",
             {
@@ -142,11 +131,11 @@ async def test_track_user_activity_reports_the_current_conversation(
         )
         is None
     )
-    presence = await _call(runner, "realtime:getUserPresence", {})
+    presence = await call(runner, "realtime:getUserPresence", {})
     assert presence["currentConversationId"] == world.conversation
     assert presence["isOnline"] is False  # the server's to say: no session is open
-    await _call(runner, "realtime:trackUserActivity", {"activity": "idle"})
-    assert (await _call(runner, "realtime:getUserPresence", {}))["currentConversationId"] == (
+    await call(runner, "realtime:trackUserActivity", {"activity": "idle"})
+    assert (await call(runner, "realtime:getUserPresence", {}))["currentConversationId"] == (
         world.conversation
     )
     before = await snapshot(store)
@@ -155,9 +144,9 @@ async def test_track_user_activity_reports_the_current_conversation(
         {"activity": "a", "metadata": {"note": "x" * 1_001}},
         {"activity": "a", "metadata": list(range(51))},
     ):
-        error = await _refused(runner, "realtime:trackUserActivity", bad)
+        error = await refusal(runner, "realtime:trackUserActivity", bad)
         assert error.code is Code.INVALID_ARGUMENT
-    error = await _refused(
+    error = await refusal(
         runner,
         "realtime:trackUserActivity",
         {"activity": "a", "conversationId": world.conversation},
@@ -188,7 +177,7 @@ async def test_cleanup_is_for_administrators_and_ends_lapsed_leases(
     await store.mutation(lapsed)
     before = await snapshot(store)
     for who in (ALICE, BOB):
-        error = await _refused(runner, "realtime:cleanupStaleRecords", {}, who)
+        error = await refusal(runner, "realtime:cleanupStaleRecords", {}, who)
         assert error.code is Code.FORBIDDEN
     assert await snapshot(store) == before
 
@@ -196,10 +185,10 @@ async def test_cleanup_is_for_administrators_and_ends_lapsed_leases(
         await tx.patch("users", alice["_id"], {"role": "admin"})
 
     await store.mutation(grant)
-    cleaned = await _call(runner, "realtime:cleanupStaleRecords", {})
+    cleaned = await call(runner, "realtime:cleanupStaleRecords", {})
     assert cleaned == {"cleanedTypingIndicators": 0, "cleanedPresences": 1}
-    assert (await _call(runner, "realtime:getUserPresence", {}))["isOnline"] is False
-    assert await _call(runner, "realtime:cleanupStaleRecords", {}) == {
+    assert (await call(runner, "realtime:getUserPresence", {}))["isOnline"] is False
+    assert await call(runner, "realtime:cleanupStaleRecords", {}) == {
         "cleanedTypingIndicators": 0,
         "cleanedPresences": 0,
     }

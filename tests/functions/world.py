@@ -113,6 +113,14 @@ async def build_world(store: Store, runner: Runner) -> World:
     return World(public, private, conversation, message, memory, summary, answered, alice)
 
 
+async def add_messages(tx: Transaction, conversation: str, count: int, **fields: Any) -> None:
+    """User messages m0, m1, ... after everything in the world (created at 1e13 + n ms),
+    written straight into the table: a long history without a function call each."""
+    for n in range(count):
+        message = {"conversationId": conversation, "sender": "user", "content": f"m{n}"}
+        await tx.insert("messages", message | {"mentions": [], "createdAt": 1e13 + n} | fields)
+
+
 async def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
     async def read(tx: Transaction) -> dict[str, list[dict[str, Any]]]:
         return {name: await tx.query(name).collect() for name in TABLES}

@@ -5,46 +5,20 @@ sign-out seen as the query's UNAUTHENTICATED error. It runs under Node (tests/cl
 from __future__ import annotations
 
 import functools
-import json
-import os
-import shutil
-import subprocess
-from typing import Any
 
 from tests.api.conftest import Served, call_api, sign_up_tokens
-from tests.api.test_convex_clients import CLIENT_DIR
-from tests.services import missing_service
-
-
-def _run(base: str, script: str, env: dict[str, str]) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        missing_service("node is not installed (the official npm client runs under it)")
-    if not (CLIENT_DIR / "node_modules" / "ws").is_dir():
-        missing_service(f"the npm client is not installed: npm ci --prefix {CLIENT_DIR}")
-    assert node is not None
-    done = subprocess.run(
-        [node, str(CLIENT_DIR / script)],
-        env=os.environ | env | {"ADVISOR_CHAT_URL": base},
-        cwd=CLIENT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+from tests.clients.node import run_script
 
 
 def test_the_official_client_subscribes_mutates_refreshes_and_is_signed_out(
     live_server: Served,
 ) -> None:
     tokens = sign_up_tokens(live_server.base, "ws-alice@example.test", "Alice")
-    seen = _run(
-        live_server.base,
+    seen = run_script(
         "ws_client.mjs",
+        live_server.base,
         {"ACCESS_TOKEN": tokens["accessToken"], "REFRESH_TOKEN": tokens["refreshToken"]},
+        timeout_s=60,
     )
     assert seen["authChanges"][0] is True
     assert seen["firstPage"] == []
@@ -72,10 +46,11 @@ def test_the_official_client_loads_a_paginated_query_page_by_page(live_server: S
     for content in sent:
         call("messages:sendMessage", {"conversationId": conversation, "content": content})
 
-    seen = _run(
-        live_server.base,
+    seen = run_script(
         "paginate_client.mjs",
+        live_server.base,
         {"ACCESS_TOKEN": token, "CONVERSATION": conversation, "NUM_ITEMS": "2"},
+        timeout_s=60,
     )
     assert seen["errors"] == []
     assert seen["cursors"][0] is None

@@ -8,17 +8,18 @@ gives it (under the old unpinned pages a message fell out of both for good)."""
 from __future__ import annotations
 
 from tests.api.conftest import Served, sign_up_tokens
-from tests.live.test_convex_client import _run
+from tests.clients.node import run_script
 
 
 def test_the_official_clients_pages_hold_every_message_once_while_messages_arrive(
     live_server: Served,
 ) -> None:
     tokens = sign_up_tokens(live_server.base, "pages@example.test", "Paige")
-    seen = _run(
-        live_server.base,
+    seen = run_script(
         "ws_pagination.mjs",
+        live_server.base,
         {"ACCESS_TOKEN": tokens["accessToken"], "REFRESH_TOKEN": tokens["refreshToken"]},
+        timeout_s=60,
     )
     assert "error" not in seen, seen.get("error")
     assert len(seen["firstPage"]) >= 3

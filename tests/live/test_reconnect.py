@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import queue
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -26,8 +25,7 @@ from websockets.asyncio.client import connect
 
 from advisor_chat.api.sync.protocol import decode_ts
 from tests.api.conftest import Served, call_api, serving, serving_at, sign_up_tokens
-from tests.api.test_convex_clients import CLIENT_DIR
-from tests.services import missing_service
+from tests.clients.node import CLIENT_DIR, node_command
 
 STEP_S = 90.0  # the client's reconnect waits out its backoff (1 s doubling, ≤ 16 s)
 Stop = Literal["terminate", "kill"]
@@ -77,13 +75,7 @@ class Driven:
 
 @pytest.fixture
 def client_script() -> list[str]:
-    node = shutil.which("node")
-    if node is None:
-        missing_service("node is not installed (the official npm client runs under it)")
-    if not (CLIENT_DIR / "node_modules" / "ws").is_dir():
-        missing_service(f"the npm client is not installed: npm ci --prefix {CLIENT_DIR}")
-    assert node is not None
-    return [node, str(CLIENT_DIR / "reconnect_client.mjs")]
+    return node_command("reconnect_client.mjs")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

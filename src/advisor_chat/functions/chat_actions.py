@@ -33,6 +33,7 @@ from advisor_chat.functions.chat import (
     may_answer,
 )
 from advisor_chat.functions.context import SCHEDULED, ActionCtx, MutationCtx, QueryCtx
+from advisor_chat.functions.conversations import touch_conversation
 from advisor_chat.functions.quotas import consume
 from advisor_chat.functions.registry import Args, action, mutation, query
 from advisor_chat.functions.runner import check_args
@@ -255,7 +256,7 @@ async def start_answer(ctx: MutationCtx, args: Args) -> str:
         },
     )
     await ctx.db.patch("messages", message_id, {"roundId": round_id})
-    await _touch(ctx, conversation, board, now)
+    await touch_conversation(ctx, conversation, board, now)
     return message_id
 
 
@@ -274,13 +275,6 @@ async def _advisor_message(
             "status": "streaming",
         },
     )
-
-
-async def _touch(ctx: MutationCtx, conversation: Document, board: list[str], now: float) -> None:
-    changes: dict[str, Any] = {"updatedAt": now}
-    if board != conversation.get("advisorIds", []):
-        changes["advisorIds"] = board
-    await ctx.db.patch("conversations", conversation["_id"], changes)
 
 
 CLIENT_STREAM_ARGS = {
@@ -314,7 +308,7 @@ async def stream_chunks(ctx: MutationCtx, args: Args) -> str:
             now + ctx.timings.client_stream_idle_ms, ENDS_IDLE, {"messageId": message_id}
         )
         await ctx.db.patch("messages", message_id, {"roundId": ends})
-        await _touch(ctx, conversation, board, now)
+        await touch_conversation(ctx, conversation, board, now)
         start = 0
     else:
         message = await _client_stream(ctx, args, conversation)

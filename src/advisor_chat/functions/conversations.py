@@ -142,6 +142,17 @@ def _require_seats(board: list[str]) -> None:
         )
 
 
+async def touch_conversation(
+    ctx: MutationCtx, conversation: Document, board: list[str], now: float
+) -> None:
+    """A message landed at `now`: the conversation moves up its owner's list, with the
+    board the message seated (`advisorIds` written only when it changed)."""
+    changes: dict[str, Any] = {"updatedAt": now}
+    if board != conversation.get("advisorIds", []):
+        changes["advisorIds"] = board
+    await ctx.db.patch("conversations", conversation["_id"], changes)
+
+
 @mutation(
     "conversations:updateConversation",
     {

@@ -25,7 +25,7 @@ from advisor_chat.functions.access import (
 )
 from advisor_chat.functions.chat import MAX_VERSIONS, end_round_answers
 from advisor_chat.functions.context import SCHEDULED, MutationCtx, QueryCtx
-from advisor_chat.functions.conversations import MAX_BOARD
+from advisor_chat.functions.conversations import MAX_BOARD, touch_conversation
 from advisor_chat.functions.pagination import PAGINATION_OPTS, paginate
 from advisor_chat.functions.quotas import consume
 from advisor_chat.functions.registry import Args, Retired, mutation, query
@@ -201,10 +201,7 @@ async def send_message(ctx: MutationCtx, args: Args) -> str:
     )
     if answering:
         await _schedule_round(ctx, user, conversation["_id"], message_id, answering, now)
-    changes: dict[str, Any] = {"updatedAt": now}
-    if board != conversation.get("advisorIds", []):
-        changes["advisorIds"] = board
-    await ctx.db.patch("conversations", conversation["_id"], changes)
+    await touch_conversation(ctx, conversation, board, now)
     return message_id
 
 
