@@ -38,7 +38,7 @@ def card_names(grid: Locator) -> Locator:
     return grid.get_by_role("heading", level=3)
 
 
-def chip(page: Page, group: str, name: str) -> Locator:
+def chip(page: Page, group: str, name: str | re.Pattern[str]) -> Locator:
     return page.get_by_role("group", name=group).get_by_role("button", name=name, exact=True)
 
 
