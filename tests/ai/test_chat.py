@@ -92,6 +92,22 @@ async def test_a_mention_from_the_users_board_joins_the_conversation(store: Stor
         assert conversation["advisorIds"] == [chat.advisors["Margaret"], chat.advisors["Lucia"]]
 
 
+async def test_an_id_in_mentions_from_the_users_board_joins_and_answers(store: Store) -> None:
+    """A client that resolved the mention itself (the web app's autocomplete, say) names
+    the advisor by id: it joins the conversation and answers, as a typed @name does."""
+    async with chat_world(store, board=("Margaret",)) as chat:
+        await chat.call("marketplace:selectAdvisor", {"advisorId": chat.advisors["Lucia"]})
+        question = await chat.send("how do we find users?", mentions=[chat.advisors["Lucia"]])
+        answers = await chat.settled(1)
+        assert [a["advisorId"] for a in answers] == [chat.advisors["Lucia"]]
+        [asked] = [m for m in await chat.messages() if m["_id"] == question]
+        assert asked["mentions"] == [chat.advisors["Lucia"]]
+        conversation = await chat.call(
+            "conversations:getConversationById", {"conversationId": chat.conversation}
+        )
+        assert conversation["advisorIds"] == [chat.advisors["Margaret"], chat.advisors["Lucia"]]
+
+
 async def test_bad_input_is_refused_and_starts_nothing(store: Store) -> None:
     async with chat_world(store, board=("Margaret",)) as chat:
         before = await snapshot(store)

@@ -273,9 +273,13 @@ async def _who_answers(
         board += [a for a in found.advisor_ids if a not in board]
     await _refuse_missed_mentions(ctx, user, found.unknown, members + extra)
     named = list(found.advisor_ids)
-    for advisor_id in args.get("mentions", []):  # ids a client resolved itself
-        if advisor_id in board and advisor_id not in named:
-            named.append(advisor_id)
+    by_id = [a for a in dict.fromkeys(args.get("mentions", [])) if a not in named]
+    if any(a not in board for a in by_id):  # ids a client resolved from the caller's board
+        selected = {m.advisor_id for m in extra} or {
+            m.advisor_id for m in await _selected(ctx, user)
+        }
+        board += [a for a in by_id if a not in board and a in selected]
+    named += [a for a in by_id if a in board]  # any other id names no one here
     if len(board) > MAX_BOARD:
         raise FunctionError(
             Code.INVALID_ARGUMENT, f"a conversation seats at most {MAX_BOARD} advisors"
