@@ -79,6 +79,7 @@ def _users_maximal(p: Parents) -> Doc:
         "updatedAt": T1,
         "legacyId": "legacy-user-1",
         "tokenIssuer": "https://clerk.example.test",
+        "role": "admin",
     }
 
 

@@ -27,6 +27,16 @@ export type Advisor = {
   tags: string[];
 };
 
+/** One user typing in a conversation: until `expiresAt` unless they type again. */
+export type TypingUser = {
+  _id: Id;
+  userId: Id;
+  name?: string | null;
+  image?: string | null;
+  lastTypingAt: number;
+  expiresAt: number;
+};
+
 export type BoardAdvisor = Advisor & {
   selection: { selectedAt: number; source: string; teamId?: string };
 };
@@ -159,7 +169,7 @@ export const api = {
     getTypingUsers: makeFunctionReference<
       "query",
       { conversationId: Id },
-      { typing: { userId: Id; name: string | null; expiresAt: number }[]; expiryMs: number }
+      TypingUser[]
     >("realtime:getTypingUsers"),
     updateUserPresence: makeFunctionReference<
       "mutation",

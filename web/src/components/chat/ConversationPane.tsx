@@ -5,7 +5,7 @@ import { usePaginatedQuery, useQuery } from "convex/react";
 import { useState } from "react";
 import { api } from "../../lib/api";
 import { useServerConfig } from "../../lib/config";
-import type { Advisor, Id } from "../../lib/api";
+import type { Advisor, Id, TypingUser } from "../../lib/api";
 import { Composer } from "./Composer";
 import { ConversationHeader } from "./ConversationHeader";
 import { MessageList, PAGE } from "./MessageList";
@@ -57,16 +57,23 @@ export function ConversationPane({ conversationId, advisors }: Props) {
       />
       <p className="typing-note small muted" aria-live="polite">
         {/* The indicators are the user's own: one shown here comes from another tab or device. */}
-        {!drafting && (typing?.typing.length ?? 0) > 0 ? "You are writing in another tab or device…" : ""}
+        {!drafting && (typing?.length ?? 0) > 0 ? "You are writing in another tab or device…" : ""}
       </p>
       <Composer
         key={conversationId}
         conversationId={conversationId}
         answering={answering}
         advisors={mentionable}
-        typingExpiryMs={typing?.expiryMs ?? DEFAULT_TYPING_EXPIRY_MS}
+        typingExpiryMs={typingExpiryMs(typing)}
         onDrafting={setDrafting}
       />
     </>
   );
+}
+
+/** The server's expiry period, as an indicator it answered says it (`expiresAt -
+ * lastTypingAt`); the default until one has been seen. */
+function typingExpiryMs(typing: TypingUser[] | undefined): number {
+  const first = typing?.[0];
+  return first === undefined ? DEFAULT_TYPING_EXPIRY_MS : first.expiresAt - first.lastTypingAt;
 }
