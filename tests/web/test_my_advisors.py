@@ -1,7 +1,8 @@
 """My advisors in the browser: a custom advisor made with the persona form (a refused
 field shown beside itself, fixed, saved), edited, put on the board, made from a persona
-file (and refused files listed by their fields), archived and deleted after a
-confirmation; axe on the list and the form, light and dark, with screenshots."""
+file (and refused files listed by their fields), archived after a confirmation and
+restored, deleted after a confirmation; axe on the list and the form, light and dark,
+with screenshots."""
 
 from __future__ import annotations
 
@@ -169,13 +170,28 @@ def test_custom_advisors_from_form_and_file(page: Page, artifacts: Path, tmp_pat
     page.get_by_role("button", name="Cancel").click()
     page.set_viewport_size(DESKTOP)
 
-    # Archive (after a confirmation that says it cannot be undone here): it leaves the list.
+    # Archive (after a confirmation that says it can be restored): it moves from the list
+    # to "Archived"; "Restore" brings it back to the list.
+    current = page.get_by_role("list", name="Your custom advisors")
+    archived = page.get_by_role("list", name="Archived")
+    in_current = current.get_by_role("listitem").filter(has=page.get_by_role("heading", name=FILED))
+    in_archived = archived.get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=FILED)
+    )
+    expect(in_current).to_have_count(1)
     page.get_by_role("button", name=f"Archive {FILED}").click()
     dialog = page.get_by_role("alertdialog", name=f"Archive “{FILED}”?")
-    expect(dialog).to_contain_text("cannot be undone here")
+    expect(dialog).to_contain_text("You can restore it from the Archived list")
     page.screenshot(path=artifacts / "my-advisors-archive-dialog.png")
     dialog.get_by_role("button", name="Archive advisor").click()
-    expect(filed).to_have_count(0)
+    expect(in_current).to_have_count(0)
+    expect(in_archived).to_contain_text("Archived")
+    expect(in_archived.get_by_role("button", name=f"Edit {FILED}")).to_have_count(0)
+    _check_both_themes(page, artifacts, "my-advisors-archived")
+    in_archived.get_by_role("button", name=f"Restore {FILED}").click()
+    expect(in_current).to_contain_text("Operations lead")
+    expect(archived).to_have_count(0)
+    expect(page.get_by_role("button", name=f"Archive {FILED}")).to_be_visible()
 
     # Delete: "Keep it" keeps it; confirmed, it is gone, from the board too.
     page.get_by_role("button", name=f"Delete {NAME}").click()
@@ -188,6 +204,8 @@ def test_custom_advisors_from_form_and_file(page: Page, artifacts: Path, tmp_pat
     page.get_by_role("button", name=f"Delete {NAME}").click()
     dialog.get_by_role("button", name="Delete advisor").click()
     expect(row).to_have_count(0)
+    page.get_by_role("button", name=f"Delete {FILED}").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete advisor").click()
     expect(page.get_by_text("You have not made an advisor yet.")).to_be_visible()
     expect(page.get_by_text("Your board is empty.")).to_be_visible()
 

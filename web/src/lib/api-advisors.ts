@@ -54,8 +54,9 @@ export type AdvisorFields = {
 };
 
 export const advisorsApi = {
-  getActiveAdvisors: makeFunctionReference<"query", Record<string, never>, CustomAdvisor[]>(
-    "advisors:getActiveAdvisors",
+  /** Active public advisors and the caller's own in every status (archived ones too). */
+  getAllAdvisors: makeFunctionReference<"query", Record<string, never>, CustomAdvisor[]>(
+    "advisors:getAllAdvisors",
   ),
   createAdvisor: makeFunctionReference<"mutation", AdvisorFields, Id>("advisors:createAdvisor"),
   createAdvisorFromJSON: makeFunctionReference<
@@ -66,9 +67,15 @@ export const advisorsApi = {
   updateAdvisor: makeFunctionReference<
     "mutation",
     AdvisorFields & { advisorId: Id },
-    CustomAdvisor
+    null
   >("advisors:updateAdvisor"),
-  archiveAdvisor: makeFunctionReference<"mutation", { advisorId: Id }, CustomAdvisor>(
+  /** The same function with the status alone: "active" restores an archived advisor. */
+  setAdvisorStatus: makeFunctionReference<
+    "mutation",
+    { advisorId: Id; status: Advisor["status"] },
+    null
+  >("advisors:updateAdvisor"),
+  archiveAdvisor: makeFunctionReference<"mutation", { advisorId: Id }, null>(
     "advisors:archiveAdvisor",
   ),
   deleteAdvisor: makeFunctionReference<"mutation", { advisorId: Id }, null>(

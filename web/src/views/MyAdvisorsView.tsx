@@ -1,5 +1,5 @@
 // My advisors: the user's own advisors (create by form or persona file, edit, put on the
-// board, archive, delete) and the board they sit on beside the marketplace's.
+// board, archive and restore, delete) and the board they sit on beside the marketplace's.
 
 import { useQuery } from "convex/react";
 import { Plus } from "lucide-react";
@@ -18,17 +18,15 @@ type Editing = { kind: "closed" } | { kind: "new" } | { kind: "edit"; advisor: C
 
 export function MyAdvisorsView() {
   const board = useQuery(api.marketplace.getUserSelectedAdvisors, {});
-  const visible = useQuery(advisorsApi.getActiveAdvisors, {});
+  const all = useQuery(advisorsApi.getAllAdvisors, {});
   const [editing, setEditing] = useState<Editing>({ kind: "closed" });
   const [saved, setSaved] = useState("");
 
-  // Own advisors are the visible ones that are not public. Archived ones leave the
-  // active list; those still on the board are listed from it, so they can be deleted.
-  const own: CustomAdvisor[] = (visible ?? []).filter((a) => a.isPublic !== true);
-  const ownIds = new Set(own.map((a) => a._id));
-  for (const advisor of board ?? []) {
-    if (advisor.isPublic !== true && !ownIds.has(advisor._id)) own.push(advisor as CustomAdvisor);
-  }
+  // Own advisors are the ones that are not public: getAllAdvisors answers the caller's
+  // own in every status, so archived ones are listed apart, each with "Restore".
+  const own = (all ?? []).filter((a) => a.isPublic !== true);
+  const current = own.filter((a) => a.status !== "archived");
+  const archived = own.filter((a) => a.status === "archived");
   const onBoard = new Set((board ?? []).map((a) => a._id));
 
   // Where focus goes back to when the form closes: the button that opened it.
@@ -82,13 +80,17 @@ export function MyAdvisorsView() {
             <h2 id="custom-heading" className="section-heading">
               Your custom advisors
             </h2>
-            {visible === undefined || board === undefined ? (
+            {all === undefined || board === undefined ? (
               <p role="status">Loading your advisors…</p>
-            ) : own.length === 0 ? (
-              <p>You have not made an advisor yet.</p>
+            ) : current.length === 0 ? (
+              <p>
+                {archived.length === 0
+                  ? "You have not made an advisor yet."
+                  : "All your advisors are archived: restore one below, or create one."}
+              </p>
             ) : (
               <ul className="plain-list advisor-rows" aria-labelledby="custom-heading">
-                {own.map((advisor) => (
+                {current.map((advisor) => (
                   <AdvisorRow
                     key={advisor._id}
                     advisor={advisor}
@@ -102,6 +104,29 @@ export function MyAdvisorsView() {
               </ul>
             )}
           </section>
+          {archived.length > 0 && board !== undefined && (
+            <section aria-labelledby="archived-heading">
+              <h2 id="archived-heading" className="section-heading">
+                Archived
+              </h2>
+              <p className="muted small">
+                An archived advisor answers in no conversation until you restore it.
+              </p>
+              <ul className="plain-list advisor-rows" aria-labelledby="archived-heading">
+                {archived.map((advisor) => (
+                  <AdvisorRow
+                    key={advisor._id}
+                    advisor={advisor}
+                    onBoard={onBoard.has(advisor._id)}
+                    onEdit={() => {
+                      setSaved("");
+                      setEditing({ kind: "edit", advisor });
+                    }}
+                  />
+                ))}
+              </ul>
+            </section>
+          )}
           <section aria-labelledby="board-list-heading">
             <h2 id="board-list-heading" className="section-heading">
               Your board

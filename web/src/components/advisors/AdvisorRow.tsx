@@ -1,10 +1,10 @@
-// One of the user's own advisors: edit, put on (or take off) the board, archive and
-// delete, each of the last two after a confirmation. Archiving cannot be undone from
-// here: the server offers no way back to active, so the dialog says so.
+// One of the user's own advisors: edit, put on (or take off) the board, archive (after a
+// confirmation) and restore, delete (after a confirmation). An archived advisor is
+// restored by setting its status back to active (updateAdvisor).
 
 import * as AlertDialog from "@radix-ui/react-alert-dialog";
 import { useMutation } from "convex/react";
-import { Archive, Check, Pencil, Plus, Trash2 } from "lucide-react";
+import { Archive, ArchiveRestore, Check, Pencil, Plus, Trash2 } from "lucide-react";
 import { useState } from "react";
 import type { ReactNode } from "react";
 import { Avatar } from "../Avatar";
@@ -19,6 +19,7 @@ export function AdvisorRow({ advisor, onBoard, onEdit }: Props) {
   const select = useMutation(api.marketplace.selectAdvisor);
   const unselect = useMutation(api.marketplace.unselectAdvisor);
   const archive = useMutation(advisorsApi.archiveAdvisor);
+  const setStatus = useMutation(advisorsApi.setAdvisorStatus);
   const remove = useMutation(advisorsApi.deleteAdvisor);
   const [error, setError] = useState<unknown>(null);
   const [retry, setRetry] = useState<(() => void) | null>(null);
@@ -69,6 +70,16 @@ export function AdvisorRow({ advisor, onBoard, onEdit }: Props) {
             {onBoard ? "Remove from board" : "Add to board"}
           </button>
         )}
+        {archived && (
+          <button
+            type="button"
+            onClick={() => { run(() => setStatus({ advisorId: advisor._id, status: "active" })); }}
+            aria-label={`Restore ${name}`}
+          >
+            <ArchiveRestore aria-hidden size={16} />
+            Restore
+          </button>
+        )}
         {!archived && (
           <Confirm
             trigger={
@@ -80,9 +91,9 @@ export function AdvisorRow({ advisor, onBoard, onEdit }: Props) {
             title={`Archive “${name}”?`}
             description={
               <>
-                An archived advisor leaves this list and can no longer be added to a board or a
-                conversation; where it already sits, it stays. This server has no way to make an
-                archived advisor active again, so archiving cannot be undone here.
+                An archived advisor moves to the Archived list and answers in no conversation;
+                where it sits on your board, it stays. You can restore it from the Archived list
+                at any time.
               </>
             }
             action="Archive advisor"
