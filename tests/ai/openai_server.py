@@ -91,6 +91,7 @@ class _Script:
     times: int = 1
     after_tokens: int = 0
     code: str | None = None
+    when: str | None = None  # taken only by a request whose messages contain this text
 
 
 @dataclass
@@ -166,9 +167,12 @@ class ScriptedOpenAI:
         first_token_delay_s: float = 0.0,
         model: str | None = None,
         times: int = 1,
+        when: str | None = None,
     ) -> None:
         """Queue one answer (for the next `times` requests): a str is cut into word-ish
-        tokens, a list is the exact deltas."""
+        tokens, a list is the exact deltas. `when`: only for a request whose messages
+        contain that text (of requests made concurrently, such as a round's chores, which
+        one asks first is not fixed)."""
         if times < 1:  # a script is taken before its count is looked at
             raise ValueError(f"times must be at least 1, not {times}")
         tokens = split_tokens(text) if isinstance(text, str) else list(text)
@@ -180,6 +184,7 @@ class ScriptedOpenAI:
                 token_delay_s=token_delay_s,
                 first_token_delay_s=first_token_delay_s,
                 times=times,
+                when=when,
             )
         )
 
@@ -210,10 +215,12 @@ class ScriptedOpenAI:
         with self._lock:
             self._scripts.append(script)
 
-    def _take(self, model: str | None) -> _Script | None:
+    def _take(self, model: str | None, said: str) -> _Script | None:
         with self._lock:
             for script in self._scripts:
-                if script.model is None or script.model == model:
+                if (script.model is None or script.model == model) and (
+                    script.when is None or script.when in said
+                ):
                     script.times -= 1
                     if script.times <= 0:
                         self._scripts.remove(script)
@@ -314,7 +321,8 @@ class ScriptedOpenAI:
         refused = self._refusal(request, model)
         if refused is not None:
             return refused
-        script = self._take(model) or _Script("reply", None, _echo(body["messages"]))
+        said = json.dumps(body["messages"], ensure_ascii=False)
+        script = self._take(model, said) or _Script("reply", None, _echo(body["messages"]))
         if script.kind == "fail":
             extra = {"code": script.code} if script.code is not None else {}
             return self._error(script.status, script.message, **extra)

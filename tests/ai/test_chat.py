@@ -327,8 +327,11 @@ async def test_chores_title_the_conversation_and_remember_facts(store: Store) ->
     async with chat_world(store, board=("Margaret",)) as chat:
         # An untitled conversation: the round's chores name it and keep the facts.
         chat.server.reply("Keep costs low while you find product-market fit.")
-        chat.server.reply("Bootstrapping a bakery app")  # the title
-        chat.server.reply("monthly_burn: 42k EUR\nteam_size: 3 people\nnonsense line")
+        # The title and the memories are asked at once: each reply waits for its own.
+        chat.server.reply("Bootstrapping a bakery app", when="You write titles")
+        chat.server.reply(
+            "monthly_burn: 42k EUR\nteam_size: 3 people\nnonsense line", when="durable facts"
+        )
         await chat.send(
             "We burn 42k EUR a month with 3 people. How do we bootstrap our bakery app?"
         )

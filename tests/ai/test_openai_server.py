@@ -81,6 +81,24 @@ def test_default_reply_is_a_deterministic_echo_also_unstreamed(
     assert done.usage.completion_tokens == 9
 
 
+def test_a_reply_with_when_waits_for_a_request_that_says_it(
+    openai_server: ScriptedOpenAI,
+) -> None:
+    openai_server.reply("for titles", when="You write titles")
+    openai_server.reply("for anyone")
+    title: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": "You write titles for conversations."},
+        *USER,
+    ]
+    with sync_client(openai_server) as client:
+        first = client.chat.completions.create(model="m", messages=USER)
+        second = client.chat.completions.create(model="m", messages=title)
+        third = client.chat.completions.create(model="m", messages=title)
+    assert first.choices[0].message.content == "for anyone"  # skipped the one not for it
+    assert second.choices[0].message.content == "for titles"
+    assert third.choices[0].message.content == "Echo: What should we build first, and why would"
+
+
 def test_max_tokens_cuts_the_answer_with_finish_reason_length(
     openai_server: ScriptedOpenAI,
 ) -> None:
