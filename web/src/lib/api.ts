@@ -72,6 +72,17 @@ export type StreamingText = {
   notice?: string;
 };
 
+/** One user writing in a conversation (the caller: their other tabs and devices too);
+ * the server clears the entry at `expiresAt` unless it is refreshed. */
+export type TypingUser = {
+  _id: Id;
+  userId: Id;
+  name?: string | null;
+  image?: string | null;
+  lastTypingAt: number;
+  expiresAt: number;
+};
+
 type Paged<Args> = Args & { paginationOpts: PaginationOptions };
 
 export const api = {
@@ -159,7 +170,7 @@ export const api = {
     getTypingUsers: makeFunctionReference<
       "query",
       { conversationId: Id },
-      { typing: { userId: Id; name: string | null; expiresAt: number }[]; expiryMs: number }
+      TypingUser[]
     >("realtime:getTypingUsers"),
     updateUserPresence: makeFunctionReference<
       "mutation",

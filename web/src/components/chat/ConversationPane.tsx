@@ -32,6 +32,9 @@ export function ConversationPane({ conversationId, advisors }: Props) {
     );
   }
   const answering = messages.results.some((m) => m.status === "streaming");
+  // The server's expiry, read off an indicator (this tab's own, once it reports typing).
+  const shown = typing?.[0];
+  const typingExpiryMs = shown === undefined ? DEFAULT_TYPING_EXPIRY_MS : shown.expiresAt - shown.lastTypingAt;
   // Who can be mentioned: the conversation's advisors first, then the rest of the board
   // (mentioning one adds them to the conversation).
   const here = conversation.advisorIds ?? [];
@@ -57,14 +60,14 @@ export function ConversationPane({ conversationId, advisors }: Props) {
       />
       <p className="typing-note small muted" aria-live="polite">
         {/* The indicators are the user's own: one shown here comes from another tab or device. */}
-        {!drafting && (typing?.typing.length ?? 0) > 0 ? "You are writing in another tab or device…" : ""}
+        {!drafting && (typing?.length ?? 0) > 0 ? "You are writing in another tab or device…" : ""}
       </p>
       <Composer
         key={conversationId}
         conversationId={conversationId}
         answering={answering}
         advisors={mentionable}
-        typingExpiryMs={typing?.expiryMs ?? DEFAULT_TYPING_EXPIRY_MS}
+        typingExpiryMs={typingExpiryMs}
         onDrafting={setDrafting}
       />
     </>
