@@ -2,14 +2,15 @@
 server: add advisors, start a conversation with them, ask both (each mentioned by name
 through the @ list), watch both answers stream in attributed, stop one, regenerate it, go
 back to its earlier version, search, rename, delete; a failed send keeps its text (and its
-message, shown at once while sending, leaves the list); user text never runs script."""
+message, shown at once while sending, leaves the list); a message sent offline shows at
+once as sending and goes through when the network is back; user text never runs script."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import BrowserContext, Dialog, Page, expect
 
 from tests.ai.openai_server import ScriptedOpenAI
 from tests.services import wait_until
@@ -167,3 +168,27 @@ def test_a_failed_send_keeps_the_text_and_markup_never_runs(page: Page) -> None:
     link = mine.get_by_role("link", name="click")
     assert (link.get_attribute("href") or "") == ""
     assert dialogs == []
+
+
+def test_a_message_sent_offline_shows_at_once_and_goes_through_once_back(
+    page: Page, context: BrowserContext
+) -> None:
+    sign_up(page, "offline@example.test")
+    page.get_by_role("main").get_by_role("button", name="New conversation").last.click()
+    page.get_by_role("dialog").get_by_role("button", name="Start conversation").click()
+    page.wait_for_url(re.compile(r"/chat/[^/]+$"))
+
+    context.set_offline(True)
+    composer = page.get_by_label("Message", exact=True)
+    composer.fill("written on the train")
+    composer.press("Enter")
+    mine = page.get_by_role("listitem", name="You said")
+    expect(mine).to_contain_text("written on the train")  # in the list before the server has it
+    expect(mine).to_contain_text("Sending…")
+    expect(composer).to_have_value("written on the train")  # the draft stays until then
+
+    context.set_offline(False)
+    expect(mine).not_to_contain_text("Sending…")
+    expect(mine).to_have_count(1)  # the server's copy replaced it
+    expect(mine).to_contain_text("written on the train")
+    expect(composer).to_have_value("")
