@@ -1,14 +1,16 @@
 """The chat journey in the browser, answers streamed from the local OpenAI-compatible
-server: add advisors, start a conversation with them, ask both (@board), watch both
-answers stream in attributed, stop one, regenerate it, go back to its earlier version,
-search, rename, delete; a failed send keeps its text; user text never runs script."""
+server: add advisors, start a conversation with them, ask both (each mentioned by name
+through the @ list), watch both answers stream in attributed, stop one, regenerate it, go
+back to its earlier version, search, rename, delete; a failed send keeps its text (and its
+message, shown at once while sending, leaves the list); a message sent offline shows at
+once as sending and goes through when the network is back; user text never runs script."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import BrowserContext, Dialog, Page, expect
 
 from tests.ai.openai_server import ScriptedOpenAI
 from tests.services import wait_until
@@ -45,13 +47,24 @@ def test_the_whole_chat_journey(page: Page, provider: ScriptedOpenAI, artifacts:
     provider.reply("Start with **small experiments** and measure each one.", token_delay_s=STREAM_S)
     provider.reply("Write the agreements down before you need them.", token_delay_s=STREAM_S)
     composer = page.get_by_label("Message", exact=True)
-    composer.fill("@board how do we launch?")
+    # Both advisors, each mentioned by name through the @ list.
+    mentions = page.get_by_role("listbox", name="Mention an advisor")
+    composer.press_sequentially("@Ani")
+    expect(mentions.get_by_role("option")).to_have_count(1)
+    composer.press("Enter")  # picks, does not send
+    composer.press_sequentially("and @Beat")
+    expect(mentions.get_by_role("option", selected=True)).to_contain_text(SECOND)
+    composer.press("Tab")
+    expect(mentions).to_have_count(0)
+    composer.press_sequentially("how do we launch?")
     composer.press("Shift+Enter")  # a new line, not a send
     composer.press_sequentially("Two lines.")
-    expect(composer).to_have_value("@board how do we launch?\nTwo lines.")
+    expect(composer).to_have_value(f"@{FIRST} and @{SECOND} how do we launch?\nTwo lines.")
     composer.press("Enter")
     expect(composer).to_have_value("")
-    expect(page.get_by_role("listitem", name="You said")).to_contain_text("Two lines.")
+    mine = page.get_by_role("listitem", name="You said")
+    expect(mine).to_contain_text("Two lines.")
+    expect(mine).not_to_contain_text("Sending…")  # the server's copy, once it has it
 
     first = page.get_by_role("listitem", name=f"{FIRST} said")
     expect(first).to_have_attribute("aria-busy", "true")  # streaming, shown as it arrives
@@ -140,6 +153,8 @@ def test_a_failed_send_keeps_the_text_and_markup_never_runs(page: Page) -> None:
     composer.press("Enter")
     expect(page.get_by_role("alert")).to_be_visible()
     expect(composer).to_have_value(too_long)
+    # Shown at once while it was being sent, it is gone from the list once refused.
+    expect(page.get_by_role("listitem", name="You said")).to_have_count(0)
     page.reload()  # the draft survives a reload too
     expect(page.get_by_label("Message", exact=True)).to_have_value(too_long)
 
@@ -153,3 +168,27 @@ def test_a_failed_send_keeps_the_text_and_markup_never_runs(page: Page) -> None:
     link = mine.get_by_role("link", name="click")
     assert (link.get_attribute("href") or "") == ""
     assert dialogs == []
+
+
+def test_a_message_sent_offline_shows_at_once_and_goes_through_once_back(
+    page: Page, context: BrowserContext
+) -> None:
+    sign_up(page, "offline@example.test")
+    page.get_by_role("main").get_by_role("button", name="New conversation").last.click()
+    page.get_by_role("dialog").get_by_role("button", name="Start conversation").click()
+    page.wait_for_url(re.compile(r"/chat/[^/]+$"))
+
+    context.set_offline(True)
+    composer = page.get_by_label("Message", exact=True)
+    composer.fill("written on the train")
+    composer.press("Enter")
+    mine = page.get_by_role("listitem", name="You said")
+    expect(mine).to_contain_text("written on the train")  # in the list before the server has it
+    expect(mine).to_contain_text("Sending…")
+    expect(composer).to_have_value("written on the train")  # the draft stays until then
+
+    context.set_offline(False)
+    expect(mine).not_to_contain_text("Sending…")
+    expect(mine).to_have_count(1)  # the server's copy replaced it
+    expect(mine).to_contain_text("written on the train")
+    expect(composer).to_have_value("")

@@ -27,16 +27,6 @@ export type Advisor = {
   tags: string[];
 };
 
-/** One user typing in a conversation: until `expiresAt` unless they type again. */
-export type TypingUser = {
-  _id: Id;
-  userId: Id;
-  name?: string | null;
-  image?: string | null;
-  lastTypingAt: number;
-  expiresAt: number;
-};
-
 export type BoardAdvisor = Advisor & {
   selection: { selectedAt: number; source: string; teamId?: string };
 };
@@ -80,6 +70,17 @@ export type StreamingText = {
   errorCode?: string;
   model?: string;
   notice?: string;
+};
+
+/** One user writing in a conversation (the caller: their other tabs and devices too);
+ * the server clears the entry at `expiresAt` unless it is refreshed. */
+export type TypingUser = {
+  _id: Id;
+  userId: Id;
+  name?: string | null;
+  image?: string | null;
+  lastTypingAt: number;
+  expiresAt: number;
 };
 
 type Paged<Args> = Args & { paginationOpts: PaginationOptions };

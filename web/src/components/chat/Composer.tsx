@@ -4,6 +4,8 @@
 // HTML allows it no other role) that names the list and its active option.
 // The draft is kept per conversation (a reload or a failed send loses nothing): it is
 // cleared only once the server has the message, and only if nothing was typed since.
+// The message itself shows at once in the list, as sending, until the server's copy
+// replaces it; a failed send takes it away again (optimistic.ts).
 
 import { useMutation } from "convex/react";
 import { SendHorizontal, Square } from "lucide-react";
@@ -15,6 +17,7 @@ import { api } from "../../lib/api";
 import type { Advisor, Id } from "../../lib/api";
 import { EVERYONE, matching, typedMention, withMention } from "./mentions";
 import type { MentionOption } from "./mentions";
+import { showSentMessage } from "./optimistic";
 import { useTypingReport } from "./typing";
 
 const draftKey = (conversationId: Id) => `advisor-chat.draft.${conversationId}`;
@@ -37,7 +40,7 @@ export function Composer({ conversationId, answering, advisors, typingExpiryMs, 
   const [sending, setSending] = useState(false);
   const input = useRef<HTMLTextAreaElement>(null);
   const placeCaret = useRef<number | null>(null); // after a pick: the caret's place in the new text
-  const send = useMutation(api.messages.sendMessage);
+  const send = useMutation(api.messages.sendMessage).withOptimisticUpdate(showSentMessage);
   const stop = useMutation(api.messages.stop);
 
   useEffect(() => {

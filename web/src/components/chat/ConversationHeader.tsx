@@ -1,5 +1,5 @@
 // A conversation's title with rename and delete (after a confirmation: deleting takes its
-// messages, memories and summaries with it).
+// messages, memories and summaries with it). A new title shows at once (optimistic.ts).
 
 import * as AlertDialog from "@radix-ui/react-alert-dialog";
 import { useMutation } from "convex/react";
@@ -12,9 +12,10 @@ import { api } from "../../lib/api";
 import type { Conversation } from "../../lib/api";
 import { UNTITLED } from "./ConversationList";
 import { MemoryPanel } from "../context/MemoryPanel";
+import { showRename } from "./optimistic";
 
 export function ConversationHeader({ conversation }: { conversation: Conversation }) {
-  const update = useMutation(api.conversations.updateConversation);
+  const update = useMutation(api.conversations.updateConversation).withOptimisticUpdate(showRename);
   const remove = useMutation(api.conversations.deleteConversation);
   const [, navigate] = useLocation();
   const [editing, setEditing] = useState(false);

@@ -5,7 +5,7 @@ import { usePaginatedQuery, useQuery } from "convex/react";
 import { useState } from "react";
 import { api } from "../../lib/api";
 import { useServerConfig } from "../../lib/config";
-import type { Advisor, Id, TypingUser } from "../../lib/api";
+import type { Advisor, Id } from "../../lib/api";
 import { Composer } from "./Composer";
 import { ConversationHeader } from "./ConversationHeader";
 import { MessageList, PAGE } from "./MessageList";
@@ -32,6 +32,9 @@ export function ConversationPane({ conversationId, advisors }: Props) {
     );
   }
   const answering = messages.results.some((m) => m.status === "streaming");
+  // The server's expiry, read off an indicator (this tab's own, once it reports typing).
+  const shown = typing?.[0];
+  const typingExpiryMs = shown === undefined ? DEFAULT_TYPING_EXPIRY_MS : shown.expiresAt - shown.lastTypingAt;
   // Who can be mentioned: the conversation's advisors first, then the rest of the board
   // (mentioning one adds them to the conversation).
   const here = conversation.advisorIds ?? [];
@@ -64,16 +67,9 @@ export function ConversationPane({ conversationId, advisors }: Props) {
         conversationId={conversationId}
         answering={answering}
         advisors={mentionable}
-        typingExpiryMs={typingExpiryMs(typing)}
+        typingExpiryMs={typingExpiryMs}
         onDrafting={setDrafting}
       />
     </>
   );
-}
-
-/** The server's expiry period, as an indicator it answered says it (`expiresAt -
- * lastTypingAt`); the default until one has been seen. */
-function typingExpiryMs(typing: TypingUser[] | undefined): number {
-  const first = typing?.[0];
-  return first === undefined ? DEFAULT_TYPING_EXPIRY_MS : first.expiresAt - first.lastTypingAt;
 }

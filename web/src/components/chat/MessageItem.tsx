@@ -1,6 +1,7 @@
 // One message: the user's, an advisor's (attributed with avatar and name; streaming text
 // followed live through messages:getStreamingText, so another tab or a reloaded page
-// sees it continue), or a system notice. Stopped and failed answers say so and offer a
+// sees it continue), or a system notice. The user's message shows "Sending…" until the
+// server has it. Stopped and failed answers say so and offer a
 // retry (regenerate).
 
 import { useMutation, useQuery } from "convex/react";
@@ -12,6 +13,7 @@ import { api } from "../../lib/api";
 import type { Advisor, Message } from "../../lib/api";
 import { EarlierVersions } from "./EarlierVersions";
 import { Markdown } from "./Markdown";
+import { isPending } from "./optimistic";
 
 type Props = { message: Message; advisor: Advisor | undefined };
 
@@ -24,11 +26,13 @@ export function MessageItem({ message, advisor }: Props) {
     );
   }
   if (message.sender === "user") {
+    const pending = isPending(message);
     return (
-      <li className="msg msg-user" aria-label="You said">
-        <div className="bubble bubble-user">
+      <li className="msg msg-user" aria-label="You said" aria-busy={pending}>
+        <div className={`bubble bubble-user${pending ? " is-pending" : ""}`}>
           <Markdown text={message.content} />
         </div>
+        {pending && <p className="msg-state muted small">Sending…</p>}
       </li>
     );
   }
