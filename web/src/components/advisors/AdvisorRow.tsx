@@ -2,12 +2,11 @@
 // confirmation) and restore, delete (after a confirmation). An archived advisor is
 // restored by setting its status back to active (updateAdvisor).
 
-import * as AlertDialog from "@radix-ui/react-alert-dialog";
 import { useMutation } from "convex/react";
 import { Archive, ArchiveRestore, Check, Pencil, Plus, Trash2 } from "lucide-react";
 import { useState } from "react";
-import type { ReactNode } from "react";
 import { Avatar } from "../Avatar";
+import { ConfirmDialog } from "../ConfirmDialog";
 import { ErrorNote } from "../ErrorNote";
 import { api } from "../../lib/api";
 import { advisorsApi } from "../../lib/api-advisors";
@@ -81,7 +80,7 @@ export function AdvisorRow({ advisor, onBoard, onEdit }: Props) {
           </button>
         )}
         {!archived && (
-          <Confirm
+          <ConfirmDialog
             trigger={
               <button type="button" aria-label={`Archive ${name}`}>
                 <Archive aria-hidden size={16} />
@@ -100,7 +99,7 @@ export function AdvisorRow({ advisor, onBoard, onEdit }: Props) {
             onConfirm={() => { run(() => archive({ advisorId: advisor._id })); }}
           />
         )}
-        <Confirm
+        <ConfirmDialog
           trigger={
             <button type="button" className="danger-outline" aria-label={`Delete ${name}`}>
               <Trash2 aria-hidden size={16} />
@@ -120,38 +119,5 @@ export function AdvisorRow({ advisor, onBoard, onEdit }: Props) {
       </div>
       {error !== null && <ErrorNote error={error} onRetry={retry ?? undefined} />}
     </li>
-  );
-}
-
-type ConfirmProps = {
-  trigger: ReactNode;
-  title: string;
-  description: ReactNode;
-  action: string;
-  onConfirm: () => void;
-};
-
-function Confirm({ trigger, title, description, action, onConfirm }: ConfirmProps) {
-  return (
-    <AlertDialog.Root>
-      <AlertDialog.Trigger asChild>{trigger}</AlertDialog.Trigger>
-      <AlertDialog.Portal>
-        <AlertDialog.Overlay className="dialog-overlay" />
-        <AlertDialog.Content className="dialog">
-          <AlertDialog.Title className="dialog-title">{title}</AlertDialog.Title>
-          <AlertDialog.Description>{description}</AlertDialog.Description>
-          <div className="dialog-actions">
-            <AlertDialog.Cancel asChild>
-              <button type="button">Keep it</button>
-            </AlertDialog.Cancel>
-            <AlertDialog.Action asChild>
-              <button type="button" className="danger" onClick={onConfirm}>
-                {action}
-              </button>
-            </AlertDialog.Action>
-          </div>
-        </AlertDialog.Content>
-      </AlertDialog.Portal>
-    </AlertDialog.Root>
   );
 }

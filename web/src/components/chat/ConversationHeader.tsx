@@ -1,12 +1,12 @@
 // A conversation's title with rename and delete (after a confirmation: deleting takes its
 // messages, memories and summaries with it). A new title shows at once (optimistic.ts).
 
-import * as AlertDialog from "@radix-ui/react-alert-dialog";
 import { useMutation } from "convex/react";
 import { Pencil, Trash2 } from "lucide-react";
 import { useState } from "react";
 import type { SyntheticEvent } from "react";
 import { useLocation } from "wouter";
+import { ConfirmDialog } from "../ConfirmDialog";
 import { ErrorNote } from "../ErrorNote";
 import { api } from "../../lib/api";
 import type { Conversation } from "../../lib/api";
@@ -86,8 +86,8 @@ export function ConversationHeader({ conversation }: { conversation: Conversatio
             >
               <Pencil aria-hidden size={18} />
             </button>
-            <AlertDialog.Root>
-              <AlertDialog.Trigger asChild>
+            <ConfirmDialog
+              trigger={
                 <button
                   type="button"
                   className="icon-button"
@@ -96,28 +96,17 @@ export function ConversationHeader({ conversation }: { conversation: Conversatio
                 >
                   <Trash2 aria-hidden size={18} />
                 </button>
-              </AlertDialog.Trigger>
-              <AlertDialog.Portal>
-                <AlertDialog.Overlay className="dialog-overlay" />
-                <AlertDialog.Content className="dialog">
-                  <AlertDialog.Title className="dialog-title">Delete “{shown}”?</AlertDialog.Title>
-                  <AlertDialog.Description>
-                    Its messages, memories and summaries are deleted with it. This cannot be
-                    undone.
-                  </AlertDialog.Description>
-                  <div className="dialog-actions">
-                    <AlertDialog.Cancel asChild>
-                      <button type="button">Keep it</button>
-                    </AlertDialog.Cancel>
-                    <AlertDialog.Action asChild>
-                      <button type="button" className="danger" onClick={() => void confirmDelete()}>
-                        Delete conversation
-                      </button>
-                    </AlertDialog.Action>
-                  </div>
-                </AlertDialog.Content>
-              </AlertDialog.Portal>
-            </AlertDialog.Root>
+              }
+              title={<>Delete “{shown}”?</>}
+              description={
+                <>
+                  Its messages, memories and summaries are deleted with it. This cannot be
+                  undone.
+                </>
+              }
+              action="Delete conversation"
+              onConfirm={() => void confirmDelete()}
+            />
           </div>
         </>
       )}

@@ -1,9 +1,9 @@
-// A destructive action behind a confirmation (Radix AlertDialog: focus kept inside,
-// Escape cancels). A failure shows in words beside the trigger, with a retry.
+// A destructive action behind an icon button and a confirmation (ConfirmDialog). A
+// failure shows in words beside the trigger, with a retry.
 
-import * as AlertDialog from "@radix-ui/react-alert-dialog";
 import { useState } from "react";
 import type { ReactNode } from "react";
+import { ConfirmDialog } from "../ConfirmDialog";
 import { ErrorNote } from "../ErrorNote";
 
 type Props = {
@@ -30,30 +30,17 @@ export function Confirm({ trigger, label, title, description, confirm, onConfirm
 
   return (
     <>
-      <AlertDialog.Root>
-        <AlertDialog.Trigger asChild>
+      <ConfirmDialog
+        trigger={
           <button type="button" className={className ?? "icon-button"} aria-label={label} title={label}>
             {trigger}
           </button>
-        </AlertDialog.Trigger>
-        <AlertDialog.Portal>
-          <AlertDialog.Overlay className="dialog-overlay" />
-          <AlertDialog.Content className="dialog">
-            <AlertDialog.Title className="dialog-title">{title}</AlertDialog.Title>
-            <AlertDialog.Description>{description}</AlertDialog.Description>
-            <div className="dialog-actions">
-              <AlertDialog.Cancel asChild>
-                <button type="button">Keep it</button>
-              </AlertDialog.Cancel>
-              <AlertDialog.Action asChild>
-                <button type="button" className="danger" onClick={() => void run()}>
-                  {confirm}
-                </button>
-              </AlertDialog.Action>
-            </div>
-          </AlertDialog.Content>
-        </AlertDialog.Portal>
-      </AlertDialog.Root>
+        }
+        title={title}
+        description={description}
+        action={confirm}
+        onConfirm={() => void run()}
+      />
       {error !== null && <ErrorNote error={error} onRetry={() => void run()} />}
     </>
   );
