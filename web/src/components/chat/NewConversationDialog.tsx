@@ -4,11 +4,12 @@
 
 import * as Dialog from "@radix-ui/react-dialog";
 import { useMutation } from "convex/react";
-import { Plus, X } from "lucide-react";
+import { Plus } from "lucide-react";
 import { useState } from "react";
 import type { SyntheticEvent } from "react";
 import { useLocation } from "wouter";
 import { Avatar } from "../Avatar";
+import { DialogFrame } from "../DialogFrame";
 import { ErrorNote } from "../ErrorNote";
 import { api } from "../../lib/api";
 import type { BoardAdvisor, Id } from "../../lib/api";
@@ -59,55 +60,47 @@ export function NewConversationDialog({ board }: { board: BoardAdvisor[] }) {
           New conversation
         </button>
       </Dialog.Trigger>
-      <Dialog.Portal>
-        <Dialog.Overlay className="dialog-overlay" />
-        <Dialog.Content className="dialog">
-          <Dialog.Title className="dialog-title">New conversation</Dialog.Title>
-          <Dialog.Description className="muted">
-            Choose who sits in it. Mention anyone with @name, or everyone with @board.
-          </Dialog.Description>
-          <form onSubmit={(event) => void submit(event)} className="dialog-form">
-            <label className="field">
-              <span>Title (optional)</span>
-              <input value={title} onChange={(e) => { setTitle(e.target.value); }} maxLength={200} />
-            </label>
-            <fieldset className="advisor-picker">
-              <legend>Advisors</legend>
-              {board.length === 0 && <p className="small">Your board is empty.</p>}
-              {board.map((advisor) => (
-                <label key={advisor._id} className="pick-row">
-                  <input
-                    type="checkbox"
-                    checked={picked.has(advisor._id)}
-                    onChange={() => { toggle(advisor._id); }}
-                  />
-                  <Avatar name={advisor.persona.name} imageUrl={advisor.imageUrl} size={28} />
-                  <span>
-                    {advisor.persona.name}
-                    {advisor.persona.title !== undefined && (
-                      <span className="muted small"> · {advisor.persona.title}</span>
-                    )}
-                  </span>
-                </label>
-              ))}
-            </fieldset>
-            {error !== null && <ErrorNote error={error} />}
-            <div className="dialog-actions">
-              <Dialog.Close asChild>
-                <button type="button">Cancel</button>
-              </Dialog.Close>
-              <button type="submit" className="primary" disabled={busy}>
-                Start conversation
-              </button>
-            </div>
-          </form>
-          <Dialog.Close asChild>
-            <button type="button" className="icon-button dialog-x" aria-label="Close">
-              <X aria-hidden size={18} />
+      <DialogFrame className="dialog">
+        <Dialog.Title className="dialog-title">New conversation</Dialog.Title>
+        <Dialog.Description className="muted">
+          Choose who sits in it. Mention anyone with @name, or everyone with @board.
+        </Dialog.Description>
+        <form onSubmit={(event) => void submit(event)} className="dialog-form">
+          <label className="field">
+            <span>Title (optional)</span>
+            <input value={title} onChange={(e) => { setTitle(e.target.value); }} maxLength={200} />
+          </label>
+          <fieldset className="advisor-picker">
+            <legend>Advisors</legend>
+            {board.length === 0 && <p className="small">Your board is empty.</p>}
+            {board.map((advisor) => (
+              <label key={advisor._id} className="pick-row">
+                <input
+                  type="checkbox"
+                  checked={picked.has(advisor._id)}
+                  onChange={() => { toggle(advisor._id); }}
+                />
+                <Avatar name={advisor.persona.name} imageUrl={advisor.imageUrl} size={28} />
+                <span>
+                  {advisor.persona.name}
+                  {advisor.persona.title !== undefined && (
+                    <span className="muted small"> · {advisor.persona.title}</span>
+                  )}
+                </span>
+              </label>
+            ))}
+          </fieldset>
+          {error !== null && <ErrorNote error={error} />}
+          <div className="dialog-actions">
+            <Dialog.Close asChild>
+              <button type="button">Cancel</button>
+            </Dialog.Close>
+            <button type="submit" className="primary" disabled={busy}>
+              Start conversation
             </button>
-          </Dialog.Close>
-        </Dialog.Content>
-      </Dialog.Portal>
+          </div>
+        </form>
+      </DialogFrame>
     </Dialog.Root>
   );
 }

@@ -5,11 +5,12 @@
 
 import * as Dialog from "@radix-ui/react-dialog";
 import { useQuery } from "convex/react";
-import { Brain, X } from "lucide-react";
+import { Brain } from "lucide-react";
 import { useState } from "react";
 import type { Id } from "../../lib/api";
 import { memoryApi, summaryApi } from "../../lib/api-memory";
 import type { Memory } from "../../lib/api-memory";
+import { DialogFrame } from "../DialogFrame";
 import { Failsafe } from "../Failsafe";
 import { AdvisorMemories } from "./AdvisorMemories";
 import { SummaryItem } from "./SummaryItem";
@@ -27,35 +28,27 @@ export function MemoryPanel({ conversationId }: { conversationId: Id }) {
           <Brain aria-hidden size={18} />
         </button>
       </Dialog.Trigger>
-      <Dialog.Portal>
-        <Dialog.Overlay className="dialog-overlay" />
-        <Dialog.Content
-          className="context-panel"
-          onEscapeKeyDown={(event) => {
-            // Escape in an edit cancels the edit (the form handles it), not the panel.
-            if (event.target instanceof Element && event.target.closest(".memory-form") !== null) {
-              event.preventDefault();
-            }
-          }}
-        >
-          <Dialog.Title className="dialog-title">{TITLE}</Dialog.Title>
-          <Dialog.Description className="muted small">
-            What each advisor keeps about your situation in this conversation, and the
-            summaries of its earlier parts. The advisors see these with every answer: correct
-            or remove anything that is wrong.
-          </Dialog.Description>
-          {open && (
-            <Failsafe>
-              <PanelBody conversationId={conversationId} />
-            </Failsafe>
-          )}
-          <Dialog.Close asChild>
-            <button type="button" className="icon-button dialog-x" aria-label="Close">
-              <X aria-hidden size={18} />
-            </button>
-          </Dialog.Close>
-        </Dialog.Content>
-      </Dialog.Portal>
+      <DialogFrame
+        className="context-panel"
+        onEscapeKeyDown={(event) => {
+          // Escape in an edit cancels the edit (the form handles it), not the panel.
+          if (event.target instanceof Element && event.target.closest(".memory-form") !== null) {
+            event.preventDefault();
+          }
+        }}
+      >
+        <Dialog.Title className="dialog-title">{TITLE}</Dialog.Title>
+        <Dialog.Description className="muted small">
+          What each advisor keeps about your situation in this conversation, and the
+          summaries of its earlier parts. The advisors see these with every answer: correct
+          or remove anything that is wrong.
+        </Dialog.Description>
+        {open && (
+          <Failsafe>
+            <PanelBody conversationId={conversationId} />
+          </Failsafe>
+        )}
+      </DialogFrame>
     </Dialog.Root>
   );
 }

@@ -4,8 +4,8 @@
 
 import * as Dialog from "@radix-ui/react-dialog";
 import { useQuery } from "convex/react";
-import { X } from "lucide-react";
 import { Avatar } from "../Avatar";
+import { DialogFrame } from "../DialogFrame";
 import { Failsafe } from "../Failsafe";
 import { BoardToggle } from "./BoardToggle";
 import { marketApi } from "../../lib/api-marketplace";
@@ -22,28 +22,21 @@ type Props = {
 export function AdvisorProfileDialog({ advisor, onBoard, onClose, returnFocus }: Props) {
   return (
     <Dialog.Root open={advisor !== null} onOpenChange={(open) => { if (!open) onClose(); }}>
-      <Dialog.Portal>
-        <Dialog.Overlay className="dialog-overlay" />
-        <Dialog.Content
-          className="dialog profile-dialog"
-          aria-describedby={undefined}
-          onCloseAutoFocus={(event) => {
-            event.preventDefault();
-            returnFocus();
-          }}
-        >
-          {advisor !== null && (
-            <Failsafe fallback={<Profile advisor={advisor} onBoard={onBoard(advisor._id)} />}>
-              <LiveProfile advisor={advisor} onBoard={onBoard(advisor._id)} />
-            </Failsafe>
-          )}
-          <Dialog.Close asChild>
-            <button type="button" className="icon-button dialog-x" aria-label="Close profile">
-              <X aria-hidden size={18} />
-            </button>
-          </Dialog.Close>
-        </Dialog.Content>
-      </Dialog.Portal>
+      <DialogFrame
+        closeLabel="Close profile"
+        className="dialog profile-dialog"
+        aria-describedby={undefined}
+        onCloseAutoFocus={(event) => {
+          event.preventDefault();
+          returnFocus();
+        }}
+      >
+        {advisor !== null && (
+          <Failsafe fallback={<Profile advisor={advisor} onBoard={onBoard(advisor._id)} />}>
+            <LiveProfile advisor={advisor} onBoard={onBoard(advisor._id)} />
+          </Failsafe>
+        )}
+      </DialogFrame>
     </Dialog.Root>
   );
 }
