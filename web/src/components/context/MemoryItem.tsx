@@ -5,10 +5,10 @@ import { useMutation } from "convex/react";
 import { Pencil, Trash2 } from "lucide-react";
 import { useId, useState } from "react";
 import type { SyntheticEvent } from "react";
-import { ErrorNote } from "../ErrorNote";
 import { memoryApi } from "../../lib/api-memory";
 import type { Memory } from "../../lib/api-memory";
 import { Confirm } from "./Confirm";
+import { EditForm } from "./EditForm";
 
 const KEY_MAX = 200; // the server's limit on a key
 
@@ -73,16 +73,13 @@ export function MemoryItem({ memory, advisorName, takenKeys }: Props) {
   if (editing) {
     return (
       <li className="memory-row">
-        <form
-          className="memory-form"
-          aria-label={`Edit ${memory.key}`}
-          onSubmit={(event) => void submit(event)}
-          onKeyDown={(event) => {
-            if (event.key === "Escape") {
-              event.stopPropagation(); // closes the edit, not the panel
-              setEditing(false);
-            }
-          }}
+        <EditForm
+          label={`Edit ${memory.key}`}
+          problem={problem}
+          problemId={`${id}-problem`}
+          busy={busy}
+          onSubmit={submit}
+          onCancel={() => { setEditing(false); }}
         >
           <label className="field">
             <span>Name</span>
@@ -105,20 +102,7 @@ export function MemoryItem({ memory, advisorName, takenKeys }: Props) {
               aria-describedby={problem !== null ? `${id}-problem` : undefined}
             />
           </label>
-          {problem !== null && (
-            <div id={`${id}-problem`}>
-              <ErrorNote error={problem} />
-            </div>
-          )}
-          <div className="memory-actions">
-            <button type="submit" className="primary" disabled={busy}>
-              Save
-            </button>
-            <button type="button" onClick={() => { setEditing(false); }}>
-              Cancel
-            </button>
-          </div>
-        </form>
+        </EditForm>
       </li>
     );
   }

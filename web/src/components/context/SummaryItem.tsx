@@ -6,10 +6,10 @@ import { useMutation } from "convex/react";
 import { Pencil, Trash2 } from "lucide-react";
 import { useId, useState } from "react";
 import type { SyntheticEvent } from "react";
-import { ErrorNote } from "../ErrorNote";
 import { summaryApi } from "../../lib/api-memory";
 import type { Summary } from "../../lib/api-memory";
 import { Confirm } from "./Confirm";
+import { EditForm } from "./EditForm";
 import { SpanEnd } from "./SpanEnd";
 
 const CONTENT_MAX = 32_000; // the server's limit on a summary
@@ -63,16 +63,13 @@ export function SummaryItem({ summary, number }: { summary: Summary; number: num
         </div>
       </div>
       {editing ? (
-        <form
-          className="memory-form"
-          aria-label={`Edit ${name}`}
-          onSubmit={(event) => void submit(event)}
-          onKeyDown={(event) => {
-            if (event.key === "Escape") {
-              event.stopPropagation();
-              setEditing(false);
-            }
-          }}
+        <EditForm
+          label={`Edit ${name}`}
+          problem={problem}
+          problemId={`${id}-problem`}
+          busy={busy}
+          onSubmit={submit}
+          onCancel={() => { setEditing(false); }}
         >
           <label className="field">
             <span>{name}</span>
@@ -86,20 +83,7 @@ export function SummaryItem({ summary, number }: { summary: Summary; number: num
               autoFocus
             />
           </label>
-          {problem !== null && (
-            <div id={`${id}-problem`}>
-              <ErrorNote error={problem} />
-            </div>
-          )}
-          <div className="memory-actions">
-            <button type="submit" className="primary" disabled={busy}>
-              Save
-            </button>
-            <button type="button" onClick={() => { setEditing(false); }}>
-              Cancel
-            </button>
-          </div>
-        </form>
+        </EditForm>
       ) : (
         <div className="summary-body">
           <p className="summary-text">{summary.content}</p>
