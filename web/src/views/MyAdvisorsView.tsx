@@ -43,6 +43,23 @@ export function MyAdvisorsView() {
     opener.current = null;
   }, [editing]);
 
+  // The current and the archived advisors are listed alike, each list named by its heading.
+  const rows = (advisors: CustomAdvisor[], labelledBy: string) => (
+    <ul className="plain-list advisor-rows" aria-labelledby={labelledBy}>
+      {advisors.map((advisor) => (
+        <AdvisorRow
+          key={advisor._id}
+          advisor={advisor}
+          onBoard={onBoard.has(advisor._id)}
+          onEdit={() => {
+            setSaved("");
+            setEditing({ kind: "edit", advisor });
+          }}
+        />
+      ))}
+    </ul>
+  );
+
   return (
     <section className="page my-advisors" aria-labelledby="my-advisors-heading">
       <h1 id="my-advisors-heading">My advisors</h1>
@@ -89,19 +106,7 @@ export function MyAdvisorsView() {
                   : "All your advisors are archived: restore one below, or create one."}
               </p>
             ) : (
-              <ul className="plain-list advisor-rows" aria-labelledby="custom-heading">
-                {current.map((advisor) => (
-                  <AdvisorRow
-                    key={advisor._id}
-                    advisor={advisor}
-                    onBoard={onBoard.has(advisor._id)}
-                    onEdit={() => {
-                      setSaved("");
-                      setEditing({ kind: "edit", advisor });
-                    }}
-                  />
-                ))}
-              </ul>
+              rows(current, "custom-heading")
             )}
           </section>
           {archived.length > 0 && board !== undefined && (
@@ -112,19 +117,7 @@ export function MyAdvisorsView() {
               <p className="muted small">
                 An archived advisor answers in no conversation until you restore it.
               </p>
-              <ul className="plain-list advisor-rows" aria-labelledby="archived-heading">
-                {archived.map((advisor) => (
-                  <AdvisorRow
-                    key={advisor._id}
-                    advisor={advisor}
-                    onBoard={onBoard.has(advisor._id)}
-                    onEdit={() => {
-                      setSaved("");
-                      setEditing({ kind: "edit", advisor });
-                    }}
-                  />
-                ))}
-              </ul>
+              {rows(archived, "archived-heading")}
             </section>
           )}
           <section aria-labelledby="board-list-heading">
