@@ -67,6 +67,7 @@ from playwright.sync_api import Browser, Page, Request, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from rich.console import Console
 from rich.table import Table
+from tests.web.chromium import CHROMIUM, CHROMIUM_ARGS
 
 from advisor_chat.auth.limits import LIMIT_NAMES
 from bench.chat_engine import ANSWER_MODEL, CHORES_MODEL, BenchError
@@ -74,17 +75,6 @@ from bench.chat_http import UNLIMITED, _environment, _free_port, _server
 from bench.provider import RemoteProvider
 
 RESULTS = Path(__file__).parent / "results"  # gitignored
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # as tests/web/conftest.py launches it
-    "--headless",
-    "--no-sandbox",  # as root Chromium refuses its sandbox
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "bench-password-123"  # throwaway local accounts
 STEP_MS = 30_000  # one awaited condition's limit: a stuck page fails the bench, not hangs it
 CALL_S = 30.0

@@ -36,19 +36,9 @@ from advisor_chat.api.webapp import WEB_ROOT
 from tests.ai.openai_server import ScriptedOpenAI
 from tests.api.conftest import Served, serving
 from tests.services import missing_service
+from tests.web.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # as root Chromium refuses its sandbox
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PROVIDER_KEY = "sk-web-tests"
 STEP_MS = 15_000  # each awaited condition is met in well under a second; this stops a hang
 PASSWORD = "correct horse battery"
