@@ -22,6 +22,7 @@ from typing import Any
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import require_user
 from advisor_chat.functions.context import QueryCtx
+from advisor_chat.functions.marketplace import public_advisors
 from advisor_chat.functions.registry import Args, query
 from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
@@ -99,15 +100,7 @@ async def search_advisors(ctx: QueryCtx, args: Args) -> dict[str, Any]:
     terms = list(dict.fromkeys(words(args["query"])))[:MAX_TERMS]
     if not terms:
         raise FunctionError(Code.INVALID_ARGUMENT, "a search needs a word", field="query")
-    if "category" in args:
-        q = (
-            ctx.db.query("advisors", "by_public_category")
-            .eq("isPublic", True)
-            .eq("category", args["category"])
-        )
-    else:
-        q = ctx.db.query("advisors", "by_public").eq("isPublic", True)
-    read = await q.take(MAX_SCANNED + 1)
+    read = await public_advisors(ctx, args.get("category")).take(MAX_SCANNED + 1)
     scanned = read[:MAX_SCANNED]
     tags = set(args.get("tags", []))
     ranked: list[tuple[int, int, Document]] = []

@@ -18,6 +18,7 @@ from advisor_chat.functions.registry import Args, mutation, query
 from advisor_chat.schema import limits
 from advisor_chat.schema.fields import v
 from advisor_chat.store import Document
+from advisor_chat.store.query import IndexQuery
 
 
 @query(
@@ -37,17 +38,23 @@ async def get_marketplace_advisors(ctx: QueryCtx, args: Args) -> dict[str, Any]:
             .eq("isPublic", True)
             .eq("featured", args["featured"])
         )
-    elif "category" in args:
-        q = (
-            ctx.db.query("advisors", "by_public_category")
-            .eq("isPublic", True)
-            .eq("category", args["category"])
-        )
     else:
-        q = ctx.db.query("advisors", "by_public").eq("isPublic", True)
+        q = public_advisors(ctx, args.get("category"))
     result = await paginate(q, args, ctx.journal)
     result["page"] = [a for a in result["page"] if a["status"] == "active"]
     return result
+
+
+def public_advisors(ctx: QueryCtx, category: str | None) -> IndexQuery:
+    """Public advisors in creation order, through the index that fits: only `category`'s
+    when one is given. Shared by browsing and by advisor_search."""
+    if category is not None:
+        return (
+            ctx.db.query("advisors", "by_public_category")
+            .eq("isPublic", True)
+            .eq("category", category)
+        )
+    return ctx.db.query("advisors", "by_public").eq("isPublic", True)
 
 
 async def _selection(ctx: QueryCtx, user: Document, advisor_id: str) -> Document | None:
