@@ -177,9 +177,14 @@ def test_a_message_sent_offline_shows_at_once_and_goes_through_once_back(
     page.get_by_role("main").get_by_role("button", name="New conversation").last.click()
     page.get_by_role("dialog").get_by_role("button", name="Start conversation").click()
     page.wait_for_url(re.compile(r"/chat/[^/]+$"))
+    composer = page.get_by_label("Message", exact=True)
+    # The conversation and its (empty) message list loaded while online, as on a train
+    # that has just left the station; only then is the network cut.
+    expect(composer).to_be_editable()
+    expect(page.get_by_text("Loading messages…")).to_have_count(0)
+    expect(page.get_by_text("Loading conversation…")).to_have_count(0)
 
     context.set_offline(True)
-    composer = page.get_by_label("Message", exact=True)
     composer.fill("written on the train")
     composer.press("Enter")
     mine = page.get_by_role("listitem", name="You said")
