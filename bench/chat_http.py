@@ -110,6 +110,28 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
     return env | extra
 
 
+def product_serve(
+    directory: Path, port: int, provider_url: str, log_level: str
+) -> tuple[list[str], dict[str, str]]:
+    """`advisor-chat serve` on `port` with its data in `directory` and its answers from the
+    provider at `provider_url`, quotas and sign-in limits out of reach: the command and its
+    environment, as every benchmark of the served product starts it."""
+    env = _environment(
+        {
+            "ADVISOR_CHAT_DATA_DIR": str(directory),
+            "ADVISOR_CHAT_LOG_LEVEL": log_level,
+            "ADVISOR_CHAT_QUOTAS": UNLIMITED,
+            "ADVISOR_CHAT_AUTH_LIMITS": AUTH_UNLIMITED,
+            "OPENAI_BASE_URL": provider_url,
+            "ADVISOR_CHAT_MODEL": CHORES_MODEL,
+            "ADVISOR_CHAT_PLAN_MODELS": orjson.dumps({"free": ANSWER_MODEL}).decode(),
+        }
+    )
+    command = [sys.executable, "-m", "advisor_chat.cli", "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    return command, env
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -315,19 +337,7 @@ async def run_http(
     runs: list[HttpRun] = []
     product_dir = directory / "product"
     product_dir.mkdir()
-    env = _environment(
-        {
-            "ADVISOR_CHAT_DATA_DIR": str(product_dir),
-            "ADVISOR_CHAT_LOG_LEVEL": LOG_LEVEL,
-            "ADVISOR_CHAT_QUOTAS": UNLIMITED,
-            "ADVISOR_CHAT_AUTH_LIMITS": AUTH_UNLIMITED,
-            "OPENAI_BASE_URL": provider.base_url,
-            "ADVISOR_CHAT_MODEL": CHORES_MODEL,
-            "ADVISOR_CHAT_PLAN_MODELS": orjson.dumps({"free": ANSWER_MODEL}).decode(),
-        }
-    )
-    serve = [sys.executable, "-m", "advisor_chat.cli", "serve"]
-    serve += ["--host", "127.0.0.1", "--port", str(product_port)]
+    serve, env = product_serve(product_dir, product_port, provider.base_url, LOG_LEVEL)
     url = f"http://127.0.0.1:{product_port}"
     with _server(serve, env, product_dir, product_port) as server:
         tokens = await _accounts(url, 2 * clients, "http")

@@ -54,7 +54,6 @@ import argparse
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -70,8 +69,8 @@ from rich.table import Table
 from tests.web.chromium import CHROMIUM, CHROMIUM_ARGS
 
 from advisor_chat.auth.limits import LIMIT_NAMES
-from bench.chat_engine import ANSWER_MODEL, CHORES_MODEL, BenchError
-from bench.chat_http import UNLIMITED, _environment, _free_port, _server
+from bench.chat_engine import ANSWER_MODEL, BenchError
+from bench.chat_http import _free_port, _server, product_serve
 from bench.provider import RemoteProvider
 
 RESULTS = Path(__file__).parent / "results"  # gitignored
@@ -408,19 +407,7 @@ def measure(runs: int, warmup: int, progress: Console) -> tuple[Samples, dict[st
     ):
         directory = Path(tmp)
         port = _free_port()
-        env = _environment(
-            {
-                "ADVISOR_CHAT_DATA_DIR": str(directory),
-                "ADVISOR_CHAT_LOG_LEVEL": "warning",
-                "ADVISOR_CHAT_QUOTAS": UNLIMITED,
-                "ADVISOR_CHAT_AUTH_LIMITS": AUTH_UNLIMITED,
-                "OPENAI_BASE_URL": provider.base_url,
-                "ADVISOR_CHAT_MODEL": CHORES_MODEL,
-                "ADVISOR_CHAT_PLAN_MODELS": orjson.dumps({"free": ANSWER_MODEL}).decode(),
-            }
-        )
-        command = [sys.executable, "-m", "advisor_chat.cli", "serve"]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
+        command, env = product_serve(directory, port, provider.base_url, "warning")
         base = f"http://127.0.0.1:{port}"
         total = runs + warmup
         provider.reply(ANSWER, token_delay_s=TOKEN_DELAY_S, model=ANSWER_MODEL, times=3 * total)
