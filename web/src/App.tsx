@@ -5,11 +5,14 @@ import { ConvexProviderWithAuth } from "convex/react";
 import type { ConvexReactClient } from "convex/react";
 import { Redirect, Route, Switch } from "wouter";
 import { AuthProvider, useAuth, useConvexAuthBridge } from "./auth/AuthProvider";
+import { CALLBACK_PATH } from "./auth/oidc";
+import { AccountGate } from "./components/AccountGate";
 import { Failsafe } from "./components/Failsafe";
 import { Shell } from "./components/Shell";
 import { ChatView } from "./views/ChatView";
 import { MarketplaceView } from "./views/MarketplaceView";
 import { MyAdvisorsView } from "./views/MyAdvisorsView";
+import { SignInCallbackView } from "./views/SignInCallbackView";
 import { SignInView } from "./views/SignInView";
 
 function Routes() {
@@ -23,6 +26,7 @@ function Routes() {
         <Route path="/signin">
           <SignInView mode="signin" />
         </Route>
+        <Route path={CALLBACK_PATH} component={SignInCallbackView} />
         <Route>
           <Redirect to="/signin" />
         </Route>
@@ -30,17 +34,19 @@ function Routes() {
     );
   }
   return (
-    <Shell>
-      <Switch>
-        <Route path="/" component={ChatView} />
-        <Route path="/chat/:conversationId" component={ChatView} />
-        <Route path="/marketplace" component={MarketplaceView} />
-        <Route path="/advisors" component={MyAdvisorsView} />
-        <Route>
-          <Redirect to="/" />
-        </Route>
-      </Switch>
-    </Shell>
+    <AccountGate>
+      <Shell>
+        <Switch>
+          <Route path="/" component={ChatView} />
+          <Route path="/chat/:conversationId" component={ChatView} />
+          <Route path="/marketplace" component={MarketplaceView} />
+          <Route path="/advisors" component={MyAdvisorsView} />
+          <Route>
+            <Redirect to="/" />
+          </Route>
+        </Switch>
+      </Shell>
+    </AccountGate>
   );
 }
 

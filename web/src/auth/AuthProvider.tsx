@@ -13,6 +13,8 @@ type AuthState = {
   signIn: (email: string, password: string) => Promise<void>;
   signUp: (email: string, password: string, name: string) => Promise<void>;
   signOut: () => Promise<void>;
+  /** A session signed in elsewhere than the forms (the issuer's return trip), stored already. */
+  adopt: (session: Session) => void;
 };
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -39,6 +41,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         setSession(null);
         if (current !== null) await sessions.signOut(current);
       },
+      adopt: setSession,
     }),
     [session],
   );

@@ -52,3 +52,14 @@ export async function postAuth<T>(path: string, body: Record<string, string>): P
     typeof data.retryAfter === "number" ? data.retryAfter : undefined,
   );
 }
+
+/** A failed sign-in in words: the server's (or issuer's) message as a sentence, and how
+ * long to wait when throttled. */
+export function describeAuthFailure(error: unknown): string {
+  if (!(error instanceof AuthFailure)) return "Something went wrong. Please try again.";
+  if (error.code === "RATE_LIMITED" && error.retryAfter !== undefined) {
+    return `Too many attempts: ${error.message}. You can try again in ${error.retryAfter} seconds.`;
+  }
+  const text = error.message.charAt(0).toUpperCase() + error.message.slice(1);
+  return /[.!?]$/.test(text) ? text : text + ".";
+}

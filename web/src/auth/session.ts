@@ -1,15 +1,21 @@
-// The local account's tokens: kept in localStorage so a reload (and another tab) stays
-// signed in, and renewed through /auth/refresh. A refresh token is spent by its use and
-// presenting it twice ends the sign-in, so every refresh, in every tab, runs under one
-// Web Lock and first re-reads what another tab may already have renewed.
+// The signed-in user's tokens, local account or OIDC issuer alike: kept in localStorage so
+// a reload (and another tab) stays signed in, and renewed through the server. A local
+// refresh token is spent by its use (presenting it again after a short grace ends the
+// sign-in), so every refresh, in every tab, runs under one Web Lock and first re-reads
+// what another tab may already have renewed.
 
 import { AuthFailure, postAuth } from "./authApi";
 
+/** `local`: our own account (/auth/*); `oidc`: the configured issuer's (/auth/oidc/*),
+ * whose ID token is the bearer token and which may give no refresh token at all. */
+export type SessionKind = "local" | "oidc";
+
 export type Session = {
+  kind: SessionKind;
   accessToken: string;
-  refreshToken: string;
+  refreshToken: string | null; // null only for an issuer that gave none
   expiresAt: number; // ms since the epoch; the access token is refused after it
-  userId: string;
+  userId: string; // local: the users row; oidc: the issuer's subject
   email: string;
 };
 
@@ -21,6 +27,17 @@ type TokenAnswer = {
   deviceToken?: string;
 };
 
+/** /auth/oidc/token's answer: the issuer's ID token, and its refresh token if any. */
+export type OidcTokenAnswer = {
+  accessToken: string;
+  refreshToken: string | null;
+  expiresIn: number;
+};
+
+const ENDPOINTS: Record<SessionKind, { refresh: string; signOut: string }> = {
+  local: { refresh: "/auth/refresh", signOut: "/auth/signout" },
+  oidc: { refresh: "/auth/oidc/token", signOut: "/auth/oidc/signout" },
+};
 const SESSION_KEY = "advisor-chat.session";
 const DEVICE_KEY = "advisor-chat.devices";
 const REFRESH_LOCK = "advisor-chat.refresh";
@@ -32,14 +49,16 @@ export function loadSession(): Session | null {
   if (raw === null) return null;
   try {
     const parsed = JSON.parse(raw) as Partial<Session>;
+    const kind: unknown = parsed.kind ?? "local"; // stored before issuers' sign-ins existed
     if (
+      (kind === "local" || kind === "oidc") &&
       typeof parsed.accessToken === "string" &&
-      typeof parsed.refreshToken === "string" &&
+      (typeof parsed.refreshToken === "string" || (kind === "oidc" && parsed.refreshToken === null)) &&
       typeof parsed.expiresAt === "number" &&
       typeof parsed.userId === "string" &&
       typeof parsed.email === "string"
     ) {
-      return parsed as Session;
+      return { ...parsed, kind } as Session;
     }
   } catch {
     // A damaged entry reads as signed out; the next sign-in overwrites it.
@@ -47,7 +66,7 @@ export function loadSession(): Session | null {
   return null;
 }
 
-function saveSession(session: Session | null): void {
+export function saveSession(session: Session | null): void {
   if (session === null) localStorage.removeItem(SESSION_KEY);
   else localStorage.setItem(SESSION_KEY, JSON.stringify(session));
 }
@@ -70,6 +89,7 @@ function keepDeviceToken(email: string, token: string | undefined): void {
 
 function sessionFrom(answer: TokenAnswer, email: string): Session {
   return {
+    kind: "local",
     accessToken: answer.accessToken,
     refreshToken: answer.refreshToken,
     expiresAt: Date.now() + answer.expiresIn * 1000,
@@ -103,14 +123,42 @@ export async function signIn(email: string, password: string): Promise<Session> 
   return session;
 }
 
-export async function signOut(session: Session): Promise<void> {
-  saveSession(null);
-  await endOnServer(session.refreshToken);
+/** A session from the issuer's tokens: who it is comes from the ID token's claims (the
+ * server verified it before answering); a refresh that gave no new refresh token keeps
+ * the one it used, as OAuth has it. */
+export function oidcSession(answer: OidcTokenAnswer, previousRefresh: string | null = null): Session {
+  const claims = tokenClaims(answer.accessToken);
+  return {
+    kind: "oidc",
+    accessToken: answer.accessToken,
+    refreshToken: answer.refreshToken ?? previousRefresh,
+    expiresAt: Date.now() + answer.expiresIn * 1000,
+    userId: typeof claims.sub === "string" ? claims.sub : "",
+    email: typeof claims.email === "string" ? claims.email : "",
+  };
 }
 
-async function endOnServer(refreshToken: string): Promise<void> {
+function tokenClaims(token: string): Record<string, unknown> {
   try {
-    await postAuth("/auth/signout", { refreshToken });
+    const payload = token.split(".")[1] ?? "";
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const bytes = Uint8Array.from(json, (c) => c.charCodeAt(0));
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function signOut(session: Session): Promise<void> {
+  saveSession(null);
+  await endOnServer(session);
+}
+
+async function endOnServer(session: Session): Promise<void> {
+  if (session.refreshToken === null) return; // nothing the server could end
+  try {
+    await postAuth(ENDPOINTS[session.kind].signOut, { refreshToken: session.refreshToken });
   } catch {
     // Signed out here already; the server's session ends at its expiry at the latest.
   }
@@ -134,15 +182,19 @@ export async function renewedSession(current: Session, force: boolean): Promise<
     if (stored === null || stored.userId !== current.userId) return null;
     const renewedElsewhere = stored.accessToken !== current.accessToken;
     if (isFresh(stored) && (!force || renewedElsewhere)) return stored;
+    if (stored.refreshToken === null) {
+      // An issuer that gave no refresh token: the ID token holds until it expires, then
+      // the user signs in again.
+      if (stored.expiresAt > Date.now() && !force) return stored;
+      saveSession(null);
+      return null;
+    }
     try {
-      const answer = await postAuth<TokenAnswer>("/auth/refresh", {
-        refreshToken: stored.refreshToken,
-      });
-      const session = sessionFrom(answer, stored.email);
+      const session = await refreshed(stored, stored.refreshToken);
       if (loadSession()?.refreshToken !== stored.refreshToken) {
         // Signed out (or in afresh) while this refresh was under way: end the sign-in it
         // renewed instead of bringing it back.
-        await endOnServer(session.refreshToken);
+        await endOnServer(session);
         return loadSession();
       }
       saveSession(session);
@@ -155,6 +207,15 @@ export async function renewedSession(current: Session, force: boolean): Promise<
       throw error; // offline or throttled: the sign-in stands, the caller tries again
     }
   });
+}
+
+async function refreshed(stored: Session, refreshToken: string): Promise<Session> {
+  if (stored.kind === "oidc") {
+    const answer = await postAuth<OidcTokenAnswer>(ENDPOINTS.oidc.refresh, { refreshToken });
+    return oidcSession(answer, refreshToken);
+  }
+  const answer = await postAuth<TokenAnswer>(ENDPOINTS.local.refresh, { refreshToken });
+  return sessionFrom(answer, stored.email);
 }
 
 /** Calls `listener` when another tab signs in or out (the storage event fires only in

@@ -184,5 +184,6 @@ export const api = {
       Record<string, never>,
       { _id: Id; email?: string; name?: string; plan?: string } | null
     >("users:current"),
+    store: makeFunctionReference<"mutation", Record<string, never>, Id>("users:store"),
   },
 };

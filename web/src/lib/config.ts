@@ -5,7 +5,9 @@ import { useEffect, useState } from "react";
 
 export type ServerConfig = {
   version: string;
-  signIn: { local: boolean; oidc: { issuer: string } | null };
+  // oidc.browser: the issuer's sign-in can be started from this app (a client id is set);
+  // without it the server accepts the issuer's tokens from other clients only.
+  signIn: { local: boolean; oidc: { issuer: string; name: string; browser: boolean } | null };
   model: { embedded: boolean };
 };
 

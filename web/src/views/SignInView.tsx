@@ -1,23 +1,17 @@
-// Sign in and sign up with a local account. The server's own message is shown in words;
-// a throttled attempt says how long to wait.
+// Sign in and sign up with a local account, or with the server's OIDC issuer (Clerk, say)
+// when it offers one. The server's own message is shown in words; a throttled attempt
+// says how long to wait.
 
 import { useState } from "react";
 import type { SyntheticEvent } from "react";
 import { Link, useLocation } from "wouter";
-import { AuthFailure } from "../auth/authApi";
+import { AuthFailure, describeAuthFailure } from "../auth/authApi";
 import { useAuth } from "../auth/AuthProvider";
+import { startOidcSignIn } from "../auth/oidc";
 import { ThemeToggle } from "../components/ThemeToggle";
 import { useServerConfig } from "../lib/config";
 
 type Mode = "signin" | "signup";
-
-function describe(error: unknown): string {
-  if (!(error instanceof AuthFailure)) return "Something went wrong. Please try again.";
-  if (error.code === "RATE_LIMITED" && error.retryAfter !== undefined) {
-    return `Too many attempts: ${error.message}. You can try again in ${error.retryAfter} seconds.`;
-  }
-  return error.message.charAt(0).toUpperCase() + error.message.slice(1) + ".";
-}
 
 export function SignInView({ mode }: { mode: Mode }) {
   const { signIn, signUp } = useAuth();
@@ -40,7 +34,7 @@ export function SignInView({ mode }: { mode: Mode }) {
       navigate("/");
     } catch (failure) {
       setError({
-        text: describe(failure),
+        text: describeAuthFailure(failure),
         field: failure instanceof AuthFailure ? failure.field : undefined,
       });
     } finally {
@@ -48,6 +42,18 @@ export function SignInView({ mode }: { mode: Mode }) {
     }
   }
 
+  async function continueWithIssuer() {
+    setBusy(true);
+    setError(null);
+    try {
+      await startOidcSignIn("/"); // leaves the page when it works
+    } catch (failure) {
+      setError({ text: describeAuthFailure(failure), field: undefined });
+      setBusy(false);
+    }
+  }
+
+  const oidc = config?.signIn.oidc;
   const heading = signingUp ? "Create your account" : "Sign in";
   return (
     <div className="auth-page">
@@ -62,6 +68,21 @@ export function SignInView({ mode }: { mode: Mode }) {
             ? "Your advisory board is a minute away."
             : "Welcome back to your advisory board."}
         </p>
+        {oidc?.browser === true && (
+          <>
+            <button
+              type="button"
+              className="wide"
+              disabled={busy}
+              onClick={() => void continueWithIssuer()}
+            >
+              Continue with {oidc.name}
+            </button>
+            <p className="or-divider">
+              <span>or with {signingUp ? "a new account" : "your email"}</span>
+            </p>
+          </>
+        )}
         <form onSubmit={(event) => void submit(event)} noValidate>
           {signingUp && (
             <label className="field">
@@ -111,12 +132,6 @@ export function SignInView({ mode }: { mode: Mode }) {
             </>
           )}
         </p>
-        {config?.signIn.oidc != null && (
-          <p className="muted small">
-            This server also accepts sign-ins from {config.signIn.oidc.issuer}; the browser
-            sign-in for it is not part of this app yet.
-          </p>
-        )}
       </main>
     </div>
   );
