@@ -57,6 +57,16 @@ def test_browse_filter_search_and_profile(page: Page, artifacts: Path) -> None:
     expect(card_names(legal)).to_have_text(["Beatriz Olmedo", "Jonah Whitfield"])
     expect(chip(page, "Category", re.compile("^legal"))).to_have_attribute("aria-pressed", "true")
     expect(featured(page)).to_have_count(0)
+    # The filter is in the address: a reload keeps it, Back undoes it.
+    expect(page).to_have_url(re.compile(r"/marketplace\?category=legal$"))
+    page.reload()
+    expect(card_names(legal)).to_have_text(["Beatriz Olmedo", "Jonah Whitfield"])
+    expect(chip(page, "Category", re.compile("^legal"))).to_have_attribute("aria-pressed", "true")
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/marketplace$"))
+    expect(card_names(featured(page))).to_have_count(len(FEATURED))
+    page.go_forward()
+    expect(card_names(legal)).to_have_text(["Beatriz Olmedo", "Jonah Whitfield"])
     chip(page, "Category", re.compile("^All")).click()
     expect(card_names(featured(page))).to_have_count(len(FEATURED))
 
@@ -83,6 +93,10 @@ def test_browse_filter_search_and_profile(page: Page, artifacts: Path) -> None:
         page.get_by_role("status").filter(has_text=re.compile("match(es)? “architect”"))
     ).to_be_visible()
     search.fill("lucia")
+    expect(card_names(results)).to_have_text(["Lucía Ferreyra"])
+    expect(page).to_have_url(re.compile(r"/marketplace\?q=lucia$"))  # once typing pauses
+    page.reload()
+    expect(search).to_have_value("lucia")
     expect(card_names(results)).to_have_text(["Lucía Ferreyra"])
     search.fill("fundrai")  # a word being typed
     expect(card_names(results).first).to_have_text("Samir Haddad")

@@ -1,10 +1,13 @@
 // The marketplace: featured advisors, team templates and everyone else, narrowed by a
 // text search (on the server: marketplace:searchAdvisors), a category and tags; each
 // advisor's profile in a dialog; one click adds or removes an advisor, or adds a team.
-// The user's board is shown on top, live, so every change to it is seen.
+// The user's board is shown on top, live, so every change to it is seen. The filter lives
+// in the address (?q=…&category=…&tag=…): a reload or a shared link shows the same
+// advisors, and Back undoes a category or tag choice (typing replaces, never piles up).
 
 import { usePaginatedQuery, useQuery } from "convex/react";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useLocation, useSearch } from "wouter";
 import { AdvisorGrid } from "../components/marketplace/AdvisorCard";
 import { AdvisorProfileDialog } from "../components/marketplace/AdvisorProfile";
 import { BoardStrip } from "../components/marketplace/BoardStrip";
@@ -22,9 +25,41 @@ const HAS_WORD = /[\p{L}\p{N}]/u;
 
 type Shared = { board: Set<string>; onOpenProfile: (advisor: MarketAdvisor) => void };
 
+function filterOf(search: string): Filter {
+  const params = new URLSearchParams(search);
+  const tags = params.getAll("tag").filter((tag) => tag !== "");
+  return { text: params.get("q") ?? "", category: params.get("category") || null, tags: [...new Set(tags)] };
+}
+
+function addressOf(filter: Filter): string {
+  const params = new URLSearchParams();
+  if (filter.text.trim() !== "") params.set("q", filter.text.trim());
+  if (filter.category !== null) params.set("category", filter.category);
+  for (const tag of filter.tags) params.append("tag", tag);
+  const query = params.toString();
+  return query === "" ? "/marketplace" : `/marketplace?${query}`;
+}
+
 export function MarketplaceView() {
-  const [filter, setFilter] = useState<Filter>({ text: "", category: null, tags: [] });
-  const [searched, setSearched] = useState("");
+  const search = useSearch();
+  const [, navigate] = useLocation();
+  const addressed = useMemo(() => filterOf(search), [search]);
+  // The search box answers every keystroke; the address follows once typing pauses.
+  const [text, setText] = useState(addressed.text);
+  const [searched, setSearched] = useState(addressed.text.trim());
+  // Back and Forward (or a link) change the address: the search box follows.
+  const [seenAddress, setSeenAddress] = useState(addressed.text);
+  if (addressed.text !== seenAddress) {
+    setSeenAddress(addressed.text);
+    if (addressed.text !== text.trim()) {
+      setText(addressed.text);
+      setSearched(addressed.text);
+    }
+  }
+  const filter: Filter = { ...addressed, text };
+  const setFilter = (next: Filter, replace = false) => {
+    navigate(addressOf(next), { replace });
+  };
   const [profile, setProfile] = useState<MarketAdvisor | null>(null);
   const opener = useRef<HTMLElement | null>(null);
   const board = useQuery(api.marketplace.getUserSelectedAdvisors, {});
@@ -32,9 +67,14 @@ export function MarketplaceView() {
   const onBoard = new Set((board ?? []).map((advisor) => advisor._id));
 
   useEffect(() => {
-    const timer = window.setTimeout(() => { setSearched(filter.text.trim()); }, TYPING_MS);
+    const timer = window.setTimeout(() => {
+      setSearched(text.trim());
+      const current = filterOf(window.location.search); // as it is now, not at the keystroke
+      if (text.trim() !== current.text) setFilter({ ...current, text }, true);
+    }, TYPING_MS);
     return () => { window.clearTimeout(timer); };
-  }, [filter.text]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- runs on typing only
+  }, [text]);
 
   const shared: Shared = {
     board: onBoard,
@@ -58,7 +98,7 @@ export function MarketplaceView() {
       <Filters
         stats={stats}
         filter={filter}
-        onText={(text) => { setFilter({ ...filter, text }); }}
+        onText={setText}
         onCategory={(category) => { setFilter({ ...filter, category }); }}
         onTags={(tags) => { setFilter({ ...filter, tags }); }}
       />
