@@ -33,6 +33,7 @@ from tests.functions.world import ALICE, World, snapshot
 UNBOUNDED = {
     # Memory values: bounded in bytes per plan (functions/plans.py), not per string.
     ("advisorMemories:setMemory", "value"),
+    ("advisorMemories:updateMemory", "value"),
     # Server-made, internal: the model's answer, streamed and final, and the provider's
     # error and notice, which the handler passes on as they came (bounded by the 1 MiB of
     # any call's arguments); and the facts a model's reply was parsed into, which become
@@ -68,7 +69,7 @@ def unbounded(validator: Validator, path: str) -> Iterator[str]:
 def test_every_string_and_list_argument_is_bounded() -> None:
     registry = build_registry()
     public = {path for path, _ in UNBOUNDED if not registry.get(path, internal=True).internal}
-    assert public == {"advisorMemories:setMemory"}
+    assert public == {"advisorMemories:setMemory", "advisorMemories:updateMemory"}
     found = {
         (function.path, where)
         for function in build_registry()

@@ -54,6 +54,77 @@ async def test_set_memory_upserts_by_key(runner: Runner, world: World) -> None:
     assert [m["key"] for m in left] == ["goal"]
 
 
+async def _memories(runner: Runner, world: World) -> dict[str, object]:
+    listed = (
+        await runner.call("advisorMemories:list", {"conversationId": world.conversation}, ALICE)
+    ).value
+    return {m["key"]: m["value"] for m in listed}
+
+
+async def test_update_memory_renames_in_place(runner: Runner, world: World) -> None:
+    """A rename keeps the memory (its id, its value unless a new one is given) and leaves
+    no copy under the old name; a value edit alone keeps the name."""
+    before = await _memories(runner, world)
+    renamed = (
+        await runner.call(
+            "advisorMemories:updateMemory", {"memoryId": world.memory, "key": "cash"}, ALICE
+        )
+    ).value
+    assert renamed == world.memory
+    assert await _memories(runner, world) == {"cash": before["runway"]}
+    await runner.call(
+        "advisorMemories:updateMemory",
+        {"memoryId": world.memory, "key": "cash runway", "value": "14 months"},
+        ALICE,
+    )
+    await runner.call(
+        "advisorMemories:updateMemory", {"memoryId": world.memory, "value": "15 months"}, ALICE
+    )
+    assert await _memories(runner, world) == {"cash runway": "15 months"}
+    updated = (
+        await runner.call(
+            "advisorMemories:getMemoryByKey",
+            {
+                "conversationId": world.conversation,
+                "advisorId": world.public_advisor,
+                "key": "cash runway",
+            },
+            ALICE,
+        )
+    ).value
+    assert updated["_id"] == world.memory
+    assert updated["setBy"] == "user"  # edited by the user: an advisor no longer overwrites it
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        ({"key": "goal"}, Code.CONFLICT),  # another memory's name
+        ({"key": "   "}, Code.INVALID_ARGUMENT),
+        ({}, Code.INVALID_ARGUMENT),
+    ],
+)
+async def test_update_memory_refusals_change_nothing(
+    runner: Runner, world: World, args: dict[str, str], code: Code
+) -> None:
+    await runner.call(
+        "advisorMemories:setMemory",
+        {
+            "conversationId": world.conversation,
+            "advisorId": world.public_advisor,
+            "key": "goal",
+            "value": "IPO",
+        },
+        ALICE,
+    )
+    before = await _memories(runner, world)
+    with pytest.raises(FunctionError) as refused:
+        await runner.call("advisorMemories:updateMemory", {"memoryId": world.memory} | args, ALICE)
+    assert refused.value.code == code
+    assert refused.value.data.get("field") == "key"
+    assert await _memories(runner, world) == before
+
+
 async def test_summaries_list_and_delete(runner: Runner, world: World) -> None:
     await runner.call(
         "threadSummaries:createThreadSummary",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from advisor_chat.clock import now_ms
+from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.access import (
     own_conversation,
     own_in_conversation,
@@ -91,6 +92,49 @@ async def set_memory(ctx: MutationCtx, args: Args) -> str:
     return await ctx.db.insert("advisorMemories", fields)
 
 
+@mutation(
+    "advisorMemories:updateMemory",
+    {"memoryId": v.id("advisorMemories"), "key": v.optional(KEY), "value": v.optional(v.any())},
+)
+async def update_memory(ctx: MutationCtx, args: Args) -> str:
+    """Rename a memory, change its value, or both, in one transaction: a rename is never a
+    new memory plus a deletion that can half-happen. A name the advisor already uses here
+    is CONFLICT (naming `key`): two memories are never merged behind the user's back."""
+    memory = await own_in_conversation(ctx, "advisorMemories", args["memoryId"])
+    if "key" not in args and "value" not in args:
+        raise FunctionError(
+            Code.INVALID_ARGUMENT, "give a new key, a new value, or both", field="key"
+        )
+    user = await require_user(ctx)
+    changes: dict[str, Any] = {}
+    if "value" in args:
+        require_small(ctx, user, {"value": args["value"]})
+        changes["value"] = args["value"]
+    if "key" in args and args["key"] != memory["key"]:
+        if not args["key"].strip():
+            raise FunctionError(
+                Code.INVALID_ARGUMENT, "a memory's key cannot be blank", field="key"
+            )
+        taken = await (
+            ctx.db.query("advisorMemories", "by_conversation_advisor_key")
+            .eq("conversationId", memory["conversationId"])
+            .eq("advisorId", memory["advisorId"])
+            .eq("key", args["key"])
+            .unique()
+        )
+        if taken is not None:
+            raise FunctionError(
+                Code.CONFLICT,
+                f"this advisor already remembers {args['key']!r} in this conversation",
+                field="key",
+            )
+        changes["key"] = args["key"]
+    if changes:
+        changes |= {"updatedAt": now_ms(), "setBy": "user"}
+        await ctx.db.patch("advisorMemories", memory["_id"], changes)
+    return str(memory["_id"])
+
+
 @mutation("advisorMemories:deleteMemory", {"memoryId": v.id("advisorMemories")})
 async def delete_memory(ctx: MutationCtx, args: Args) -> None:
     memory = await own_in_conversation(ctx, "advisorMemories", args["memoryId"])
@@ -129,6 +173,7 @@ FUNCTIONS = (
     list_memories.alias("advisorMemories:getConversationMemories"),
     get_memory_by_key,
     set_memory,
+    update_memory,
     delete_memory,
     clear_advisor_memories,
 )
