@@ -371,6 +371,9 @@ async def test_a_discovery_document_naming_another_issuer_is_a_provider_error(
     provider.discovery_issuer = "https://elsewhere.example.test"
     answer = await client.post("/auth/oidc/authorize", json=Attempt().authorize_body())
     assert "elsewhere.example.test" in refused(answer, 502, "PROVIDER_ERROR")
+    provider.discovery_issuer = None  # fixed at the issuer: the refusal was not kept
+    answer = await client.post("/auth/oidc/authorize", json=Attempt().authorize_body())
+    assert answer.status_code == 200, answer.text
 
 
 async def test_sign_out_revokes_the_refresh_token_at_the_issuer(
