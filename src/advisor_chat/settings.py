@@ -58,6 +58,27 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated origins accepted in the `azp` claim (Clerk: your app's URL).",
     )
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="The web app's OAuth client id at the issuer; set (with the issuer) to "
+        "offer the issuer's sign-in in the web app (authorization code with PKCE, the server "
+        "relaying the code exchange).",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The client secret of a confidential client; sent by the server to the "
+        "issuer's token endpoint only, never to the browser.",
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile",
+        description="Space-separated scopes the web app's sign-in asks for (add "
+        "offline_access where the issuer needs it to give refresh tokens).",
+    )
+    oidc_name: str = Field(
+        default="single sign-on",
+        description="What the web app's sign-in button names: 'Continue with <name>' "
+        "(e.g. Clerk, Acme SSO).",
+    )
     clerk_webhook_secret: SecretStr | None = Field(
         default=None,
         description="The Svix signing secret (whsec_...) of the Clerk webhook endpoint "

@@ -125,7 +125,7 @@ async def test_config_names_the_sign_ins_and_the_model_and_no_secret(
     assert answer.status_code == 200
     assert answer.json()["signIn"] == {
         "local": True,
-        "oidc": {"issuer": "https://clerk.example.com"},
+        "oidc": {"issuer": "https://clerk.example.com", "name": "single sign-on", "browser": False},
     }
     assert answer.json()["model"] == {"embedded": False}
     assert "sk-not" not in answer.text

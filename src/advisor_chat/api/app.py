@@ -2,7 +2,8 @@
 and the Redis client when REDIS_URL is set (the sign-in throttle's state).
 
 It serves health, readiness, the Convex HTTP API, Convex's sync protocol (api/sync/),
-local accounts, webhooks, (with a token) metrics, and the web app (api/webapp.py).
+local accounts, the web app's sign-in with the OIDC issuer (api/oidc.py), webhooks, (with
+a token) metrics, and the web app (api/webapp.py).
 
 Middleware, outermost first: security headers (they only add to what is sent, so every
 answer has them, refusals included); the bounds on bodies and messages, before any work;
@@ -39,6 +40,7 @@ from advisor_chat.api.disconnects import QuietDisconnects
 from advisor_chat.api.headers import SecurityHeaders
 from advisor_chat.api.http import router as http_router
 from advisor_chat.api.metrics import Metrics, RequestMetrics
+from advisor_chat.api.oidc import router as oidc_router
 from advisor_chat.api.responses import error_response
 from advisor_chat.api.sync.route import SyncBounds
 from advisor_chat.api.sync.route import router as sync_router
@@ -49,6 +51,7 @@ from advisor_chat.auth.devices import DeviceTokens
 from advisor_chat.auth.limiter import Limiter, RedisLimiter, StoreLimiter
 from advisor_chat.auth.limits import rules_from
 from advisor_chat.auth.oidc import OidcVerifier
+from advisor_chat.auth.oidc_signin import OidcSignIn
 from advisor_chat.auth.secret import load_secret
 from advisor_chat.auth.throttle import Throttle
 from advisor_chat.auth.tokens import LocalTokens
@@ -128,8 +131,9 @@ def create_app(
             leases = asyncio.create_task(presence.run_forever())
             try:
                 async with httpx.AsyncClient() as http:
-                    verifier = TokenVerifier(app.state.tokens, oidc_verifier(settings, http))
-                    app.state.verifier = verifier
+                    oidc = oidc_verifier(settings, http)
+                    app.state.verifier = TokenVerifier(app.state.tokens, oidc)
+                    app.state.oidc_signin = oidc_signin(settings, http, oidc)
                     yield
             finally:
                 for task in (leases, follower, worker):
@@ -169,6 +173,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
     app.include_router(http_router)
     app.include_router(accounts_router)
+    app.include_router(oidc_router)
     app.include_router(webhooks_router)
     app.include_router(sync_router)
 
@@ -235,14 +240,39 @@ def oidc_issuer(settings: Settings) -> str | None:
 
 
 def oidc_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier | None:
+    """The issuer's verifier. The web app's client id is one more accepted `azp` and `aud`:
+    the id tokens of its own sign-in (api/oidc.py) name it in both. (With no authorized
+    parties configured every `azp` is accepted, so it is not added: that would refuse the
+    others.)"""
     issuer = oidc_issuer(settings)
     if issuer is None:
         return None
     parties = tuple(p.strip() for p in settings.oidc_authorized_parties.split(",") if p.strip())
+    client = settings.oidc_client_id
+    audience: str | tuple[str, ...] | None = settings.oidc_audience
+    if client:
+        parties = (*parties, client) if parties else ()
+        audience = (settings.oidc_audience, client) if settings.oidc_audience else None
     return OidcVerifier(
         issuer=issuer,
         jwks_url=settings.oidc_jwks_url or f"{issuer}/.well-known/jwks.json",
         http=http,
-        audience=settings.oidc_audience,
+        audience=audience,
         authorized_parties=parties,
+    )
+
+
+def oidc_signin(
+    settings: Settings, http: httpx.AsyncClient, verifier: OidcVerifier | None
+) -> OidcSignIn | None:
+    """The web app's sign-in with the issuer: offered when a client id is configured too."""
+    if verifier is None or not settings.oidc_client_id:
+        return None
+    secret = settings.oidc_client_secret
+    return OidcSignIn(
+        verifier,
+        settings.oidc_client_id,
+        secret.get_secret_value() if secret else None,
+        settings.oidc_scopes,
+        http,
     )

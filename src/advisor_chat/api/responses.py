@@ -20,6 +20,7 @@ HTTP_STATUS = {
     Code.RATE_LIMITED: 429,
     Code.STORAGE_LIMITED: 403,
     Code.FORBIDDEN: 403,
+    Code.PROVIDER_ERROR: 502,  # an upstream (the OIDC issuer) failed, not the request
     Code.TIMEOUT: 504,
     Code.REQUEST_TIMEOUT: 408,
     Code.PAYLOAD_TOO_LARGE: 413,

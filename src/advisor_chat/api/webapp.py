@@ -48,9 +48,14 @@ def server_config(settings: Settings) -> dict[str, Any]:
     """What the app shows before sign-in: the sign-ins offered and whether answers come
     from the small embedded model. Never a secret, a path or a URL beyond the issuer's."""
     issuer = settings.oidc_issuer.rstrip("/") if settings.oidc_issuer else None
+    oidc = None
+    if issuer:
+        # browser: the web app can sign in with the issuer itself (api/oidc.py)
+        browser = bool(settings.oidc_client_id)
+        oidc = {"issuer": issuer, "name": settings.oidc_name, "browser": browser}
     return {
         "version": __version__,
-        "signIn": {"local": True, "oidc": {"issuer": issuer} if issuer else None},
+        "signIn": {"local": True, "oidc": oidc},
         "model": {"embedded": not (settings.openai_base_url or settings.openai_api_key)},
     }
 

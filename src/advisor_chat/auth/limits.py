@@ -23,6 +23,7 @@ LimitName = Literal[
     "refreshAccount",
     "passwordAddress",
     "passwordAccount",
+    "oidcTokenAddress",
 ]
 LIMIT_NAMES: tuple[LimitName, ...] = get_args(LimitName)
 
@@ -64,6 +65,7 @@ DEFAULT_RULES: Mapping[LimitName, Rule] = {
         Rule("refreshAccount", 100, MINUTES_15),
         Rule("passwordAddress", 30, MINUTES_15),
         Rule("passwordAccount", 10, MINUTES_15),
+        Rule("oidcTokenAddress", 30, MINUTES_15),
     )
 }
 
@@ -78,6 +80,7 @@ REFUSALS: Mapping[LimitName, str] = {
     "refreshAccount": "refreshes for this account",
     "passwordAddress": "password change attempts from this address",
     "passwordAccount": "password change attempts for this account",
+    "oidcTokenAddress": "failed sign-ins with the issuer from this address",
 }
 
 _FIELDS = ("count", "windowSeconds")

@@ -2,7 +2,9 @@
 
 RS256 only (the algorithm is pinned, so `none` or an HMAC signed with the public key is
 refused), issuer exact, exp/nbf with a small leeway, audience when configured, and the
-`azp` claim checked against the authorized parties (Clerk puts the frontend origin there).
+`azp` claim checked against the authorized parties (Clerk puts the frontend origin there;
+the web app's own sign-in, auth/oidc_signin.py, gives id tokens whose `azp` and `aud` are its
+client id, so app.py adds that to both).
 Keys are cached and fetched again when a token names a key id we have not seen (rotation),
 at most once per `REFETCH_S`, so a flood of bogus key ids cannot hammer the issuer.
 """
@@ -34,7 +36,7 @@ class OidcVerifier:
     issuer: str
     jwks_url: str
     http: httpx.AsyncClient
-    audience: str | None = None
+    audience: str | tuple[str, ...] | None = None  # a tuple: any one of them
     authorized_parties: tuple[str, ...] = ()
     _keys: dict[str, Any] = field(default_factory=dict)
     _fetched_at: float = -1e9
@@ -63,6 +65,20 @@ class OidcVerifier:
         return self._keys[kid]
 
     async def verify(self, token: str) -> Identity:
+        claims = await self.claims(token)
+        iat = claims.get("iat")
+        return Identity(
+            subject=str(claims["sub"]),
+            issuer=str(claims["iss"]),
+            email=claims.get("email"),
+            name=claims.get("name"),
+            picture_url=claims.get("picture") or claims.get("image_url"),
+            issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
+            expires_at=int(claims["exp"]),
+        )
+
+    async def claims(self, token: str) -> dict[str, Any]:
+        """The token's claims, once its signature and every rule above hold."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -85,13 +101,4 @@ class OidcVerifier:
         azp = claims.get("azp")
         if self.authorized_parties and azp is not None and azp not in self.authorized_parties:
             raise _refused(f"authorized party {azp!r} is not accepted")
-        iat = claims.get("iat")
-        return Identity(
-            subject=str(claims["sub"]),
-            issuer=str(claims["iss"]),
-            email=claims.get("email"),
-            name=claims.get("name"),
-            picture_url=claims.get("picture") or claims.get("image_url"),
-            issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
-            expires_at=int(claims["exp"]),
-        )
+        return claims
