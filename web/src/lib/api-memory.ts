@@ -36,6 +36,11 @@ export const memoryApi = {
     { conversationId: Id; advisorId: Id; key: string; value: unknown },
     Id
   >("advisorMemories:setMemory"),
+  updateMemory: makeFunctionReference<
+    "mutation",
+    { memoryId: Id; key?: string; value?: unknown },
+    Id
+  >("advisorMemories:updateMemory"),
   deleteMemory: makeFunctionReference<"mutation", { memoryId: Id }, null>(
     "advisorMemories:deleteMemory",
   ),

@@ -20,7 +20,7 @@ export function valueText(value: unknown): string {
 type Props = { memory: Memory; advisorName: string; takenKeys: string[] };
 
 export function MemoryItem({ memory, advisorName, takenKeys }: Props) {
-  const save = useMutation(memoryApi.setMemory);
+  const save = useMutation(memoryApi.updateMemory);
   const remove = useMutation(memoryApi.deleteMemory);
   const [editing, setEditing] = useState(false);
   const [key, setKey] = useState("");
@@ -59,9 +59,8 @@ export function MemoryItem({ memory, advisorName, takenKeys }: Props) {
     setBusy(true);
     setProblem(null);
     try {
-      const scope = { conversationId: memory.conversationId, advisorId: memory.advisorId };
-      await save({ ...scope, key: newKey, value: parsed });
-      if (newKey !== memory.key) await remove({ memoryId: memory._id }); // renamed
+      // One call, renamed and changed together: never half a rename.
+      await save({ memoryId: memory._id, key: newKey, value: parsed });
       setEditing(false);
     } catch (failure) {
       setProblem(failure);
