@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import jwt
 import pytest
+from structlog.testing import capture_logs
 
 from advisor_chat.auth.accounts import Accounts, Tokens
 from advisor_chat.auth.identities import delete_user
@@ -173,8 +174,12 @@ async def test_a_token_presented_again_within_the_grace_window_rotates_and_the_s
     newest answer, and the sign-in still has a single unspent session."""
     first = await accounts.create("grace@example.test", PASSWORD)
     successor = await accounts.refresh(first.refresh_token)
-    again = await accounts.refresh(first.refresh_token)  # within the window
+    with capture_logs() as logs:
+        again = await accounts.refresh(first.refresh_token)  # within the window
     assert again.refresh_token != successor.refresh_token
+    sign_in = TOKENS.verify(first.access_token).sign_in
+    [graced] = [e for e in logs if e["event"] == "refresh_token_reused_within_grace"]
+    assert graced["sign_in"] == sign_in  # for an operator: whose token came twice
     assert again.user_id == first.user_id
     for tokens in (first, successor, again):
         await _holds(elsewhere, tokens)

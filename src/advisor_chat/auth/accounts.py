@@ -266,9 +266,12 @@ class Accounts:
         presentation within the window rotates again likewise; a token revoked by a
         sign-out or by reuse was not spent by a refresh and never gets the grace."""
         invalid = FunctionError(Code.UNAUTHENTICATED, "refresh token is not valid")
+        graced: str | None = None  # the sign-in a spent token rotated again, within the window
 
         async def rotate(tx: Transaction) -> Tokens | str | None:
             """Tokens; or the sign-in a reused token ended (its id); or None: refused."""
+            nonlocal graced
+            graced = None  # an attempt the database refused may have set it
             session = await _session(tx, refresh_token)
             if session is None:
                 raise invalid
@@ -281,6 +284,7 @@ class Accounts:
                 if _in_grace(session):
                     again = await self._rotate(tx, live, sign_in)
                     if again is not None:
+                        graced = sign_in
                         return again
                 await tx.patch("sessions", live["_id"], {"revokedAt": now_ms()})
                 return sign_in
@@ -291,6 +295,8 @@ class Accounts:
 
         outcome = (await self.store.mutation(rotate)).value
         if isinstance(outcome, Tokens):
+            if graced is not None:
+                log.info("refresh_token_reused_within_grace", sign_in=graced)
             return outcome
         if outcome is not None:
             log.warning("refresh_token_reused", sign_in=outcome)
@@ -324,8 +330,8 @@ class Accounts:
         async def revoke(tx: Transaction) -> None:
             session = await _session(tx, refresh_token)
             if session is not None and "revokedAt" in session:
-                # A refresh spends one session and adds the next in one transaction, so a
-                # sign-in has at most one unspent session.
+                # A refresh (within the grace window too) spends the unspent session and
+                # adds the next in one transaction, so a sign-in has at most one unspent session.
                 session = await live_session(tx, str(session.get("signInId", session["_id"])))
             if session is not None:
                 await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
