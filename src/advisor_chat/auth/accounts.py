@@ -117,7 +117,7 @@ async def _prune(tx: Transaction, user_id: str, epoch: int) -> None:
 
 
 def _in_grace(session: Document) -> bool:
-    """Whether a spent session was spent by a refresh less than REUSE_GRACE_S ago."""
+    """Whether a spent session was spent by a refresh at most REUSE_GRACE_S ago."""
     spent = "replacedBy" in session and "revokedAt" in session
     return spent and now_ms() - session["revokedAt"] <= REUSE_GRACE_S * 1000
 
