@@ -16,15 +16,23 @@ from pydantic import SecretStr
 
 from advisor_chat.api.app import create_app
 from advisor_chat.settings import Settings
+from advisor_chat.store import Store
+from tests.auth.spends import spends_pass_the_grace_window
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def served(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Store]]:
+    """A client of the app, and the app's store (to move time on for spent tokens)."""
     app = create_app(Settings(data_dir=tmp_path, secret_key=SecretStr("s" * 40)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
+            yield http, app.state.store
+
+
+@pytest.fixture
+def client(served: tuple[httpx.AsyncClient, Store]) -> httpx.AsyncClient:
+    return served[0]
 
 
 async def _post(
@@ -53,7 +61,10 @@ async def test_sign_up_then_call_functions_as_that_user(client: httpx.AsyncClien
     assert "passwordHash" not in me
 
 
-async def test_sign_in_refresh_rotation_and_sign_out(client: httpx.AsyncClient) -> None:
+async def test_sign_in_refresh_rotation_and_sign_out(
+    served: tuple[httpx.AsyncClient, Store],
+) -> None:
+    client, store = served
     await _post(client, "/auth/signup", {"email": "b@example.test", "password": "password-1"})
     wrong = await _post(
         client, "/auth/signin", {"email": "b@example.test", "password": "nope-nope"}
@@ -68,11 +79,31 @@ async def test_sign_in_refresh_rotation_and_sign_out(client: httpx.AsyncClient) 
     ).json()
     renewed = await _post(client, "/auth/refresh", {"refreshToken": tokens["refreshToken"]})
     assert renewed.status_code == 200
+    # A reload racing the refresh: the spent token, within the grace window, rotates again.
+    reload = await _post(client, "/auth/refresh", {"refreshToken": tokens["refreshToken"]})
+    assert reload.status_code == 200, reload.text
+    assert reload.json()["refreshToken"] != renewed.json()["refreshToken"]
+    for answer in (tokens, renewed.json(), reload.json()):
+        assert (await _me(client, answer["accessToken"])).status_code == 200
+    again = await _post(client, "/auth/refresh", {"refreshToken": reload.json()["refreshToken"]})
+    assert again.status_code == 200  # the chain goes on from the newest
+    await spends_pass_the_grace_window(store)
     replay = await _post(client, "/auth/refresh", {"refreshToken": tokens["refreshToken"]})
-    assert replay.status_code == 401  # a refresh token is spent by its first use
+    assert replay.status_code == 401  # after the window: reuse ends the sign-in
+    assert "already used" in replay.json()["errorMessage"]
+    ended = await _me(client, again.json()["accessToken"])  # the sign-in's access tokens too
+    assert ended.json()["errorData"]["code"] == "UNAUTHENTICATED", ended.text
+
+    tokens = (
+        await _post(client, "/auth/signin", {"email": "b@example.test", "password": "password-1"})
+    ).json()
+    renewed = await _post(client, "/auth/refresh", {"refreshToken": tokens["refreshToken"]})
     new_refresh = renewed.json()["refreshToken"]
     assert (await _post(client, "/auth/signout", {"refreshToken": new_refresh})).status_code == 200
     assert (await _post(client, "/auth/refresh", {"refreshToken": new_refresh})).status_code == 401
+    # A sign-out is final: the token its refresh spent a moment ago gets no grace.
+    spent = await _post(client, "/auth/refresh", {"refreshToken": tokens["refreshToken"]})
+    assert spent.status_code == 401
 
 
 async def test_change_password_signs_out_every_session(client: httpx.AsyncClient) -> None:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +21,13 @@ import orjson
 import pytest
 from svix.webhooks import Webhook
 
+from advisor_chat.store import Store
+from advisor_chat.store.backend import Backend
+from advisor_chat.store.postgres import PostgresBackend
+from advisor_chat.store.sqlite import SqliteBackend
 from tests.api.conftest import PASSWORD, serving, sign_up_tokens
 from tests.auth.issuer import ISSUER, PARTY, Jwks, published
+from tests.auth.spends import spends_pass_the_grace_window
 from tests.services import PostgresServer, create_database, drop_database
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -32,6 +38,17 @@ class Deployment:
     one: str  # base URLs of the two server processes
     two: str
     issuer: Jwks
+    database: Path | str  # the SQLite file, or PostgreSQL's URL
+
+    async def spends_pass_the_grace_window(self) -> None:
+        """Through a store of the test's own on the deployment's database."""
+        backend: Backend
+        if isinstance(self.database, Path):
+            backend = SqliteBackend(self.database)
+        else:
+            backend = PostgresBackend(self.database, pool_size=1)
+        async with Store(backend) as store:
+            await spends_pass_the_grace_window(store)
 
 
 @pytest.fixture(
@@ -58,7 +75,8 @@ def deployment(
         data = tmp_path_factory.mktemp("deployment")
         one = stack.enter_context(serving(data, env, **settings))
         two = stack.enter_context(serving(data, env, **settings))
-        yield Deployment(one.base, two.base, keys)
+        database = env.get("DATABASE_URL") or data / "advisor-chat.sqlite3"
+        yield Deployment(one.base, two.base, keys, database)
 
 
 def _call(base: str, token: str, path: str, kind: str = "query") -> httpx.Response:
@@ -130,12 +148,31 @@ def test_a_password_change_through_one_process_ends_every_sign_in_in_the_other(
     assert _me(one, again["accessToken"])["email"] == "change@example.test"
 
 
-def test_a_reused_refresh_token_ends_its_sign_in_in_every_process(
+def test_a_token_one_process_just_spent_rotates_again_in_the_other(
+    deployment: Deployment,
+) -> None:
+    """A reload landing on another server process than the refresh it raced: within the
+    grace window it is answered fresh tokens, and every access token of the sign-in holds
+    in both processes."""
+    one, two = deployment.one, deployment.two
+    first = sign_up_tokens(one, "grace@example.test")
+    successor = _auth(one, "refresh", {"refreshToken": first["refreshToken"]}).json()
+    again = _auth(two, "refresh", {"refreshToken": first["refreshToken"]})
+    assert again.status_code == 200, again.text
+    onward = _auth(one, "refresh", {"refreshToken": again.json()["refreshToken"]})
+    assert onward.status_code == 200, onward.text
+    for base in (one, two):
+        for tokens in (first, successor, again.json(), onward.json()):
+            assert _me(base, tokens["accessToken"])["email"] == "grace@example.test"
+
+
+def test_a_refresh_token_reused_after_the_grace_window_ends_its_sign_in_everywhere(
     deployment: Deployment,
 ) -> None:
     one, two = deployment.one, deployment.two
     first = sign_up_tokens(one, "reuse@example.test")
     successor = _auth(one, "refresh", {"refreshToken": first["refreshToken"]}).json()
+    asyncio.run(deployment.spends_pass_the_grace_window())
     reused = _auth(two, "refresh", {"refreshToken": first["refreshToken"]})
     assert reused.status_code == 401
     assert "already used" in reused.json()["errorMessage"]

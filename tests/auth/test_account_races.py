@@ -5,15 +5,17 @@ round starts one a little later than the other, the offsets spread over the time
 change takes, so every interleaving comes up (before, inside and after the other's window
 between reading the account and writing). After both finish, the invariants a user would
 notice must hold: nothing obtained with the old password still works, and of two changes
-made with the same old password exactly one took effect.
+made with the same old password exactly one took effect, and a refresh token presented
+twice at once leaves its sign-in one unspent session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 import pytest
@@ -22,6 +24,11 @@ from advisor_chat.auth.accounts import Accounts, Tokens
 from advisor_chat.auth.tokens import LocalTokens
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.store import Store
+from advisor_chat.store.backend import Backend
+from advisor_chat.store.postgres import PostgresBackend
+from advisor_chat.store.sqlite import SqliteBackend
+from tests.auth.spends import spends_pass_the_grace_window
+from tests.store.documents import documents
 
 T = TypeVar("T")
 ROUNDS = 16  # per test and backend; about a third of the offsets land in the racy window
@@ -32,6 +39,19 @@ NEW = "new-password"
 @pytest.fixture
 def accounts(store: Store) -> Accounts:
     return Accounts(store, LocalTokens(b"s" * 40))
+
+
+@pytest.fixture
+async def elsewhere(backend: Backend, store: Store) -> AsyncIterator[Accounts]:
+    """Accounts of another server process: its own Store on the same database (opened
+    after `store` migrated it)."""
+    if isinstance(backend, SqliteBackend):
+        other: Backend = SqliteBackend(backend.path)
+    else:
+        assert isinstance(backend, PostgresBackend)
+        other = PostgresBackend(backend.url, pool_size=2)
+    async with Store(other) as opened:
+        yield Accounts(opened, LocalTokens(b"s" * 40))
 
 
 class Pace:
@@ -174,3 +194,37 @@ async def test_a_sign_out_racing_a_refresh_of_the_same_token_ends_the_session(
         await _refused(accounts.refresh(token))
     assert set(seen) == {"refreshed first", "signed out first"}, seen
     await accounts.refresh(created.refresh_token)  # another sign-in's session lives on
+
+
+async def test_a_refresh_token_presented_twice_at_once_leaves_one_unspent_session(
+    accounts: Accounts, elsewhere: Accounts, store: Store, backend: Backend
+) -> None:
+    """Two tabs, or a request and its retry, refresh with the same token at the same moment,
+    through two server processes: both are answered (the later within the grace window),
+    and the sign-in keeps one unspent session, the later answer's, whose chain goes on."""
+    seen: Counter[str] = Counter()
+    retries = store.stats.retries + elsewhere.store.stats.retries
+    for n in range(ROUNDS):
+        created = await accounts.create(f"twice-{n}@example.test", OLD)
+        lead_s = (n - ROUNDS / 2) * 0.0005  # > 0: the second process starts later
+        here, there = await asyncio.gather(
+            _after(max(-lead_s, 0), accounts.refresh(created.refresh_token)),
+            _after(max(lead_s, 0), elsewhere.refresh(created.refresh_token)),
+        )
+        sign_in = accounts.tokens.verify(created.access_token).sign_in
+        sessions = [s for s in await documents(store, "sessions") if s["signInId"] == sign_in]
+        [unspent] = [s for s in sessions if "revokedAt" not in s]
+        kept = {hashlib.sha256(t.refresh_token.encode()).hexdigest(): t for t in (here, there)}
+        newest = kept.pop(unspent["refreshHash"])
+        [spent] = kept.values()
+        seen["here last" if newest is here else "there last"] += 1
+        await spends_pass_the_grace_window(store)
+        onward = await accounts.refresh(newest.refresh_token)  # the chain goes on
+        await _refused(elsewhere.refresh(spent.refresh_token))  # reuse: the sign-in ends
+        await _refused(accounts.refresh(onward.refresh_token))
+    assert set(seen) == {"here last", "there last"}, seen
+    # The two transactions overlapped for real in some rounds: the database refused one.
+    if isinstance(backend, PostgresBackend):  # SQLite's writers wait for its lock instead
+        # The two transactions overlapped for real: the database refused one, which ran
+        # again and took the grace (a dozen rounds in sixteen, here).
+        assert store.stats.retries + elsewhere.store.stats.retries > retries

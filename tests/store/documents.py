@@ -410,7 +410,12 @@ DOCUMENTS: dict[str, Examples] = {
         lambda p: session(p.user, "sha256-minimal"),
         lambda p: (
             session(p.user, "sha256-maximal")
-            | {"revokedAt": T1, "epoch": 2, "signInId": PRUNED_SESSION}
+            | {
+                "revokedAt": T1,
+                "epoch": 2,
+                "signInId": PRUNED_SESSION,
+                "replacedBy": PRUNED_SESSION,
+            }
         ),
     ),
     "webhookEvents": Examples(

@@ -11,6 +11,9 @@ A sign-in is a chain of sessions, one more each refresh, all naming the first
 A refresh token works once: presenting a spent one again means two holders (a stolen copy,
 say), so it ends the whole sign-in, successor included (OAuth 2.0 Security BCP, refresh
 token rotation). Clients sharing a refresh token must pass on the one a refresh returns.
+One exception, for a client's own second presentation: a reload, a second tab, or a retry
+whose answer was lost, sending the token a refresh spent a moment ago. Within REUSE_GRACE_S
+of that refresh, while the sign-in holds, the spent token rotates again (see `refresh`).
 
 A password is checked (scrypt, tens of milliseconds, on a worker thread) outside any
 transaction, so every write that rests on a check is a compare-and-set: the transaction
@@ -50,6 +53,10 @@ from advisor_chat.store import Document, Store, Transaction
 log = get_logger(__name__)
 
 REFRESH_TTL_S = 30 * 24 * 3600
+# Seconds after a refresh spends a token during which presenting it again rotates again
+# instead of ending the sign-in: long enough for a reload, another tab or a retry racing
+# the refresh, short enough that a stolen copy used later is still caught.
+REUSE_GRACE_S = 10
 MAX_VERIFY = 3  # a sign-in checks again once per password change landing meanwhile, then fails
 # Oldest sessions of a user a new session looks through for dead ones (expired or of an
 # older epoch) to delete. Each issue adds one row and may remove this many, so dead rows
@@ -109,6 +116,12 @@ async def _prune(tx: Transaction, user_id: str, epoch: int) -> None:
             await tx.delete("sessions", session["_id"])
 
 
+def _in_grace(session: Document) -> bool:
+    """Whether a spent session was spent by a refresh at most REUSE_GRACE_S ago."""
+    spent = "replacedBy" in session and "revokedAt" in session
+    return spent and now_ms() - session["revokedAt"] <= REUSE_GRACE_S * 1000
+
+
 def _identity(user: Document) -> Identity:
     return Identity(
         subject=user["clerkId"],
@@ -132,10 +145,12 @@ class Accounts:
         sign_in_id: str | None = None,
         *,
         ttl_s: int = REFRESH_TTL_S,
+        spends: Document | None = None,
     ) -> Tokens:
         """A new session of the account's current epoch, good for `ttl_s`. `sign_in_id`:
         the first session of the sign-in this one continues (a refresh); else it starts
-        one, and names itself."""
+        one, and names itself. `spends`: the sign-in's unspent session, which a refresh
+        spends in the same write, naming this one as its replacement."""
         epoch = _epoch(account)
         await _prune(tx, user["_id"], epoch)
         refresh = secrets.token_urlsafe(32)
@@ -151,6 +166,9 @@ class Accounts:
             "signInId": sign_in,
         }
         await tx.insert("sessions", session, id=session_id)
+        if spends is not None:
+            replaced = {"revokedAt": now, "replacedBy": session_id}
+            await tx.patch("sessions", spends["_id"], replaced)
         access = self.tokens.issue(_identity(user), sign_in)
         return Tokens(access, refresh, ACCESS_TTL_S, user["_id"])
 
@@ -236,11 +254,24 @@ class Accounts:
 
     async def refresh(self, refresh_token: str) -> Tokens:
         """A new access token and a new refresh token; the old refresh token is spent, and
-        presenting it again ends the sign-in (committed, then refused)."""
+        presenting it again ends the sign-in (committed, then refused).
+
+        Except within REUSE_GRACE_S of the refresh that spent it, while the sign-in holds
+        (not signed out or ended, no password change since, unexpired): then it rotates
+        again, from the sign-in's newest session, which it spends like any refresh. So the
+        successor the earlier refresh issued is spent too, and the chain goes on from the
+        newest: two unspent sessions would let two holders rotate apart unseen, the very
+        thing reuse detection exists to catch; with one, whichever holder is left with a
+        spent token ends the sign-in at its next refresh after the window. A third or later
+        presentation within the window rotates again likewise; a token revoked by a
+        sign-out or by reuse was not spent by a refresh and never gets the grace."""
         invalid = FunctionError(Code.UNAUTHENTICATED, "refresh token is not valid")
+        graced: str | None = None  # the sign-in a spent token rotated again, within the window
 
         async def rotate(tx: Transaction) -> Tokens | str | None:
             """Tokens; or the sign-in a reused token ended (its id); or None: refused."""
+            nonlocal graced
+            graced = None  # an attempt the database refused may have set it
             session = await _session(tx, refresh_token)
             if session is None:
                 raise invalid
@@ -250,19 +281,22 @@ class Accounts:
                 live = await live_session(tx, sign_in)
                 if live is None:
                     return None
+                if _in_grace(session):
+                    again = await self._rotate(tx, live, sign_in)
+                    if again is not None:
+                        graced = sign_in
+                        return again
                 await tx.patch("sessions", live["_id"], {"revokedAt": now_ms()})
                 return sign_in
-            if session["expiresAt"] < now_ms():
+            tokens = await self._rotate(tx, session, sign_in)
+            if tokens is None:
                 raise invalid
-            user = await tx.get("users", session["userId"])
-            account = await tx.query("accounts", "by_user").eq("userId", session["userId"]).unique()
-            if user is None or account is None or session.get("epoch", 0) != _epoch(account):
-                raise invalid  # signed out by a password change
-            await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})
-            return await self._issue(tx, user, account, sign_in)
+            return tokens
 
         outcome = (await self.store.mutation(rotate)).value
         if isinstance(outcome, Tokens):
+            if graced is not None:
+                log.info("refresh_token_reused_within_grace", sign_in=graced)
             return outcome
         if outcome is not None:
             log.warning("refresh_token_reused", sign_in=outcome)
@@ -271,6 +305,17 @@ class Accounts:
             "refresh token is not valid: it was already used or signed out, and its sign-in "
             "has ended; sign in again",
         )
+
+    async def _rotate(self, tx: Transaction, session: Document, sign_in: str) -> Tokens | None:
+        """Spend the sign-in's unspent `session` for a successor; None if it no longer holds
+        (expired, or signed out by a password change or the user's deletion)."""
+        if session["expiresAt"] < now_ms():
+            return None
+        user = await tx.get("users", session["userId"])
+        account = await tx.query("accounts", "by_user").eq("userId", session["userId"]).unique()
+        if user is None or account is None or session.get("epoch", 0) != _epoch(account):
+            return None
+        return await self._issue(tx, user, account, sign_in, spends=session)
 
     async def owner_of(self, refresh_token: str) -> str | None:
         """The user a refresh token's session belongs to, spent or not; None if none does.
@@ -285,8 +330,8 @@ class Accounts:
         async def revoke(tx: Transaction) -> None:
             session = await _session(tx, refresh_token)
             if session is not None and "revokedAt" in session:
-                # A refresh spends one session and adds the next in one transaction, so a
-                # sign-in has at most one unspent session.
+                # A refresh (within the grace window too) spends the unspent session and
+                # adds the next in one transaction, so a sign-in has at most one unspent session.
                 session = await live_session(tx, str(session.get("signInId", session["_id"])))
             if session is not None:
                 await tx.patch("sessions", session["_id"], {"revokedAt": now_ms()})

@@ -7,7 +7,8 @@ token names its chain (`sid`). It holds while the chain has its unspent session,
 of the account's current `sessionEpoch`, and the account is there. So:
 
 - a sign-out revokes the unspent session: the sign-in's access tokens end with it;
-- reuse of a spent refresh token revokes it too (see `Accounts.refresh`);
+- reuse of a spent refresh token revokes it too, unless it comes within the grace window
+  after the refresh that spent it: then it rotates the chain again (see `Accounts.refresh`);
 - a password change raises the epoch: every sign-in of the account ends;
 - a deleted user's account goes with them (`delete_user` removes it first, in the same
   transaction, even when the rest of what they had is left to the cascade's batches).

@@ -593,6 +593,10 @@ SESSIONS = _table(
         # first names that first row, so any token of the sign-in finds its one unspent
         # session (by_sign_in, revokedAt absent) to sign it out.
         "signInId": opt(v.id("sessions")),
+        # The session a refresh replaced this one with, set as it spends it (with
+        # revokedAt): spent by a refresh, not signed out or ended. Within REUSE_GRACE_S of
+        # revokedAt its token rotates again (auth/accounts.py). Absent: not spent by one.
+        "replacedBy": opt(v.id("sessions")),
     },
     [
         ("by_user", ["userId"]),
