@@ -26,9 +26,9 @@ from advisor_chat.errors import Code, FunctionError
 from advisor_chat.store import Store
 from advisor_chat.store.backend import Backend
 from advisor_chat.store.postgres import PostgresBackend
-from advisor_chat.store.sqlite import SqliteBackend
 from tests.auth.spends import spends_pass_the_grace_window
 from tests.store.documents import documents
+from tests.twins import twin
 
 T = TypeVar("T")
 ROUNDS = 16  # per test and backend; about a third of the offsets land in the racy window
@@ -45,12 +45,7 @@ def accounts(store: Store) -> Accounts:
 async def elsewhere(backend: Backend, store: Store) -> AsyncIterator[Accounts]:
     """Accounts of another server process: its own Store on the same database (opened
     after `store` migrated it)."""
-    if isinstance(backend, SqliteBackend):
-        other: Backend = SqliteBackend(backend.path)
-    else:
-        assert isinstance(backend, PostgresBackend)
-        other = PostgresBackend(backend.url, pool_size=2)
-    async with Store(other) as opened:
+    async with Store(twin(backend, pool_size=2)) as opened:
         yield Accounts(opened, LocalTokens(b"s" * 40))
 
 

@@ -29,10 +29,9 @@ from advisor_chat.functions.users import FUNCTIONS as USER_FUNCTIONS
 from advisor_chat.store import Document, Store, Transaction
 from advisor_chat.store.backend import Backend
 from advisor_chat.store.cascade import CASCADE_FUNCTION, INLINE_ROWS
-from advisor_chat.store.postgres import PostgresBackend
-from advisor_chat.store.sqlite import SqliteBackend
 from tests.auth.spends import spends_pass_the_grace_window
 from tests.store.documents import advisor, documents
+from tests.twins import twin
 
 PASSWORD = "old-password"
 TOKENS = LocalTokens(b"s" * 40)
@@ -75,12 +74,7 @@ def accounts(store: Store) -> Accounts:
 @pytest.fixture
 async def elsewhere(backend: Backend, store: Store) -> AsyncIterator[Elsewhere]:
     """Opened after `store` migrated the database."""
-    if isinstance(backend, SqliteBackend):
-        other: Backend = SqliteBackend(backend.path)
-    else:
-        assert isinstance(backend, PostgresBackend)
-        other = PostgresBackend(backend.url, pool_size=2)
-    async with Store(other) as opened:
+    async with Store(twin(backend, pool_size=2)) as opened:
         registry = Registry([*USER_FUNCTIONS, read, write, act])
         yield Elsewhere(TokenVerifier(TOKENS), Runner(opened, registry))
 

@@ -17,18 +17,10 @@ from advisor_chat.store import Commit, CommitLog, Store, Transaction
 from advisor_chat.store import journal as journal_module
 from advisor_chat.store.backend import Backend
 from advisor_chat.store.commits import Write
-from advisor_chat.store.postgres import PostgresBackend
 from advisor_chat.store.sqlite import SqliteBackend
 from tests.store.documents import user
+from tests.twins import twin
 from tests.waiting import until
-
-
-def _twin(backend: Backend) -> Backend:
-    """Another backend on the same database: what a second server process would open."""
-    if isinstance(backend, PostgresBackend):
-        return PostgresBackend(backend.url, pool_size=10)
-    assert isinstance(backend, SqliteBackend)
-    return SqliteBackend(backend.path)
 
 
 @asynccontextmanager
@@ -100,7 +92,7 @@ async def test_another_processes_commits_are_delivered_in_log_order(
     visible: a number taken earlier but landing later would be skipped by a reader that
     had already delivered a higher one (without the lock of journal.append this fails)."""
     async with (
-        Store(_twin(backend)) as other,
+        Store(twin(backend)) as other,
         _following(store) as here,
         _following(other) as there,
     ):
@@ -135,7 +127,7 @@ def test_a_commit_offered_ahead_waits_for_the_ones_before_it() -> None:
 async def test_a_process_behind_the_retention_is_told_commits_were_lost(
     store: Store, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with Store(_twin(backend)) as late:
+    async with Store(twin(backend)) as late:
         stale = late.commits.latest_ts
         for n in range(5):
             await store.mutation(functools.partial(_insert, n))
@@ -155,7 +147,7 @@ async def test_a_store_opened_later_starts_after_the_logged_commits(
 ) -> None:
     for n in range(3):
         await store.mutation(functools.partial(_insert, n))
-    async with Store(_twin(backend)) as reopened:
+    async with Store(twin(backend)) as reopened:
         assert reopened.commits.latest_ts == store.commits.latest_ts == 3
         assert (await reopened.mutation(functools.partial(_insert, 9))).ts == 4
 

@@ -15,10 +15,8 @@ from advisor_chat.schema.tables import LOCAL_ISSUER, TABLES, Table
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.backend import Backend, Catalog
 from advisor_chat.store.migrations import SCHEMA_VERSION, migrate
-from advisor_chat.store.postgres import PostgresBackend
 from advisor_chat.store.query import param
 from advisor_chat.store.sql import q
-from advisor_chat.store.sqlite import SqliteBackend
 from tests.store.documents import (
     Doc,
     account,
@@ -29,6 +27,7 @@ from tests.store.documents import (
     message,
     user,
 )
+from tests.twins import twin
 
 
 async def _catalog(store: Store) -> Catalog:
@@ -289,17 +288,10 @@ async def test_an_upgrade_that_cannot_apply_leaves_the_database_as_it_was(store:
     assert after.columns == before.columns
 
 
-def _second(backend: Backend) -> Backend:
-    if isinstance(backend, PostgresBackend):
-        return PostgresBackend(backend.url)
-    assert isinstance(backend, SqliteBackend)
-    return SqliteBackend(backend.path)
-
-
 async def test_concurrent_first_migrations_both_succeed(backend: Backend) -> None:
     """Both succeed; one creates the schema and says so, the other finds it done and
     reports nothing (not the steps of an attempt that was rolled back and re-run)."""
-    async with Store(backend) as one, Store(_second(backend)) as two:
+    async with Store(backend) as one, Store(twin(backend)) as two:
         results = await asyncio.gather(one.migrate(), two.migrate())
         created, found_done = sorted(results, key=len, reverse=True)
         assert "created table users" in created
