@@ -3,8 +3,7 @@
 function API, with an HTTP status that says what kind of failure it was. All but sign-out
 are throttled per client address and per account (auth/throttle.py): 429 with Retry-After.
 
-The client address is `request.client.host`, which uvicorn has already replaced with the
-X-Forwarded-For address when the peer is a trusted proxy (FORWARDED_ALLOW_IPS)."""
+The client address is api/http.py's `client_address`: a trusted proxy's X-Forwarded-For."""
 
 from __future__ import annotations
 
@@ -13,11 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from advisor_chat.api.http import identity_of, json_body
+from advisor_chat.api.http import client_address, identity_of, json_body, throttle_of
 from advisor_chat.api.responses import error_response, json_response
 from advisor_chat.auth.accounts import Accounts, Tokens, normal_email
 from advisor_chat.auth.devices import DeviceTokens
-from advisor_chat.auth.throttle import Check, Throttle
+from advisor_chat.auth.throttle import Check
 from advisor_chat.errors import Code, FunctionError
 
 router = APIRouter(prefix="/auth")
@@ -55,18 +54,9 @@ def _accounts(request: Request) -> Accounts:
     return accounts
 
 
-def _throttle(request: Request) -> Throttle:
-    throttle: Throttle = request.app.state.throttle
-    return throttle
-
-
 def _devices(request: Request) -> DeviceTokens:
     devices: DeviceTokens = request.app.state.devices
     return devices
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
 
 
 def _account_key(email: str) -> str:
@@ -84,8 +74,9 @@ async def sign_up(request: Request) -> Response:
     try:
         body = await json_body(request)
         email = _required(body, "email")
-        await _throttle(request).take(
-            Check("signUpAddress", _address(request)), Check("signUpEmail", _account_key(email))
+        await throttle_of(request).take(
+            Check("signUpAddress", client_address(request)),
+            Check("signUpEmail", _account_key(email)),
         )
         tokens = await _accounts(request).create(
             email, _required(body, "password"), _text(body, "name", required=False)
@@ -105,10 +96,10 @@ async def sign_in(request: Request) -> Response:
         account = _account_key(email)
         device = _devices(request).device_of(body.get("deviceToken"), account)
         checks = (
-            Check("signInAddress", _address(request)),
+            Check("signInAddress", client_address(request)),
             Check("signInAccount", account) if device is None else Check("signInDevice", device),
         )
-        async with _throttle(request).failures(*checks):
+        async with throttle_of(request).failures(*checks):
             tokens = await _accounts(request).sign_in(email, _required(body, "password"))
     except FunctionError as error:
         return error_response(error)
@@ -121,10 +112,10 @@ async def refresh(request: Request) -> Response:
     try:
         body = await json_body(request)
         token = _required(body, "refreshToken")
-        async with _throttle(request).failures(Check("refreshAddress", _address(request))):
+        async with throttle_of(request).failures(Check("refreshAddress", client_address(request))):
             owner = await _accounts(request).owner_of(token)
             if owner is not None:
-                await _throttle(request).take(Check("refreshAccount", owner))
+                await throttle_of(request).take(Check("refreshAccount", owner))
             tokens = await _accounts(request).refresh(token)
     except FunctionError as error:
         return error_response(error)
@@ -149,10 +140,10 @@ async def change_password(request: Request) -> Response:
             raise FunctionError(Code.UNAUTHENTICATED, "sign in to change your password")
         body = await json_body(request)
         checks = (
-            Check("passwordAddress", _address(request)),
+            Check("passwordAddress", client_address(request)),
             Check("passwordAccount", identity.subject),
         )
-        async with _throttle(request).failures(*checks):
+        async with throttle_of(request).failures(*checks):
             await _accounts(request).change_password(
                 identity, _required(body, "oldPassword"), _required(body, "newPassword")
             )

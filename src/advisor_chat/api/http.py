@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from advisor_chat.api.metrics import SUCCESS, Metrics
 from advisor_chat.api.responses import error_response, json_response
+from advisor_chat.auth.throttle import Throttle
 from advisor_chat.auth.verifier import TokenVerifier
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
@@ -56,6 +57,17 @@ async def json_body(request: Request) -> dict[str, Any]:
     if type(body) is not dict:
         raise FunctionError(Code.INVALID_ARGUMENT, "request body must be a JSON object")
     return body
+
+
+def client_address(request: Request) -> str:
+    """Who is counted by the sign-in throttle: the peer, which uvicorn has already replaced
+    with the X-Forwarded-For address when the peer is a trusted proxy (FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def throttle_of(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.throttle
+    return throttle
 
 
 def _args(value: Any) -> Any:

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from advisor_chat.api.http import json_body
+from advisor_chat.api.http import client_address, json_body, throttle_of
 from advisor_chat.api.responses import error_response, json_response
 from advisor_chat.auth.oidc_signin import OidcSignIn, SignedIn
-from advisor_chat.auth.throttle import Check, Throttle
+from advisor_chat.auth.throttle import Check
 from advisor_chat.errors import Code, FunctionError
 
 router = APIRouter(prefix="/auth/oidc")
@@ -29,16 +29,6 @@ MAX_TOKEN = 8_192  # codes and refresh tokens are opaque; a JWT-shaped one is a 
 CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256, unpadded
 VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 4.1
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,128}")
-
-
-def _throttle(request: Request) -> Throttle:
-    throttle: Throttle = request.app.state.throttle
-    return throttle
-
-
-def _address(request: Request) -> str:
-    """As api/accounts.py counts it: uvicorn has put a trusted proxy's X-Forwarded-For here."""
-    return request.client.host if request.client is not None else "unknown"
 
 
 def _signin(request: Request) -> OidcSignIn:
@@ -109,17 +99,17 @@ async def token(request: Request) -> Response:
             raise FunctionError(
                 Code.INVALID_ARGUMENT, "send a code or a refresh token, not both", field="code"
             )
-        check = Check("oidcTokenAddress", _address(request))
+        check = Check("oidcTokenAddress", client_address(request))
         if "refreshToken" in body:
             refresh_token = _field(body, "refreshToken")
-            async with _throttle(request).failures(check):
+            async with throttle_of(request).failures(check):
                 signed = await signin.refresh(refresh_token)
         else:
             code = _field(body, "code")
             verifier = _field(body, "codeVerifier", VERIFIER)
             redirect_uri = _redirect_uri(body)
             nonce = _field(body, "nonce", NONCE)
-            async with _throttle(request).failures(check):
+            async with throttle_of(request).failures(check):
                 signed = await signin.exchange_code(code, verifier, redirect_uri, nonce)
     except FunctionError as error:
         return error_response(error)
