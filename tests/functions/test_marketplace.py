@@ -138,6 +138,23 @@ async def test_select_unselect_and_team_selection(
     assert caught.value.code is Code.NOT_FOUND
 
 
+async def test_an_archived_advisor_is_not_seated_until_restored(
+    store: Store, runner: Runner, world: World
+) -> None:
+    advisor = {"advisorId": world.private_advisor}
+    await runner.call("advisors:archiveAdvisor", advisor, ALICE)
+    before = await snapshot(store)
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("marketplace:selectAdvisor", advisor, ALICE)
+    assert (caught.value.code, caught.value.data["field"]) == (Code.INVALID_ARGUMENT, "advisorId")
+    assert "restore it" in caught.value.message
+    assert await snapshot(store) == before
+    await runner.call("advisors:updateAdvisor", advisor | {"status": "active"}, ALICE)
+    await runner.call("marketplace:selectAdvisor", advisor, ALICE)
+    board = (await runner.call("marketplace:getUserSelectedAdvisors", {}, ALICE)).value
+    assert world.private_advisor in [a["_id"] for a in board]
+
+
 async def test_marketplace_browsing_and_stats(runner: Runner, world: World) -> None:
     listed = (await runner.call("marketplace:getMarketplaceAdvisors", {}, BOB)).value
     assert [a["_id"] for a in listed["page"]] == [world.public_advisor]

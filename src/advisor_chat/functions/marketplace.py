@@ -85,9 +85,16 @@ async def get_user_selected_advisors(ctx: QueryCtx, args: Args) -> list[dict[str
 
 @mutation("marketplace:selectAdvisor", {"advisorId": v.id("advisors")})
 async def select_advisor(ctx: MutationCtx, args: Args) -> str:
-    """Add an advisor to the caller's board; selecting it again changes nothing."""
+    """Add an advisor to the caller's board; selecting it again changes nothing. An
+    archived advisor answers nowhere, so it is refused rather than seated to sit silent."""
     user = await require_user(ctx)
     advisor = await visible_advisor(ctx, args["advisorId"], user)
+    if advisor.get("status") == "archived":
+        raise FunctionError(
+            Code.INVALID_ARGUMENT,
+            "this advisor is archived: restore it before adding it to your board",
+            field="advisorId",
+        )
     existing = await _selection(ctx, user, advisor["_id"])
     if existing is not None:
         return str(existing["_id"])
@@ -119,8 +126,8 @@ async def select_team(ctx: MutationCtx, user: Document, template: Document) -> l
     added: list[str] = []
     for advisor_id in template["advisorIds"]:
         advisor = await ctx.db.get("advisors", advisor_id)
-        if advisor is None or not advisor.get("isPublic"):
-            continue  # a template may outlive an advisor; skip what the user cannot see
+        if advisor is None or not advisor.get("isPublic") or advisor.get("status") == "archived":
+            continue  # a template may outlive an advisor; skip what would not answer
         if await _selection(ctx, user, advisor_id) is None:
             added.append(
                 await ctx.db.insert(
