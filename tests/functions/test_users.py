@@ -226,3 +226,26 @@ async def test_a_token_issued_after_the_deletion_starts_a_new_user(
     second = (await runner.call("users:store", {}, new)).value
     assert second != first
     assert (await store.query(lambda tx: tombstone_of(tx, ALICE.subject))).value is None
+
+
+async def test_a_deleted_users_private_advisors_go_and_public_ones_stay_ownerless(
+    runner: Runner, store: Store
+) -> None:
+    await runner.call("users:store", {}, ALICE)
+    await runner.call("users:store", {}, BOB)
+    persona = {"persona": {"name": "Mira Sol", "title": "Coach"}, "tags": []}
+    private = (await runner.call("advisors:createAdvisor", persona, ALICE)).value
+    published = (await runner.call("advisors:createAdvisor", persona, ALICE)).value
+    await store.mutation(lambda tx: tx.patch("advisors", published, {"isPublic": True}))
+    await runner.call("marketplace:selectAdvisor", {"advisorId": published}, BOB)
+    await _delete(store, ALICE)
+
+    async def advisors(tx: Transaction) -> dict[str, Any]:
+        return {doc_id: await tx.get("advisors", doc_id) for doc_id in (private, published)}
+
+    left = (await store.query(advisors)).value
+    assert left[private] is None
+    assert left[published] is not None
+    assert "ownerId" not in left[published]
+    bobs_board = (await runner.call("marketplace:getUserSelectedAdvisors", {}, BOB)).value
+    assert [a["_id"] for a in bobs_board] == [published]  # Bob's board keeps it

@@ -27,7 +27,7 @@ from advisor_chat.auth.tokens import LEEWAY_S
 from advisor_chat.clock import now_ms
 from advisor_chat.functions.context import Identity
 from advisor_chat.schema.tables import LOCAL_ISSUER
-from advisor_chat.store import Document, Transaction
+from advisor_chat.store import UNSET, Document, Transaction
 
 TOMBSTONES = "deletedUsers"
 
@@ -91,5 +91,19 @@ async def delete_user(tx: Transaction, user: Document) -> None:
     account = await tx.query("accounts", "by_user").eq("userId", user["_id"]).unique()
     if account is not None:
         await tx.delete("accounts", account["_id"])
+    await release_advisors(tx, user)
     await bury(tx, user["clerkId"], user.get("tokenIssuer"))
     await tx.delete("users", user["_id"])
+
+
+async def release_advisors(tx: Transaction, user: Document) -> None:
+    """The advisors a user made, as their account goes: a private one (what they wrote of
+    it is theirs alone) is deleted, off every board it sat on; a public one stays in the
+    marketplace for the boards that seat it, owned by no one. Their number is bounded by
+    the plan's custom advisors, so this is one transaction's work."""
+    owned = await tx.query("advisors", "by_owner").eq("ownerId", user["_id"]).collect()
+    for advisor in owned:
+        if advisor.get("isPublic"):
+            await tx.patch("advisors", advisor["_id"], {"ownerId": UNSET})
+        else:
+            await tx.delete("advisors", advisor["_id"])
