@@ -10,6 +10,7 @@ import type { ReactNode } from "react";
 import { useAuth } from "../auth/AuthProvider";
 import { api } from "../lib/api";
 import { messageOf } from "./ErrorNote";
+import { SignInStep } from "./SignInStep";
 
 type RowState = { subject: string; error: unknown } | { subject: string; ready: true };
 
@@ -39,40 +40,24 @@ export function AccountGate({ children }: { children: ReactNode }) {
 
   if (subject === null || (row?.subject === subject && "ready" in row)) return <>{children}</>;
   const failed = row?.subject === subject && "error" in row ? row.error : null;
+  if (failed === null) return <SignInStep waiting="Setting up your account." />;
   return (
-    <div className="auth-page">
-      <main id="main" className="auth-card">
-        {failed === null ? (
-          <>
-            <h1>Signing you in…</h1>
-            <p className="muted" role="status">
-              Setting up your account.
-            </p>
-          </>
-        ) : (
-          <>
-            <h1>Your account could not be opened</h1>
-            <p className="form-error" role="alert">
-              {messageOf(failed)}
-            </p>
-            <div className="dialog-actions">
-              <button
-                type="button"
-                className="primary"
-                onClick={() => {
-                  setRow(null);
-                  setAttempt((n) => n + 1);
-                }}
-              >
-                Try again
-              </button>
-              <button type="button" onClick={() => void signOut()}>
-                Sign out
-              </button>
-            </div>
-          </>
-        )}
-      </main>
-    </div>
+    <SignInStep failed={messageOf(failed)} heading="Your account could not be opened">
+      <div className="dialog-actions">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => {
+            setRow(null);
+            setAttempt((n) => n + 1);
+          }}
+        >
+          Try again
+        </button>
+        <button type="button" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </div>
+    </SignInStep>
   );
 }

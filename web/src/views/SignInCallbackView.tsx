@@ -7,6 +7,7 @@ import { Link, useLocation } from "wouter";
 import { useAuth } from "../auth/AuthProvider";
 import { completeOidcSignIn } from "../auth/oidc";
 import { describeAuthFailure } from "../auth/authApi";
+import { SignInStep } from "../components/SignInStep";
 
 export function SignInCallbackView() {
   const { adopt } = useAuth();
@@ -29,28 +30,12 @@ export function SignInCallbackView() {
       live = false;
     };
   }, [adopt, navigate]);
+  if (error === null) return <SignInStep waiting="Finishing the sign-in with your provider." />;
   return (
-    <div className="auth-page">
-      <main id="main" className="auth-card">
-        {error === null ? (
-          <>
-            <h1>Signing you in…</h1>
-            <p className="muted" role="status">
-              Finishing the sign-in with your provider.
-            </p>
-          </>
-        ) : (
-          <>
-            <h1>The sign-in did not complete</h1>
-            <p className="form-error" role="alert">
-              {error}
-            </p>
-            <p className="switch">
-              <Link href="/signin">Back to sign in</Link>
-            </p>
-          </>
-        )}
-      </main>
-    </div>
+    <SignInStep failed={error} heading="The sign-in did not complete">
+      <p className="switch">
+        <Link href="/signin">Back to sign in</Link>
+      </p>
+    </SignInStep>
   );
 }
