@@ -3,15 +3,21 @@
 
 import { useConvexConnectionState } from "convex/react";
 import { Wifi, WifiOff } from "lucide-react";
+import { useState } from "react";
 
 export function ConnectionStatus() {
   const state = useConvexConnectionState();
+  // The client counts a connection only once its socket is open and un-paused (it pauses
+  // while it fetches a token), yet an open socket already reads as connected: once this
+  // said "Connected", a loss is a loss, not a first "Connecting…".
+  const [shownConnected, setShownConnected] = useState(false);
+  if (state.isWebSocketConnected && !shownConnected) setShownConnected(true);
   let text: string;
   let kind: "ok" | "waiting" | "lost";
   if (state.isWebSocketConnected) {
     text = "Connected";
     kind = "ok";
-  } else if (state.hasEverConnected) {
+  } else if (state.hasEverConnected || shownConnected) {
     text = "Connection lost, reconnecting…";
     kind = "lost";
   } else {
