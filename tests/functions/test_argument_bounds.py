@@ -28,6 +28,7 @@ from advisor_chat.schema.fields import (
 from advisor_chat.store import Store
 from tests.functions.test_security import EXAMPLES
 from tests.functions.world import ALICE, World, snapshot
+from tests.validators import present
 
 # Unbounded on purpose, each with the reason. Nothing a client sends may be here.
 UNBOUNDED = {
@@ -142,16 +143,13 @@ def place(args: dict[str, Any], rule: Object, path: tuple[str | int, ...], value
     node: Any = result
     current: Validator = rule
     for step, nxt in zip(path, (*path[1:], None), strict=True):
-        while isinstance(current, Optional | Nullable):
-            current = current.inner
+        current = present(current)
         if isinstance(current, Object):
             child = current.fields[str(step)]
         else:
             assert isinstance(current, Array)
             child = current.items
-        inner = child
-        while isinstance(inner, Optional | Nullable):
-            inner = inner.inner
+        inner = present(child)
         if nxt is None:
             node[step] = value
             break

@@ -13,9 +13,10 @@ import pytest
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.catalog import build_registry
 from advisor_chat.functions.runner import Runner
-from advisor_chat.schema.fields import AnyValue, Id, Nullable, Optional, Validator
+from advisor_chat.schema.fields import AnyValue, Id, Validator
 from advisor_chat.store import Store, Transaction
 from tests.functions.world import ALICE, BOB, World, snapshot
+from tests.validators import present
 
 Example = Callable[[World], dict[str, Any]]
 
@@ -368,10 +369,7 @@ async def test_malformed_arguments_are_refused_and_nothing_changes(
     bad_cases: list[Any] = [{**good, "unexpected": 1}, [good], "args"]
     fields = build_registry().get(path).args.fields
     for field, value in good.items():
-        rule = fields[field]
-        while isinstance(rule, Optional | Nullable):
-            rule = rule.inner
-        if isinstance(rule, AnyValue):
+        if isinstance(present(fields[field]), AnyValue):
             bad_cases.append({**good, field: {"note": "a\x00b"}})  # NUL: refused anywhere
             continue  # any other JSON value is valid there
         wrong = 12345 if isinstance(value, str) else "wrong type"
@@ -389,8 +387,7 @@ async def test_malformed_arguments_are_refused_and_nothing_changes(
 
 
 def _id_of(validator: Validator) -> Id | None:
-    while isinstance(validator, Optional | Nullable):
-        validator = validator.inner
+    validator = present(validator)
     return validator if isinstance(validator, Id) else None
 
 
