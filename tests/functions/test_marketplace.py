@@ -155,6 +155,33 @@ async def test_an_archived_advisor_is_not_seated_until_restored(
     assert world.private_advisor in [a["_id"] for a in board]
 
 
+async def test_an_edit_started_before_another_is_refused_not_lost(
+    store: Store, runner: Runner, world: World
+) -> None:
+    """Two tabs open the same advisor; the first saves; the second's save, started from
+    the older version, is CONFLICT and changes nothing, telling the version it missed."""
+
+    async def current() -> dict[str, object]:
+        advisors = (await runner.call("advisors:getAllAdvisors", {}, ALICE)).value
+        return next(a for a in advisors if a["_id"] == world.private_advisor)
+
+    opened = (await current())["updatedAt"]
+    first = {"advisorId": world.private_advisor, "expectedUpdatedAt": opened}
+    await runner.call("advisors:updateAdvisor", first | {"category": "finance"}, ALICE)
+    saved = await current()
+    assert saved["category"] == "finance"
+    before = await snapshot(store)
+    with pytest.raises(FunctionError) as caught:
+        await runner.call("advisors:updateAdvisor", first | {"category": "legal"}, ALICE)
+    assert caught.value.code is Code.CONFLICT
+    assert caught.value.data == {"field": "expectedUpdatedAt", "updatedAt": saved["updatedAt"]}
+    assert await snapshot(store) == before
+    # Saving over it, knowingly: from the version it was told of.
+    again = first | {"expectedUpdatedAt": saved["updatedAt"], "category": "legal"}
+    await runner.call("advisors:updateAdvisor", again, ALICE)
+    assert (await current())["category"] == "legal"
+
+
 async def test_marketplace_browsing_and_stats(runner: Runner, world: World) -> None:
     listed = (await runner.call("marketplace:getMarketplaceAdvisors", {}, BOB)).value
     assert [a["_id"] for a in listed["page"]] == [world.public_advisor]

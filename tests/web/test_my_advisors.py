@@ -267,3 +267,42 @@ def test_a_refused_save_keeps_the_form_and_tries_again(page: Page) -> None:
     refused.get_by_role("button", name="Try again").click()
     expect(page.get_by_role("status").filter(has_text="Saved One Too Many.")).to_be_visible()
     expect(page.get_by_role("heading", name="One Too Many")).to_be_visible()
+
+
+def test_an_edit_saved_elsewhere_meanwhile_is_never_silently_overwritten(page: Page) -> None:
+    """Two tabs edit one advisor. The first saves; the second's save says the advisor was
+    changed elsewhere and keeps what it typed; "Load the latest" shows the first tab's
+    save, and "Save mine over it" then saves the second's, knowingly."""
+    sign_up(page, "twotabs@example.test")
+    _call(page, "advisors:createAdvisor", {"persona": {"name": NAME, "title": "Strategist"}})
+    other = page.context.new_page()
+    for tab in (page, other):
+        tab.goto("/advisors")
+        tab.get_by_role("button", name=f"Edit {NAME}").click()
+        expect(tab.get_by_label("Title", exact=True)).to_have_value("Strategist")
+
+    other.get_by_label("Title", exact=True).fill("Chief strategist")
+    other.get_by_role("button", name="Save changes").click()
+    expect(other.get_by_role("status").filter(has_text=f"Saved {NAME}.")).to_be_visible()
+
+    page.get_by_label("One-liner").fill("Decide what not to do.")
+    page.get_by_role("button", name="Save changes").click()
+    conflict = page.get_by_role("alert").filter(has_text="changed elsewhere")
+    expect(conflict).to_be_visible()
+    expect(page.get_by_label("One-liner")).to_have_value("Decide what not to do.")
+    conflict.get_by_role("button", name="Load the latest").click()
+    expect(page.get_by_label("Title", exact=True)).to_have_value("Chief strategist")
+    expect(page.get_by_label("One-liner")).to_have_value("")
+
+    # Once more, the other way: a save elsewhere, then this tab's saved over it.
+    other.get_by_role("button", name=f"Edit {NAME}").click()
+    other.get_by_label("Title", exact=True).fill("Head of strategy")
+    other.get_by_role("button", name="Save changes").click()
+    expect(other.get_by_role("status").filter(has_text=f"Saved {NAME}.")).to_be_visible()
+    page.get_by_label("One-liner").fill("Strategy is choosing.")
+    page.get_by_role("button", name="Save changes").click()
+    conflict.get_by_role("button", name="Save mine over it").click()
+    expect(page.get_by_role("status").filter(has_text=f"Saved {NAME}.")).to_be_visible()
+    row = other.get_by_role("listitem").filter(has=other.get_by_role("heading", name=NAME))
+    expect(row).to_contain_text("Strategy is choosing.")  # live in the other tab
+    expect(row).to_contain_text("Chief strategist")  # this tab's title, saved over it

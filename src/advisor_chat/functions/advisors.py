@@ -256,13 +256,27 @@ async def upload_advisor_json(ctx: ActionCtx, args: Args) -> dict[str, Any]:
 
 @mutation(
     "advisors:updateAdvisor",
-    {"advisorId": v.id("advisors"), "persona": v.optional(PERSONA), **EDITABLE},
+    {
+        "advisorId": v.id("advisors"),
+        "persona": v.optional(PERSONA),
+        "expectedUpdatedAt": v.optional(v.number()),
+        **EDITABLE,
+    },
 )
 async def update_advisor(ctx: MutationCtx, args: Args) -> None:
-    """Answers null, as the original did; a subscription sees the change."""
+    """Answers null, as the original did; a subscription sees the change. With
+    `expectedUpdatedAt` (the `updatedAt` the editor started from), a change made elsewhere
+    since is CONFLICT instead of silently overwritten: the editor decides whose stays."""
     advisor = await _own_advisor(ctx, args["advisorId"])
+    if "expectedUpdatedAt" in args and args["expectedUpdatedAt"] != advisor.get("updatedAt"):
+        raise FunctionError(
+            Code.CONFLICT,
+            "this advisor was changed elsewhere since you started editing it",
+            field="expectedUpdatedAt",
+            updatedAt=advisor.get("updatedAt"),
+        )
     _check_size(args)
-    changes = {k: value for k, value in args.items() if k != "advisorId"}
+    changes = {k: value for k, value in args.items() if k not in ("advisorId", "expectedUpdatedAt")}
     require_small(ctx, await require_user(ctx), changes)
     await ctx.db.patch("advisors", advisor["_id"], changes | {"updatedAt": now_ms()})
 

@@ -66,7 +66,8 @@ export const advisorsApi = {
   >("advisors:createAdvisorFromJSON"),
   updateAdvisor: makeFunctionReference<
     "mutation",
-    AdvisorFields & { advisorId: Id },
+    // expectedUpdatedAt: the version the edit started from; a newer one is CONFLICT.
+    AdvisorFields & { advisorId: Id; expectedUpdatedAt?: number },
     null
   >("advisors:updateAdvisor"),
   /** The same function with the status alone: "active" restores an archived advisor. */

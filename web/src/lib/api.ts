@@ -23,6 +23,7 @@ export type Advisor = {
   featured?: boolean;
   isPublic?: boolean;
   ownerId?: Id;
+  updatedAt: number;
   persona: Persona;
   tags: string[];
 };

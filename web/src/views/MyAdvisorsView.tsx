@@ -67,6 +67,7 @@ export function MyAdvisorsView() {
         <AdvisorForm
           key={editing.kind === "edit" ? editing.advisor._id : "new"}
           advisor={editing.kind === "edit" ? editing.advisor : null}
+          latest={editing.kind === "edit" ? own.find((a) => a._id === editing.advisor._id) : undefined}
           onDone={(name) => { close(`Saved ${name}.`); }}
           onCancel={() => { close(""); }}
         />

@@ -1,8 +1,11 @@
 // Create or edit a custom advisor: the persona's fields in groups, lists edited as lists.
 // A refused save shows the server's words beside the field it names and moves focus
 // there; what was typed stays in the form until a save succeeds or the user cancels.
+// An edit saves against the version it started from: if another tab or device saved in
+// between, the user chooses to save theirs over it or to load it, never a silent loss.
 
 import { useMutation } from "convex/react";
+import { ConvexError } from "convex/values";
 import { useEffect, useRef, useState } from "react";
 import type { SyntheticEvent } from "react";
 import { ErrorNote } from "../ErrorNote";
@@ -16,13 +19,21 @@ import type { Draft, FieldSpec } from "./personaFields";
 
 type Props = {
   advisor: CustomAdvisor | null;
+  /** The advisor as it is now (live), while it is being edited; undefined once deleted. */
+  latest?: CustomAdvisor | undefined;
   onDone: (name: string) => void;
   onCancel: () => void;
 };
 
 const fieldId = (spec: FieldSpec) => `advisor-${spec.key}`;
 
-export function AdvisorForm({ advisor, onDone, onCancel }: Props) {
+function isEditConflict(error: unknown): boolean {
+  if (!(error instanceof ConvexError)) return false;
+  const data = error.data as { code?: unknown; field?: unknown } | string | null;
+  return typeof data === "object" && data !== null && data.code === "CONFLICT" && data.field === "expectedUpdatedAt";
+}
+
+export function AdvisorForm({ advisor, latest, onDone, onCancel }: Props) {
   const create = useMutation(advisorsApi.createAdvisor);
   const update = useMutation(advisorsApi.updateAdvisor);
   const [draft, setDraft] = useState<Draft>(() => draftOf(advisor));
@@ -30,6 +41,8 @@ export function AdvisorForm({ advisor, onDone, onCancel }: Props) {
   const [missing, setMissing] = useState<string[]>([]);
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [base, setBase] = useState(advisor?.updatedAt); // the version this edit started from
+  const [conflict, setConflict] = useState(false);
   const form = useRef<HTMLFormElement>(null);
   const heading = advisor === null ? "New advisor" : `Edit ${advisor.persona.name}`;
 
@@ -44,10 +57,11 @@ export function AdvisorForm({ advisor, onDone, onCancel }: Props) {
     form.current?.querySelector<HTMLElement>('[data-path="persona.name"]')?.focus();
   }, []);
 
-  async function save(event?: SyntheticEvent) {
+  async function save(event?: SyntheticEvent, over: number | undefined = base) {
     event?.preventDefault();
     setFieldError(null);
     setFailure(null);
+    setConflict(false);
     const sent = compacted(draft);
     setDraft(sent);
     const empty = SPECS.filter((spec) => spec.required === true && String(sent[spec.key]).trim() === "");
@@ -60,11 +74,13 @@ export function AdvisorForm({ advisor, onDone, onCancel }: Props) {
     try {
       const args = argsOf(sent, advisor);
       if (advisor === null) await create(args);
-      else await update({ advisorId: advisor._id, ...args });
+      else await update({ advisorId: advisor._id, expectedUpdatedAt: over, ...args });
       onDone(args.persona.name);
     } catch (error) {
       const named = fieldErrorOf(error);
-      if (named !== null) {
+      if (isEditConflict(error)) {
+        setConflict(true);
+      } else if (named !== null) {
         setFieldError(named);
         focusPath(named.path);
       } else {
@@ -170,6 +186,38 @@ export function AdvisorForm({ advisor, onDone, onCancel }: Props) {
             </p>
           )}
         </div>
+        {conflict && (
+          <div className="error-note conflict-note" role="alert">
+            <span>
+              {latest === undefined
+                ? "This advisor was deleted elsewhere while you edited it."
+                : "This advisor was changed elsewhere (another tab or device) since you opened it. Your edits are still here."}
+            </span>
+            {latest !== undefined && (
+              <span className="conflict-actions">
+                <button
+                  type="button"
+                  onClick={() => {
+                    setBase(latest.updatedAt);
+                    void save(undefined, latest.updatedAt);
+                  }}
+                >
+                  Save mine over it
+                </button>
+                <button
+                  type="button"
+                  onClick={() => {
+                    setDraft(draftOf(latest));
+                    setBase(latest.updatedAt);
+                    setConflict(false);
+                  }}
+                >
+                  Load the latest
+                </button>
+              </span>
+            )}
+          </div>
+        )}
         {failure !== null && <ErrorNote error={failure} onRetry={() => void save()} />}
         <div className="form-actions">
           <button type="button" onClick={onCancel}>
