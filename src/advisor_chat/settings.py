@@ -49,7 +49,9 @@ class Settings(BaseSettings):
         "URL), verified against its JWKS.",
     )
     oidc_jwks_url: str | None = Field(
-        default=None, description="The issuer's JWKS; default <issuer>/.well-known/jwks.json."
+        default=None,
+        description="The issuer's JWKS; default: its discovery document's jwks_uri, else "
+        "<issuer>/.well-known/jwks.json.",
     )
     oidc_audience: str | None = Field(
         default=None, description="Required `aud` of issuer tokens, when the issuer sets one."

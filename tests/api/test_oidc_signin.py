@@ -167,6 +167,25 @@ async def test_signing_in_gives_a_token_that_calls_the_api_as_that_person(
     assert len(provider.codes_used) == 1
 
 
+async def test_keys_are_found_where_the_issuers_discovery_says(
+    tmp_path: Path, provider: OidcProvider
+) -> None:
+    """An issuer that keeps its keys elsewhere than Clerk does (Keycloak's path) needs no
+    JWKS setting: discovery's `jwks_uri` is followed; without discovery's word, or with
+    the setting, the keys are where those say."""
+    provider.jwks_path = "/protocol/openid-connect/certs"
+    async with app_client(tmp_path, **configured(provider)) as http:
+        tokens = await signed_in(http)
+        stored = await call(http, "mutation", "users:store", tokens["accessToken"])
+        assert stored["status"] == "success", stored
+    wrong = configured(provider, oidc_jwks_url=f"{provider.issuer}/.well-known/jwks.json")
+    async with app_client(tmp_path / "wrong", **wrong) as http:
+        attempt = Attempt()
+        code = await code_for(http, attempt)
+        answer = await http.post("/auth/oidc/token", json=attempt.token_body(code))
+        assert "cannot fetch the issuer's keys" in refused(answer, 401, "UNAUTHENTICATED")
+
+
 async def test_cancel_on_the_issuers_page_returns_access_denied(
     client: httpx.AsyncClient,
 ) -> None:

@@ -7,7 +7,7 @@ tested end to end (api/oidc.py over HTTP here; the browser tests click its page)
 
 It serves, at `provider.issuer` (its own http://127.0.0.1:PORT):
     GET  /.well-known/openid-configuration   discovery (`discovery_issuer` overrides its issuer)
-    GET  /.well-known/jwks.json              its RSA key
+    GET  /.well-known/jwks.json              its RSA key (at `jwks_path`, which discovery names)
     GET  /authorize                          a consent page: "Continue as <name>" or "Cancel";
                                              an invalid request shows an error page (400) and
                                              never redirects
@@ -104,6 +104,8 @@ class OidcProvider:
         self.issue_refresh_tokens = issue_refresh_tokens
         self.id_token_on_refresh = True  # False: a refresh answers no id_token
         self.discovery_issuer: str | None = None  # another issuer in discovery, to refuse
+        # Where the keys are served, as discovery's jwks_uri says (Keycloak's, say).
+        self.jwks_path = "/.well-known/jwks.json"
         self.key = new_key()
         self.codes_used: list[str] = []
         self.revoked: list[str] = []
@@ -190,7 +192,7 @@ class OidcProvider:
             "issuer": self.discovery_issuer or self.issuer,
             "authorization_endpoint": f"{self.issuer}/authorize",
             "token_endpoint": f"{self.issuer}/token",
-            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "jwks_uri": f"{self.issuer}{self.jwks_path}",
             "revocation_endpoint": f"{self.issuer}/revoke",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -388,7 +390,7 @@ def _handler(provider: OidcProvider) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             if parts.path == "/.well-known/openid-configuration":
                 self._json(200, provider.discovery())
-            elif parts.path == "/.well-known/jwks.json":
+            elif parts.path == provider.jwks_path:
                 self._json(200, provider.jwks())
             elif parts.path == "/authorize":
                 params = {k: v[0] for k, v in parse_qs(parts.query).items()}

@@ -48,6 +48,7 @@ from advisor_chat.api.webapp import WEB_ROOT, mount_webapp
 from advisor_chat.api.webhooks import router as webhooks_router
 from advisor_chat.auth.accounts import Accounts
 from advisor_chat.auth.devices import DeviceTokens
+from advisor_chat.auth.discovery import IssuerDiscovery
 from advisor_chat.auth.limiter import Limiter, RedisLimiter, StoreLimiter
 from advisor_chat.auth.limits import rules_from
 from advisor_chat.auth.oidc import OidcVerifier
@@ -255,10 +256,11 @@ def oidc_verifier(settings: Settings, http: httpx.AsyncClient) -> OidcVerifier |
         audience = (settings.oidc_audience, client) if settings.oidc_audience else None
     return OidcVerifier(
         issuer=issuer,
-        jwks_url=settings.oidc_jwks_url or f"{issuer}/.well-known/jwks.json",
+        jwks_url=settings.oidc_jwks_url or None,
         http=http,
         audience=audience,
         authorized_parties=parties,
+        discovery=IssuerDiscovery(issuer, http),
     )
 
 
@@ -266,7 +268,7 @@ def oidc_signin(
     settings: Settings, http: httpx.AsyncClient, verifier: OidcVerifier | None
 ) -> OidcSignIn | None:
     """The web app's sign-in with the issuer: offered when a client id is configured too."""
-    if verifier is None or not settings.oidc_client_id:
+    if verifier is None or verifier.discovery is None or not settings.oidc_client_id:
         return None
     secret = settings.oidc_client_secret
     return OidcSignIn(
@@ -275,4 +277,5 @@ def oidc_signin(
         secret.get_secret_value() if secret else None,
         settings.oidc_scopes,
         http,
+        verifier.discovery,
     )

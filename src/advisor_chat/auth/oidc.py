@@ -6,7 +6,10 @@ refused), issuer exact, exp/nbf with a small leeway, audience when configured, a
 the web app's own sign-in, auth/oidc_signin.py, gives id tokens whose `azp` and `aud` are its
 client id, so app.py adds that to both).
 Keys are cached and fetched again when a token names a key id we have not seen (rotation),
-at most once per `REFETCH_S`, so a flood of bogus key ids cannot hammer the issuer.
+at most once per `REFETCH_S`, so a flood of bogus key ids cannot hammer the issuer. They are
+where the configured JWKS URL says, else where the issuer's discovery document says
+(`jwks_uri`: Keycloak, Okta and the like keep them elsewhere), else at
+`{issuer}/.well-known/jwks.json` (Clerk's).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import httpx
 import jwt
 
+from advisor_chat.auth.discovery import IssuerDiscovery
 from advisor_chat.auth.tokens import LEEWAY_S
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
@@ -34,10 +38,11 @@ def _refused(reason: str) -> FunctionError:
 @dataclass
 class OidcVerifier:
     issuer: str
-    jwks_url: str
+    jwks_url: str | None  # None: from discovery
     http: httpx.AsyncClient
     audience: str | tuple[str, ...] | None = None  # a tuple: any one of them
     authorized_parties: tuple[str, ...] = ()
+    discovery: IssuerDiscovery | None = None
     _keys: dict[str, Any] = field(default_factory=dict)
     _fetched_at: float = -1e9
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -48,7 +53,7 @@ class OidcVerifier:
                 return
             self._fetched_at = time.monotonic()
             try:
-                response = await self.http.get(self.jwks_url, timeout=5)
+                response = await self.http.get(await self._jwks_location(), timeout=5)
                 response.raise_for_status()
                 keys = jwt.PyJWKSet.from_dict(response.json()).keys
             except (httpx.HTTPError, jwt.PyJWTError, ValueError) as exc:
@@ -56,6 +61,20 @@ class OidcVerifier:
                     Code.UNAUTHENTICATED, f"cannot fetch the issuer's keys: {exc}"
                 ) from exc
             self._keys = {k.key_id: k for k in keys if k.key_id}
+
+    async def _jwks_location(self) -> str:
+        """The configured URL; else discovery's `jwks_uri`; else Clerk's place. A discovery
+        that fails falls back too: the keys' own fetch then says what is wrong."""
+        if self.jwks_url:
+            return self.jwks_url
+        if self.discovery is not None:
+            try:
+                found = (await self.discovery.document()).jwks_uri
+            except FunctionError:
+                found = None
+            if found:
+                return found
+        return f"{self.issuer}/.well-known/jwks.json"
 
     async def _key(self, kid: str) -> Any:
         if kid not in self._keys:

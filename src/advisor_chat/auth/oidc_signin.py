@@ -3,8 +3,7 @@
 navigating to it, and a confidential client's secret stays here. Nothing is stored: the
 browser holds the verifier, state and nonce, and the tokens the exchange answers.
 
-The issuer's endpoints come from its discovery document, fetched with the app's HTTP client
-and kept for `DISCOVERY_TTL_S`; a failed fetch is not kept, so the next sign-in tries again.
+The issuer's endpoints come from its discovery document (auth/discovery.py).
 Id tokens are checked by the same `OidcVerifier` every request uses (RS256, issuer, expiry),
 then for what only a sign-in knows: `aud` names this client, and the code grant's `nonce`
 is the one the browser sent.
@@ -18,7 +17,6 @@ Failures, as the endpoints answer them:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from dataclasses import dataclass
@@ -27,58 +25,14 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from advisor_chat.auth.discovery import IssuerDiscovery, provider_error, said
 from advisor_chat.auth.oidc import OidcVerifier
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.log import get_logger
 
 log = get_logger(__name__)
 
-DISCOVERY_TTL_S = 3600.0  # an issuer moving its endpoints is picked up within the hour
 TIMEOUT_S = 10.0
-
-
-def _provider_error(message: str) -> FunctionError:
-    return FunctionError(Code.PROVIDER_ERROR, message)
-
-
-@dataclass(frozen=True)
-class Discovery:
-    """What the sign-in needs of the issuer's discovery document."""
-
-    authorization_endpoint: str
-    token_endpoint: str
-    revocation_endpoint: str | None
-    auth_methods: tuple[str, ...]  # token_endpoint_auth_methods_supported
-
-    @classmethod
-    def parse(cls, document: Any, issuer: str) -> Discovery:
-        if type(document) is not dict:
-            raise _provider_error("the issuer's discovery document is not a JSON object")
-        named = document.get("issuer")
-        if type(named) is not str or named.rstrip("/") != issuer:
-            raise _provider_error(
-                f"the issuer's discovery document names the issuer {named!r}, not {issuer!r}"
-            )
-
-        methods = document.get("token_endpoint_auth_methods_supported")
-        revocation = document.get("revocation_endpoint")
-        return cls(
-            authorization_endpoint=_endpoint(document, "authorization_endpoint"),
-            token_endpoint=_endpoint(document, "token_endpoint"),
-            revocation_endpoint=None
-            if revocation is None
-            else _endpoint(document, "revocation_endpoint"),
-            auth_methods=tuple(m for m in methods if type(m) is str)
-            if type(methods) is list
-            else (),
-        )
-
-
-def _endpoint(document: dict[str, Any], name: str) -> str:
-    value = document.get(name)
-    if type(value) is not str or not value.startswith(("https://", "http://")):
-        raise _provider_error(f"the issuer's discovery document has no valid {name}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -98,6 +52,7 @@ class OidcSignIn:
         client_secret: str | None,
         scopes: str,
         http: httpx.AsyncClient,
+        discovery: IssuerDiscovery,
     ) -> None:
         self.verifier = verifier
         self.issuer = verifier.issuer
@@ -105,33 +60,7 @@ class OidcSignIn:
         self.client_secret = client_secret
         self.scopes = " ".join(scopes.split())
         self.http = http
-        self._discovery: Discovery | None = None
-        self._fetched_at = 0.0
-        self._lock = asyncio.Lock()
-
-    async def discovery(self) -> Discovery:
-        """The issuer's endpoints, fetched once per `DISCOVERY_TTL_S`; only a success is
-        kept. One fetch at a time: concurrent sign-ins wait for it."""
-        async with self._lock:
-            fresh = time.monotonic() - self._fetched_at < DISCOVERY_TTL_S
-            if self._discovery is not None and fresh:
-                return self._discovery
-            url = f"{self.issuer}/.well-known/openid-configuration"
-            try:
-                response = await self.http.get(url, timeout=TIMEOUT_S)
-            except httpx.HTTPError as exc:
-                raise _provider_error(f"cannot reach the issuer: {_said(exc)}") from exc
-            if response.status_code != 200:
-                raise _provider_error(
-                    f"the issuer's discovery document answered HTTP {response.status_code}"
-                )
-            try:
-                document = response.json()
-            except ValueError as exc:
-                raise _provider_error("the issuer's discovery document is not JSON") from exc
-            self._discovery = Discovery.parse(document, self.issuer)
-            self._fetched_at = time.monotonic()
-            return self._discovery
+        self.discovery = discovery.document
 
     async def authorize_url(
         self, redirect_uri: str, code_challenge: str, state: str, nonce: str
@@ -165,7 +94,7 @@ class OidcSignIn:
         )
         id_token = answer.get("id_token")
         if type(id_token) is not str:
-            raise _provider_error(
+            raise provider_error(
                 "the issuer's answer has no id token (is openid in ADVISOR_CHAT_OIDC_SCOPES?)"
             )
         claims = await self._checked(id_token)
@@ -226,7 +155,7 @@ class OidcSignIn:
         try:
             response = await self.http.post(endpoint, data=data, headers=headers, timeout=TIMEOUT_S)
         except httpx.HTTPError as exc:
-            raise _provider_error(f"cannot reach the issuer: {_said(exc)}") from exc
+            raise provider_error(f"cannot reach the issuer: {said(exc)}") from exc
         try:
             answer = response.json()
         except ValueError:
@@ -237,9 +166,9 @@ class OidcSignIn:
             )
         if response.status_code != 200:
             status = response.status_code
-            raise _provider_error(f"the issuer's token endpoint answered HTTP {status}")
+            raise provider_error(f"the issuer's token endpoint answered HTTP {status}")
         if type(answer) is not dict:
-            raise _provider_error("the issuer's token endpoint did not answer a JSON object")
+            raise provider_error("the issuer's token endpoint did not answer a JSON object")
         return answer
 
     async def _checked(self, id_token: str) -> dict[str, Any]:
@@ -269,8 +198,3 @@ def _refusal(answer: Any) -> str:
     if type(description) is str and description:
         return f"{answer['error']} ({description})"
     return str(answer["error"])
-
-
-def _said(exc: httpx.HTTPError) -> str:
-    """An httpx error in words; some (a refused connection) carry no message."""
-    return str(exc) or type(exc).__name__
