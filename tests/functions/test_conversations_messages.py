@@ -8,6 +8,7 @@ from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
 from advisor_chat.functions.messages import SEARCHED_CONVERSATIONS
 from advisor_chat.functions.runner import Runner
+from advisor_chat.schema import limits
 from advisor_chat.store import Store, Transaction
 from tests.functions.world import ALICE, BOB, World, snapshot
 
@@ -250,3 +251,37 @@ async def test_an_advisor_deleted_but_still_on_a_board_cannot_become_active(
             ALICE,
         )
     assert caught.value.code is Code.NOT_FOUND
+
+
+async def test_a_full_board_refuses_one_more_advisor_naming_how_it_came(
+    store: Store, runner: Runner, world: World
+) -> None:
+    """A conversation seats at most limits.BOARD advisors, whichever way one more would
+    join: made active, mentioned by id, or asked directly. Each refusal names the argument
+    and changes nothing."""
+    made = []
+    for i in range(limits.BOARD + 1):
+        persona = {"persona": {"name": f"Seat {i}", "title": "Advisor"}, "tags": []}
+        advisor = (await runner.call("advisors:createAdvisor", persona, ALICE)).value
+        await runner.call("marketplace:selectAdvisor", {"advisorId": advisor}, ALICE)
+        made.append(advisor)
+    full = (
+        await runner.call(
+            "conversations:createConversation", {"advisorIds": made[: limits.BOARD]}, ALICE
+        )
+    ).value
+    extra = made[limits.BOARD]
+    attempts = [
+        ("conversations:updateConversation", {"activeAdvisorId": extra}, "activeAdvisorId"),
+        ("messages:sendMessage", {"content": "And you?", "mentions": [extra]}, "mentions"),
+        ("chat:ask", {"message": "And you?", "advisorId": extra}, "advisorId"),
+    ]
+    before = await snapshot(store)
+    for path, args, field in attempts:
+        internal = path == "chat:ask"  # chat:sendChatMessage's own first step
+        with pytest.raises(FunctionError) as refused:
+            await runner.call(path, {"conversationId": full} | args, ALICE, internal=internal)
+        assert refused.value.code is Code.INVALID_ARGUMENT, path
+        assert refused.value.data.get("field") == field, path
+        assert f"at most {limits.BOARD} advisors" in refused.value.message
+    assert await snapshot(store) == before

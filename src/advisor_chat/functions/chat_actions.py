@@ -33,7 +33,7 @@ from advisor_chat.functions.chat import (
     may_answer,
 )
 from advisor_chat.functions.context import SCHEDULED, ActionCtx, MutationCtx, QueryCtx
-from advisor_chat.functions.conversations import touch_conversation
+from advisor_chat.functions.conversations import require_seats, touch_conversation
 from advisor_chat.functions.quotas import consume
 from advisor_chat.functions.registry import Args, action, mutation, query
 from advisor_chat.functions.runner import check_args
@@ -61,13 +61,8 @@ async def _seated(
         )
     board = list(conversation.get("advisorIds", []))
     if advisor["_id"] not in board:
-        if len(board) >= limits.BOARD:
-            raise FunctionError(
-                Code.INVALID_ARGUMENT,
-                f"a conversation seats at most {limits.BOARD} advisors",
-                field="advisorId",
-            )
         board.append(advisor["_id"])
+        require_seats(board, "advisorId")
     return board
 
 

@@ -120,7 +120,7 @@ async def create_conversation(ctx: MutationCtx, args: Args) -> str:
     if active is not None and active not in board:
         await visible_advisor(ctx, active, user)
         board.append(active)
-        _require_seats(board)
+        require_seats(board, "activeAdvisorId")
     now = now_ms()
     doc: dict[str, Any] = {"userId": user["_id"], "createdAt": now, "updatedAt": now}
     if "title" in args:
@@ -133,12 +133,11 @@ async def create_conversation(ctx: MutationCtx, args: Args) -> str:
     return await ctx.db.insert("conversations", doc)
 
 
-def _require_seats(board: list[str]) -> None:
+def require_seats(board: list[str], field: str) -> None:
+    """Refuse a board over MAX_BOARD, naming the argument that would have grown it."""
     if len(board) > MAX_BOARD:
         raise FunctionError(
-            Code.INVALID_ARGUMENT,
-            f"a conversation seats at most {MAX_BOARD} advisors",
-            field="activeAdvisorId",
+            Code.INVALID_ARGUMENT, f"a conversation seats at most {MAX_BOARD} advisors", field=field
         )
 
 
@@ -177,7 +176,7 @@ async def update_conversation(ctx: MutationCtx, args: Args) -> Document:
             board = list(conversation.get("advisorIds", []))
             if advisor_id not in board:
                 board.append(advisor_id)
-                _require_seats(board)
+                require_seats(board, "activeAdvisorId")
                 changes["advisorIds"] = board
         changes["activeAdvisorId"] = UNSET if advisor_id is None else advisor_id
     if not changes:

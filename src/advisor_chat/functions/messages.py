@@ -25,7 +25,7 @@ from advisor_chat.functions.access import (
 )
 from advisor_chat.functions.chat import MAX_VERSIONS, end_round_answers
 from advisor_chat.functions.context import SCHEDULED, MutationCtx, QueryCtx
-from advisor_chat.functions.conversations import MAX_BOARD, touch_conversation
+from advisor_chat.functions.conversations import require_seats, touch_conversation
 from advisor_chat.functions.pagination import PAGINATION_OPTS, paginate
 from advisor_chat.functions.quotas import consume
 from advisor_chat.functions.registry import Args, Retired, mutation, query
@@ -280,10 +280,7 @@ async def _who_answers(
         }
         board += [a for a in by_id if a not in board and a in selected]
     named += [a for a in by_id if a in board]  # any other id names no one here
-    if len(board) > MAX_BOARD:
-        raise FunctionError(
-            Code.INVALID_ARGUMENT, f"a conversation seats at most {MAX_BOARD} advisors"
-        )
+    require_seats(board, "mentions")
     mentions = Mentions(tuple(named), found.everyone, ())
     return board, who_answers(mentions, board, conversation.get("activeAdvisorId")), named
 
