@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from advisor_chat.auth.identities import delete_user
 from advisor_chat.clock import now_ms
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.runner import Runner
@@ -15,7 +16,7 @@ from advisor_chat.functions.scheduled import ScheduledWorker
 from advisor_chat.store import Store, Transaction
 from advisor_chat.store.cascade import INLINE_ROWS
 from tests.functions.world import ALICE, World
-from tests.store.documents import count
+from tests.store.documents import advisor, count
 
 MANY = INLINE_ROWS + 150
 
@@ -110,3 +111,46 @@ async def test_a_deleted_user_leaves_nothing_reachable_then_nothing_at_all(
     await _drain(store, runner)
     assert await count(store, "conversations") == 0
     assert await count(store, "messages") == 0
+
+
+async def test_a_deleted_users_many_private_advisors_go_in_batches(
+    store: Store, runner: Runner, world: World
+) -> None:
+    """More private advisors than one transaction removes (an enterprise plan's thousands):
+    the user's deletion answers at once and the batches take the advisors, and their
+    seats on the user's board, with them; the marketplace keeps its public advisors."""
+    user = (await runner.call("users:current", {}, ALICE)).value
+
+    async def fill(tx: Transaction) -> None:
+        for i in range(MANY):
+            mine = advisor() | {"ownerId": user["_id"], "isPublic": False}
+            made = await tx.insert("advisors", mine | {"persona": {"name": f"A{i}", "title": "T"}})
+            doc = {"userId": user["_id"], "advisorId": made, "selectedAt": 1, "source": "custom"}
+            await tx.insert("userAdvisors", doc)
+
+    await store.mutation(fill)
+    public = await _public_advisors(store)
+
+    async def delete(tx: Transaction) -> None:
+        row = await tx.get("users", user["_id"])
+        assert row is not None
+        await delete_user(tx, row)
+
+    async def owned(tx: Transaction) -> int:
+        return len(await tx.query("advisors", "by_owner").eq("ownerId", user["_id"]).take(10))
+
+    await store.mutation(delete)
+    assert (await store.query(owned)).value > 0  # left to the batches, reachable by no one
+    await _drain(store, runner)
+    assert (await store.query(owned)).value == 0
+    assert await count(store, "userAdvisors") == 0
+    assert await _public_advisors(store) == public
+
+
+async def _public_advisors(store: Store) -> list[str]:
+    async def public(tx: Transaction) -> list[str]:
+        return [
+            a["_id"] for a in await tx.query("advisors", "by_public").eq("isPublic", True).collect()
+        ]
+
+    return (await store.query(public)).value

@@ -97,13 +97,11 @@ async def delete_user(tx: Transaction, user: Document) -> None:
 
 
 async def release_advisors(tx: Transaction, user: Document) -> None:
-    """The advisors a user made, as their account goes: a private one (what they wrote of
-    it is theirs alone) is deleted, off every board it sat on; a public one stays in the
-    marketplace for the boards that seat it, owned by no one. Their number is bounded by
-    the plan's custom advisors, so this is one transaction's work."""
-    owned = await tx.query("advisors", "by_owner").eq("ownerId", user["_id"]).collect()
-    for advisor in owned:
+    """Before a user goes: a public advisor they owned stays in the marketplace for the
+    boards that seat it, owned by no one. Their private ones (what they wrote of them is
+    theirs alone) then go with the user row, off every board, through the schema's
+    cascade, in batches past its first few hundred rows like any large deletion."""
+    owned = tx.query("advisors", "by_owner").eq("ownerId", user["_id"])
+    for advisor in await owned.collect():
         if advisor.get("isPublic"):
             await tx.patch("advisors", advisor["_id"], {"ownerId": UNSET})
-        else:
-            await tx.delete("advisors", advisor["_id"])

@@ -317,6 +317,9 @@ ADVISORS = _table(
         ("by_public_category", ["isPublic", "category"]),
         ("by_legacy_id", ["legacyId"], "unique"),
     ],
+    # A user's advisors go with them (auth/identities.py first leaves the public ones
+    # ownerless, so only the private ones are left to follow).
+    on_delete=(OnDelete("ownerId", "users", "cascade"),),
 )
 
 USER_ADVISORS = _table(
