@@ -9,6 +9,7 @@ import { CALLBACK_PATH } from "./auth/oidc";
 import { AccountGate } from "./components/AccountGate";
 import { Failsafe } from "./components/Failsafe";
 import { Shell } from "./components/Shell";
+import { AccountView } from "./views/AccountView";
 import { ChatView } from "./views/ChatView";
 import { MarketplaceView } from "./views/MarketplaceView";
 import { MyAdvisorsView } from "./views/MyAdvisorsView";
@@ -41,6 +42,7 @@ function Routes() {
           <Route path="/chat/:conversationId" component={ChatView} />
           <Route path="/marketplace" component={MarketplaceView} />
           <Route path="/advisors" component={MyAdvisorsView} />
+          <Route path="/account" component={AccountView} />
           <Route>
             <Redirect to="/" />
           </Route>

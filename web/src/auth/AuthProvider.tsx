@@ -15,6 +15,8 @@ type AuthState = {
   signOut: () => Promise<void>;
   /** A session signed in elsewhere than the forms (the issuer's return trip), stored already. */
   adopt: (session: Session) => void;
+  /** A local account's password: the other devices are signed out, this tab stays in. */
+  changePassword: (oldPassword: string, newPassword: string) => Promise<void>;
 };
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -42,6 +44,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         if (current !== null) await sessions.signOut(current);
       },
       adopt: setSession,
+      changePassword: async (oldPassword, newPassword) => {
+        const current = sessionRef.current;
+        if (current === null) return;
+        setSession(await sessions.changePassword(current, oldPassword, newPassword));
+      },
     }),
     [session],
   );

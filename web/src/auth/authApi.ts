@@ -21,14 +21,18 @@ type ErrorEnvelope = {
   errorData?: { code?: unknown; field?: unknown; retryAfter?: unknown };
 };
 
-export async function postAuth<T>(path: string, body: Record<string, string>): Promise<T> {
+/** POST a JSON body to one of the server's /auth endpoints; `bearer`: the access token of
+ * a call made as the signed-in user (a password change). */
+export async function postAuth<T>(
+  path: string,
+  body: Record<string, string>,
+  bearer?: string,
+): Promise<T> {
   let response: Response;
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (bearer !== undefined) headers.Authorization = `Bearer ${bearer}`;
   try {
-    response = await fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   } catch {
     throw new AuthFailure("The server cannot be reached. Check your connection and try again.", "NETWORK");
   }

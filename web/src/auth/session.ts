@@ -150,6 +150,17 @@ function tokenClaims(token: string): Record<string, unknown> {
   }
 }
 
+/** A local account's new password. The server signs out every session of the account
+ * with it, this one included, so the tab signs in again at once with the new password:
+ * only the other devices are signed out. */
+export async function changePassword(session: Session, oldPassword: string, newPassword: string): Promise<Session> {
+  // Under the refresh lock: a renewal the ended session sets off waits for the new one.
+  return withRefreshLock(async () => {
+    await postAuth("/auth/password", { oldPassword, newPassword }, session.accessToken);
+    return signIn(session.email, newPassword);
+  });
+}
+
 export async function signOut(session: Session): Promise<void> {
   saveSession(null);
   await endOnServer(session);
@@ -201,6 +212,8 @@ export async function renewedSession(current: Session, force: boolean): Promise<
       return session;
     } catch (error) {
       if (error instanceof AuthFailure && error.code === "UNAUTHENTICATED") {
+        // Ended, unless this browser has signed in afresh meanwhile: keep that one.
+        if (loadSession()?.refreshToken !== stored.refreshToken) return loadSession();
         saveSession(null);
         return null;
       }

@@ -2,7 +2,7 @@
 // the account; each view renders inside <main>.
 
 import { useMutation } from "convex/react";
-import { LogOut, MessagesSquare, Store, UserRoundPen } from "lucide-react";
+import { LogOut, MessagesSquare, Store, UserRound, UserRoundPen } from "lucide-react";
 import { useEffect } from "react";
 import type { ReactNode } from "react";
 import { Link, useLocation } from "wouter";
@@ -47,9 +47,15 @@ export function Shell({ children }: { children: ReactNode }) {
         <div className="topbar-end">
           <ConnectionStatus />
           <ThemeToggle />
-          <span className="account" title={session?.email}>
-            {session?.email}
-          </span>
+          <Link
+            href="/account"
+            className="icon-button account-link"
+            aria-current={path === "/account" ? "page" : undefined}
+            title="Your account"
+          >
+            <UserRound aria-hidden size={18} />
+            <span className="account">{session?.email}</span>
+          </Link>
           <button
             type="button"
             className="icon-button"

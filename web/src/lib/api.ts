@@ -186,5 +186,13 @@ export const api = {
       { _id: Id; email?: string; name?: string; plan?: string } | null
     >("users:current"),
     store: makeFunctionReference<"mutation", Record<string, never>, Id>("users:store"),
+    updateUserProfile: makeFunctionReference<"mutation", { name: string }, { _id: Id; name?: string }>(
+      "users:updateUserProfile",
+    ),
+  },
+  auth: {
+    deleteCurrentUser: makeFunctionReference<"mutation", Record<string, never>, { success: boolean }>(
+      "auth:deleteCurrentUser",
+    ),
   },
 };
