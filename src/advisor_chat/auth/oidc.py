@@ -23,7 +23,7 @@ import httpx
 import jwt
 
 from advisor_chat.auth.discovery import IssuerDiscovery
-from advisor_chat.auth.tokens import LEEWAY_S
+from advisor_chat.auth.tokens import LEEWAY_S, identity_of
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.functions.context import Identity
 
@@ -84,17 +84,7 @@ class OidcVerifier:
         return self._keys[kid]
 
     async def verify(self, token: str) -> Identity:
-        claims = await self.claims(token)
-        iat = claims.get("iat")
-        return Identity(
-            subject=str(claims["sub"]),
-            issuer=str(claims["iss"]),
-            email=claims.get("email"),
-            name=claims.get("name"),
-            picture_url=claims.get("picture") or claims.get("image_url"),
-            issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
-            expires_at=int(claims["exp"]),
-        )
+        return identity_of(await self.claims(token))
 
     async def claims(self, token: str) -> dict[str, Any]:
         """The token's claims, once its signature and every rule above hold."""

@@ -69,14 +69,19 @@ class LocalTokens:
             raise FunctionError(
                 Code.UNAUTHENTICATED, "invalid token: it names no sign-in; sign in again"
             )
-        iat = claims.get("iat")
-        return Identity(
-            subject=str(claims["sub"]),
-            issuer=str(claims["iss"]),
-            email=claims.get("email"),
-            name=claims.get("name"),
-            picture_url=claims.get("picture"),
-            issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
-            sign_in=sign_in,
-            expires_at=int(claims["exp"]),
-        )
+        return identity_of(claims, sign_in)
+
+
+def identity_of(claims: dict[str, Any], sign_in: str | None = None) -> Identity:
+    """Who verified claims name (ours or an issuer's; `image_url` is Clerk's picture)."""
+    iat = claims.get("iat")
+    return Identity(
+        subject=str(claims["sub"]),
+        issuer=str(claims["iss"]),
+        email=claims.get("email"),
+        name=claims.get("name"),
+        picture_url=claims.get("picture") or claims.get("image_url"),
+        issued_at=int(iat) if iat is not None else None,  # PyJWT checked it is a number
+        sign_in=sign_in,
+        expires_at=int(claims["exp"]),
+    )

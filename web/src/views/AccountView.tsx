@@ -125,47 +125,16 @@ function PasswordForm() {
     }
   }
 
-  const invalid = (field: string) => (problem?.field === field ? true : undefined);
-  const described = (field: string) => (problem?.field === field ? `${id}-problem` : undefined);
+  const shared = { problemField: problem?.field, problemId: `${id}-problem` };
   return (
     <section aria-labelledby="password-heading">
       <h2 id="password-heading" className="section-heading">
         Password
       </h2>
       <form className="account-form" onSubmit={(event) => void submit(event)} noValidate>
-        <label className="field">
-          <span>Current password</span>
-          <input
-            type="password"
-            value={current}
-            onChange={(e) => { setCurrent(e.target.value); }}
-            autoComplete="current-password"
-            aria-invalid={invalid("oldPassword")}
-            aria-describedby={described("oldPassword")}
-          />
-        </label>
-        <label className="field">
-          <span>New password</span>
-          <input
-            type="password"
-            value={next}
-            onChange={(e) => { setNext(e.target.value); }}
-            autoComplete="new-password"
-            aria-invalid={invalid("newPassword")}
-            aria-describedby={described("newPassword")}
-          />
-        </label>
-        <label className="field">
-          <span>New password, again</span>
-          <input
-            type="password"
-            value={again}
-            onChange={(e) => { setAgain(e.target.value); }}
-            autoComplete="new-password"
-            aria-invalid={invalid("again")}
-            aria-describedby={described("again")}
-          />
-        </label>
+        <PasswordInput label="Current password" field="oldPassword" value={current} onChange={setCurrent} {...shared} />
+        <PasswordInput label="New password" field="newPassword" value={next} onChange={setNext} {...shared} />
+        <PasswordInput label="New password, again" field="again" value={again} onChange={setAgain} {...shared} />
         <p className="muted small">Changing it signs out your other devices; this one stays signed in.</p>
         {problem !== null && (
           <p id={`${id}-problem`} className="form-error" role="alert">
@@ -182,6 +151,33 @@ function PasswordForm() {
         </div>
       </form>
     </section>
+  );
+}
+
+type PasswordInputProps = {
+  label: string;
+  field: string; // the name the server's refusal gives it
+  value: string;
+  onChange: (value: string) => void;
+  problemField: string | undefined;
+  problemId: string;
+};
+
+/** One password box, marked invalid and described by the problem when it is the one named. */
+function PasswordInput({ label, field, value, onChange, problemField, problemId }: PasswordInputProps) {
+  const named = problemField === field;
+  return (
+    <label className="field">
+      <span>{label}</span>
+      <input
+        type="password"
+        value={value}
+        onChange={(e) => { onChange(e.target.value); }}
+        autoComplete={field === "oldPassword" ? "current-password" : "new-password"}
+        aria-invalid={named ? true : undefined}
+        aria-describedby={named ? problemId : undefined}
+      />
+    </label>
   );
 }
 
