@@ -10,7 +10,6 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -18,15 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from advisor_chat.auth.tokens import LEEWAY_S, LocalTokens
 from advisor_chat.functions.context import Identity
-from tests.api.conftest import (
-    PASSWORD,
-    SECRET,
-    Served,
-    call_api,
-    serving,
-    sign_up,
-    sign_up_tokens,
-)
+from tests.api.conftest import SECRET, Served, call_api, serving, sign_up
 
 MAX_FRAME = 100_000
 MAX_QUEUED = 2 << 20  # over any one page below (32 messages of 30 KB)
@@ -180,33 +171,6 @@ async def test_a_session_ends_when_its_token_expires(server: Served, token: str)
     assert await _closed_with(ws) == 1000
     await _still_live(server, token, other)
     await other.close()
-
-
-@pytest.mark.parametrize("ended_by", ["sign-out", "password change"])
-async def test_a_session_whose_sign_in_ends_elsewhere_is_told_to_authenticate_again(
-    server: Served, ended_by: str
-) -> None:
-    """Signed out on another device, or the password changed there: the open session is
-    not left showing every query failing; it gets the AuthError a lapsed token gets, on
-    which the official client tries a fresh token (and, with none, signs out)."""
-    email = f"ended-{ended_by.replace(' ', '-')}@example.test"
-    tokens = sign_up_tokens(server.base, email)
-    call_api(server.base, tokens["accessToken"], "mutation", "users:store", {})
-    ws = await _open(server, tokens["accessToken"])
-    await _subscribe(ws, "users:current", {})
-    assert (await _result(ws))["email"] == email
-    async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
-        if ended_by == "sign-out":
-            answer = await http.post("/auth/signout", json={"refreshToken": tokens["refreshToken"]})
-        else:
-            body = {"oldPassword": PASSWORD, "newPassword": "a brand new password"}
-            bearer = {"Authorization": f"Bearer {tokens['accessToken']}"}
-            answer = await http.post("/auth/password", json=body, headers=bearer)
-    assert answer.status_code == 200, answer.text
-    ended = await _next(ws, "AuthError")
-    assert (ended["baseVersion"], ended["authUpdateAttempted"]) == (0, False)
-    assert ended["error"].startswith("signed out: ")
-    assert await _closed_with(ws) == 1000
 
 
 async def test_a_mutation_is_followed_by_a_transition_reaching_its_commit(

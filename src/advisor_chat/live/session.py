@@ -53,12 +53,11 @@ from advisor_chat.api.sync.protocol import (
     Version,
     encode_modification,
 )
-from advisor_chat.auth.signins import why_ended
 from advisor_chat.auth.tokens import LEEWAY_S
-from advisor_chat.errors import Code, FunctionError
+from advisor_chat.errors import FunctionError
 from advisor_chat.functions.context import Identity
 from advisor_chat.functions.receipts import receipt_key
-from advisor_chat.functions.runner import QueryRun, Runner
+from advisor_chat.functions.runner import Runner
 from advisor_chat.live.subscriptions import Subscriptions, affects
 from advisor_chat.log import get_logger
 from advisor_chat.store.commits import Commit
@@ -236,34 +235,11 @@ class Session:
         await asyncio.sleep(max(left, 0.0))
         if version != self._identity_version:
             return
-        await self._end_auth("the token has expired: authenticate again", version)
-
-    async def _end_auth(self, reason: str, version: int) -> None:
-        """Tell the client its authentication no longer holds, with an AuthError it did not
-        ask for: it fetches a fresh token (or, with none to be had, signs out) and
-        reconnects, instead of showing every query failing."""
-        answer = AuthError(reason, version - 1, False)
+        answer = AuthError("the token has expired: authenticate again", version - 1, False)
         if self._expired is None:
             self._send(answer)
         else:
             await self._expired(answer)
-
-    async def _sign_in_ended(self, identity: Identity | None, runs: tuple[QueryRun, ...]) -> bool:
-        """Whether the queries failed because the caller's sign-in ended under them (signed
-        out elsewhere, the password changed, the account deleted): if so, the client is told
-        as when a token expires, in place of the failures."""
-        if identity is None or identity.sign_in is None:
-            return False
-        if not any(
-            run.error is not None and run.error.code is Code.UNAUTHENTICATED for run in runs
-        ):
-            return False
-        sign_in = identity.sign_in
-        reason = (await self._runner.store.query(lambda tx: why_ended(tx, sign_in))).value
-        if reason is None:
-            return False
-        await self._end_auth(f"signed out: {reason}; sign in again", self._identity_version)
-        return True
 
     # --- mutations and actions ----------------------------------------------------------
 
@@ -344,10 +320,6 @@ class Session:
             self._subscriptions.follow(self, False)
         later = [commit for commit in self._meanwhile if commit.ts > snapshot.ts]
         self._meanwhile = []
-        if identity_version == self._identity_version and await self._sign_in_ended(
-            identity, snapshot.runs
-        ):
-            return
 
         changes: list[QueryUpdated | QueryFailed | QueryRemoved] = [
             QueryRemoved(qid) for qid in sorted(removed)

@@ -105,11 +105,10 @@ async def serve_session(websocket: WebSocket) -> None:
 
 
 async def _expired(outbox: Outbox, answer: AuthError) -> None:
-    """The session's authentication no longer holds (its token expired, or its sign-in
-    ended): say so, then close; the reader sees the close and the session ends. The client
-    fetches a fresh token and reconnects, or signs out when there is none."""
+    """The session's token expired: say so, then close; the reader sees the close and
+    the session ends. The client fetches a fresh token and reconnects."""
     outbox.send(answer)
-    await outbox.finish(CLOSE_NORMAL, "authentication ended")
+    await outbox.finish(CLOSE_NORMAL, "token expired")
 
 
 async def _read(websocket: WebSocket, session: Session, outbox: Outbox) -> None:
