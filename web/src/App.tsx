@@ -3,12 +3,15 @@
 
 import { ConvexProviderWithAuth } from "convex/react";
 import type { ConvexReactClient } from "convex/react";
+import { ConvexError } from "convex/values";
+import { useEffect, useRef, useState } from "react";
 import { Redirect, Route, Switch } from "wouter";
 import { AuthProvider, useAuth, useConvexAuthBridge } from "./auth/AuthProvider";
 import { CALLBACK_PATH } from "./auth/oidc";
 import { AccountGate } from "./components/AccountGate";
 import { Failsafe } from "./components/Failsafe";
 import { Shell } from "./components/Shell";
+import { SignInStep } from "./components/SignInStep";
 import { AccountView } from "./views/AccountView";
 import { ChatView } from "./views/ChatView";
 import { MarketplaceView } from "./views/MarketplaceView";
@@ -56,12 +59,57 @@ export function App({ client }: { client: ConvexReactClient }) {
   return (
     <AuthProvider>
       <ConvexProviderWithAuth client={client} useAuth={useConvexAuthBridge}>
-        <Failsafe fallback={<Broken />}>
-          <Routes />
-        </Failsafe>
+        <Guarded />
       </ConvexProviderWithAuth>
     </AuthProvider>
   );
+}
+
+/** The routes, with what a failure leaves. A sign-in the server ended under the page (the
+ * password changed here or elsewhere, signed out elsewhere) is checked, not shown as a
+ * breakage; a new session remounts everything. */
+function Guarded() {
+  const { session } = useAuth();
+  return (
+    <Failsafe
+      key={session === null ? "signed-out" : session.userId}
+      fallback={(error) => (isSignedOut(error) ? <SignInCheck /> : <Broken />)}
+    >
+      <Routes />
+    </Failsafe>
+  );
+}
+
+function isSignedOut(error: unknown): boolean {
+  if (!(error instanceof ConvexError)) return false;
+  const data = error.data as { code?: unknown } | string | null;
+  return typeof data === "object" && data !== null && data.code === "UNAUTHENTICATED" && /signed out/.test(error.message);
+}
+
+const RELOADED_KEY = "advisor-chat.reloaded-for-sign-in";
+
+/** Asks the server whether the sign-in still holds. A renewed one (this tab changed the
+ * password, or signed in afresh) reloads the page onto it, once; an ended one leaves the
+ * signed-out app, which opens the sign-in page. */
+function SignInCheck() {
+  const { recheck } = useAuth();
+  const started = useRef(false); // once: a renewal changes `recheck` itself
+  const [stuck, setStuck] = useState(false);
+  useEffect(() => {
+    if (started.current) return;
+    started.current = true;
+    void recheck().then((renewed) => {
+      if (renewed === null) return; // the key changes: the sign-in page
+      const last = Number(sessionStorage.getItem(RELOADED_KEY) ?? 0);
+      if (Date.now() - last < 10_000) {
+        setStuck(true); // reloaded a moment ago and refused again: say so instead
+        return;
+      }
+      sessionStorage.setItem(RELOADED_KEY, String(Date.now()));
+      window.location.reload();
+    });
+  }, [recheck]);
+  return stuck ? <Broken /> : <SignInStep waiting="Checking your sign-in." />;
 }
 
 /** What an unexpected failure leaves: words and a way back, never a blank page. */

@@ -17,6 +17,9 @@ type AuthState = {
   adopt: (session: Session) => void;
   /** A local account's password: the other devices are signed out, this tab stays in. */
   changePassword: (oldPassword: string, newPassword: string) => Promise<void>;
+  /** After the server refused this sign-in ("signed out"): a renewed session (this
+   * browser signed in afresh, a password change in this tab) or null (it has ended). */
+  recheck: () => Promise<Session | null>;
 };
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -44,6 +47,17 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         if (current !== null) await sessions.signOut(current);
       },
       adopt: setSession,
+      recheck: async () => {
+        const current = sessionRef.current;
+        if (current === null) return null;
+        try {
+          const renewed = await sessions.renewedSession(current, true);
+          setSession(renewed);
+          return renewed;
+        } catch {
+          return current; // unreachable: the sign-in stands
+        }
+      },
       changePassword: async (oldPassword, newPassword) => {
         const current = sessionRef.current;
         if (current === null) return;

@@ -157,8 +157,21 @@ export async function changePassword(session: Session, oldPassword: string, newP
   // Under the refresh lock: a renewal the ended session sets off waits for the new one.
   return withRefreshLock(async () => {
     await postAuth("/auth/password", { oldPassword, newPassword }, session.accessToken);
-    return signIn(session.email, newPassword);
+    const renewed = await signIn(session.email, newPassword);
+    // The page may reload onto the new sign-in (its queries were refused meanwhile): the
+    // confirmation waits here for whichever page shows it.
+    sessionStorage.setItem(PASSWORD_CHANGED_KEY, "1");
+    return renewed;
   });
+}
+
+const PASSWORD_CHANGED_KEY = "advisor-chat.password-changed";
+
+/** Whether a password change is waiting to be confirmed to the user; asking clears it. */
+export function takePasswordChanged(): boolean {
+  const waiting = sessionStorage.getItem(PASSWORD_CHANGED_KEY) !== null;
+  sessionStorage.removeItem(PASSWORD_CHANGED_KEY);
+  return waiting;
 }
 
 export async function signOut(session: Session): Promise<void> {

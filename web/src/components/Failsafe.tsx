@@ -5,7 +5,7 @@ import { Component } from "react";
 import type { ReactNode } from "react";
 import { ErrorNote } from "./ErrorNote";
 
-type Props = { children: ReactNode; fallback?: ReactNode };
+type Props = { children: ReactNode; fallback?: ReactNode | ((error: unknown) => ReactNode) };
 
 export class Failsafe extends Component<Props, { error: unknown }> {
   override state: { error: unknown } = { error: null };
@@ -16,6 +16,8 @@ export class Failsafe extends Component<Props, { error: unknown }> {
 
   override render() {
     if (this.state.error === null) return this.props.children;
-    return this.props.fallback ?? <ErrorNote error={this.state.error} />;
+    const { fallback } = this.props;
+    if (typeof fallback === "function") return fallback(this.state.error);
+    return fallback ?? <ErrorNote error={this.state.error} />;
   }
 }

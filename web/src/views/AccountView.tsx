@@ -3,10 +3,11 @@
 // everything in it. Each part saves on its own and says in words what happened.
 
 import { useMutation, useQuery } from "convex/react";
-import { useId, useState } from "react";
+import { useEffect, useId, useRef, useState } from "react";
 import type { SyntheticEvent } from "react";
 import { AuthFailure, describeAuthFailure } from "../auth/authApi";
 import { useAuth } from "../auth/AuthProvider";
+import { takePasswordChanged } from "../auth/session";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { ErrorNote } from "../components/ErrorNote";
 import { api } from "../lib/api";
@@ -98,9 +99,18 @@ function PasswordForm() {
   const [next, setNext] = useState("");
   const [again, setAgain] = useState("");
   const [problem, setProblem] = useState<{ text: string; field: string | undefined } | null>(null);
-  const [done, setDone] = useState(false);
+  const [done, setDone] = useState(takePasswordChanged);
   const [busy, setBusy] = useState(false);
   const id = useId();
+  // A change can outlive this form (the page reloads onto the new sign-in): only a form
+  // still shown takes the confirmation, else the reloaded page does.
+  const shown = useRef(true);
+  useEffect(() => {
+    shown.current = true;
+    return () => {
+      shown.current = false;
+    };
+  }, []);
 
   async function submit(event: SyntheticEvent) {
     event.preventDefault();
@@ -116,7 +126,7 @@ function PasswordForm() {
       setCurrent("");
       setNext("");
       setAgain("");
-      setDone(true);
+      if (shown.current) setDone(takePasswordChanged());
     } catch (failure) {
       const field = failure instanceof AuthFailure ? failure.field : undefined;
       setProblem({ text: describeAuthFailure(failure), field });
