@@ -3,12 +3,12 @@
 
 import { ConvexProviderWithAuth } from "convex/react";
 import type { ConvexReactClient } from "convex/react";
-import { ConvexError } from "convex/values";
 import { useEffect, useRef, useState } from "react";
 import { Redirect, Route, Switch } from "wouter";
 import { AuthProvider, useAuth, useConvexAuthBridge } from "./auth/AuthProvider";
 import { CALLBACK_PATH } from "./auth/oidc";
 import { AccountGate } from "./components/AccountGate";
+import { errorDataOf, messageOf } from "./components/ErrorNote";
 import { Failsafe } from "./components/Failsafe";
 import { Shell } from "./components/Shell";
 import { SignInStep } from "./components/SignInStep";
@@ -81,9 +81,7 @@ function Guarded() {
 }
 
 function isSignedOut(error: unknown): boolean {
-  if (!(error instanceof ConvexError)) return false;
-  const data = error.data as { code?: unknown } | string | null;
-  return typeof data === "object" && data !== null && data.code === "UNAUTHENTICATED" && /signed out/.test(error.message);
+  return errorDataOf(error)?.code === "UNAUTHENTICATED" && /signed out/.test(messageOf(error));
 }
 
 const RELOADED_KEY = "advisor-chat.reloaded-for-sign-in";

@@ -3,12 +3,18 @@
 
 import { ConvexError } from "convex/values";
 
+/** The server's errorData (our stable `code`, the `field` it names, …) of a refusal,
+ * or null for any other failure. */
+export function errorDataOf(error: unknown): { code: string; field?: unknown; rule?: unknown } | null {
+  if (!(error instanceof ConvexError)) return null;
+  const data = error.data as { code?: unknown } | string | null;
+  if (typeof data !== "object" || data === null || typeof data.code !== "string") return null;
+  return data as { code: string; field?: unknown; rule?: unknown };
+}
+
 export function messageOf(error: unknown): string {
-  if (error instanceof ConvexError) {
-    const data = error.data as { code?: unknown } | string;
-    if (typeof data === "object" && typeof data.code === "string") {
-      return error.message.replace(/^.*ConvexError: /s, "");
-    }
+  if (error instanceof ConvexError && errorDataOf(error) !== null) {
+    return error.message.replace(/^.*ConvexError: /s, "");
   }
   if (error instanceof Error) {
     // Server errors come as "[Request ID: …] Server Error\n<message>": keep the message.

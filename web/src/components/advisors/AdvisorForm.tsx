@@ -5,10 +5,9 @@
 // between, the user chooses to save theirs over it or to load it, never a silent loss.
 
 import { useMutation } from "convex/react";
-import { ConvexError } from "convex/values";
 import { useEffect, useRef, useState } from "react";
 import type { SyntheticEvent } from "react";
-import { ErrorNote } from "../ErrorNote";
+import { ErrorNote, errorDataOf } from "../ErrorNote";
 import { advisorsApi } from "../../lib/api-advisors";
 import type { CustomAdvisor } from "../../lib/api-advisors";
 import { fieldErrorOf, splitItem } from "./fieldErrors";
@@ -28,9 +27,8 @@ type Props = {
 const fieldId = (spec: FieldSpec) => `advisor-${spec.key}`;
 
 function isEditConflict(error: unknown): boolean {
-  if (!(error instanceof ConvexError)) return false;
-  const data = error.data as { code?: unknown; field?: unknown } | string | null;
-  return typeof data === "object" && data !== null && data.code === "CONFLICT" && data.field === "expectedUpdatedAt";
+  const data = errorDataOf(error);
+  return data?.code === "CONFLICT" && data.field === "expectedUpdatedAt";
 }
 
 export function AdvisorForm({ advisor, latest, onDone, onCancel }: Props) {

@@ -2,18 +2,13 @@
 // answers INVALID_ARGUMENT with `field` (and `rule`) in errorData; a persona file's own
 // problems name the file's field in the message ("advisor.persona.title: …").
 
-import { ConvexError } from "convex/values";
-import { messageOf } from "../ErrorNote";
+import { errorDataOf, messageOf } from "../ErrorNote";
 
 export type FieldError = { path: string; rule: string };
 
-type ErrorData = { code?: unknown; field?: unknown; rule?: unknown };
-
 export function fieldErrorOf(error: unknown): FieldError | null {
-  if (!(error instanceof ConvexError)) return null;
-  const data = error.data as ErrorData | string | null;
-  if (typeof data !== "object" || data === null) return null;
-  if (data.code !== "INVALID_ARGUMENT" || typeof data.field !== "string") return null;
+  const data = errorDataOf(error);
+  if (data?.code !== "INVALID_ARGUMENT" || typeof data.field !== "string") return null;
   const message = messageOf(error);
   let path = data.field;
   let rule = typeof data.rule === "string" ? data.rule : message;
