@@ -16,7 +16,7 @@ import httpx
 from advisor_chat.errors import Code, FunctionError
 
 DISCOVERY_TTL_S = 3600.0  # an issuer moving its endpoints is picked up within the hour
-TIMEOUT_S = 10.0
+TIMEOUT_S = 10.0  # any call to the issuer: discovery, token, revocation
 
 
 def provider_error(message: str) -> FunctionError:

@@ -25,14 +25,12 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from advisor_chat.auth.discovery import IssuerDiscovery, provider_error, said
+from advisor_chat.auth.discovery import TIMEOUT_S, IssuerDiscovery, provider_error, said
 from advisor_chat.auth.oidc import OidcVerifier
 from advisor_chat.errors import Code, FunctionError
 from advisor_chat.log import get_logger
 
 log = get_logger(__name__)
-
-TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
